@@ -1,0 +1,1 @@
+"""Pure domain: settings model and validation, error classification, messages. No I/O here."""
