@@ -20,6 +20,7 @@ __all__ = [
     "DnsError",
     "FieldError",
     "NativeTransportError",
+    "NotConfiguredError",
     "NotFoundError",
     "SettingsValidationError",
     "SmtpReplyError",
@@ -168,3 +169,9 @@ class NativeTransportError(TransportError):
         self.program = program
         self.exit_code = exit_code
         super().__init__(detail)
+
+
+class NotConfiguredError(AlertmailError):
+    """Nothing can be sent before the mail settings have been saved once."""
+
+    category = "not_configured"

@@ -1,0 +1,5 @@
+"""`python -m alertmail` is the `alertmail` command."""
+
+from alertmail.interfaces.cli.main import main
+
+main()

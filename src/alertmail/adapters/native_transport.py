@@ -1,0 +1,107 @@
+"""Delivery through the local MTA's sendmail program (`sendmail -t -oi`).
+
+With `-t` the MTA takes the recipients from the To, Cc and Bcc headers and removes Bcc before
+delivery; `-oi` keeps a line holding a single dot from ending the message. Recipients that the
+headers do not name are added as Bcc, so the envelope is exactly `recipients`; a header naming an
+address outside `recipients` is refused, as `-t` would deliver to it too. The envelope sender is
+`-f<from address>`, in the one-argument form so that no address is ever read as an option.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Sequence
+from contextlib import suppress
+from email.message import EmailMessage
+from email.utils import getaddresses
+
+from alertmail.domain.settings import MailSettings
+from alertmail.errors import NativeTransportError
+
+__all__ = ["NativeTransport"]
+
+_RECIPIENT_HEADERS = ("To", "Cc", "Bcc")
+_OUTPUT_LIMIT = 500
+
+
+class NativeTransport:
+    """Hands a message to `program` (a sendmail-compatible MTA), or raises `NativeTransportError`.
+
+    `timeout` bounds the whole run in seconds; a program still running then is killed. Exit status
+    75 (EX_TEMPFAIL) is the MTA's "try again later" and is classified as retryable.
+    """
+
+    def __init__(self, program: str = "/usr/sbin/sendmail", *, timeout: float = 60.0) -> None:
+        self._program = program
+        self._timeout = timeout
+
+    async def send(self, message: EmailMessage, recipients: Sequence[str], settings: MailSettings) -> None:
+        data = _addressed_to(message, recipients).as_bytes()
+        command = [self._program, "-t", "-oi"]
+        if settings.from_address:
+            command.append(f"-f{settings.from_address}")
+        process = await self._start(command)
+        try:
+            stdout, stderr = await asyncio.wait_for(process.communicate(data), self._timeout)
+        except TimeoutError as exc:
+            with suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+            raise NativeTransportError(
+                f"{self._program} did not finish within {self._timeout:g} seconds and was stopped",
+                program=self._program,
+                exit_code=None,
+            ) from exc
+        if process.returncode != 0:
+            raise NativeTransportError(
+                _failure_detail(self._program, process.returncode, stderr or stdout),
+                program=self._program,
+                exit_code=process.returncode,
+            )
+
+    async def _start(self, command: list[str]) -> asyncio.subprocess.Process:
+        try:
+            return await asyncio.create_subprocess_exec(
+                *command,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+        except OSError as exc:  # missing, not executable, ...
+            raise NativeTransportError(
+                f"cannot run {self._program}: {exc.strerror or exc}",
+                program=self._program,
+                exit_code=None,
+            ) from exc
+
+
+def _addressed_to(message: EmailMessage, recipients: Sequence[str]) -> EmailMessage:
+    """The message with headers naming exactly `recipients`, as `sendmail -t` reads them."""
+    named = [address for _, address in getaddresses(_header_values(message)) if address]
+    wanted = {recipient.lower() for recipient in recipients}
+    strangers = sorted({address for address in named if address.lower() not in wanted})
+    if strangers:
+        raise ValueError(
+            "the message headers name addresses that are not recipients, and sendmail -t "
+            f"would deliver to them too: {', '.join(strangers)}"
+        )
+    known = {address.lower() for address in named}
+    missing = [recipient for recipient in recipients if recipient.lower() not in known]
+    if not missing:
+        return message
+    addressed = copy.deepcopy(message)  # the caller's message stays as it was
+    bcc = [str(value) for value in addressed.get_all("Bcc", [])]
+    del addressed["Bcc"]
+    addressed["Bcc"] = ", ".join([*bcc, *missing])
+    return addressed
+
+
+def _header_values(message: EmailMessage) -> list[str]:
+    return [str(value) for name in _RECIPIENT_HEADERS for value in message.get_all(name, [])]
+
+
+def _failure_detail(program: str, exit_code: int | None, output: bytes) -> str:
+    text = output.decode("utf-8", errors="replace").strip()[:_OUTPUT_LIMIT]
+    detail = f"{program} failed with exit code {exit_code}"
+    return f"{detail}: {text}" if text else detail

@@ -1,0 +1,127 @@
+"""The secret box: Fernet encryption of secrets at rest, keyed by a file created on first start.
+
+The key file is the one thing that turns the database's ciphertext back into passwords and client
+secrets, so it is created owner-only and never exists with wider permissions, not even briefly.
+Every node that shares a database must use a copy of the same key file.
+
+Permission policy (the one PostgreSQL applies to its TLS key): the file is refused, with a clear
+error, when anybody but its owner may write it or the world may read it. Group read is refused
+too, except when the file belongs to root, so that an operator can provision it `root:alertmail`
+mode 0640. A warning would scroll past in a service log while the key stays exposed; refusing makes
+the operator fix it before any secret is encrypted with a key others can read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import stat
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from alertmail.errors import AlertmailError
+
+__all__ = ["FernetSecretBox", "SecretKeyError"]
+
+
+class SecretKeyError(AlertmailError):
+    """The secret key file is unusable, or a stored secret was encrypted with another key."""
+
+    category = "secret_key"
+
+
+class FernetSecretBox:
+    """Implements the `SecretBox` port with Fernet (AES-128-CBC + HMAC-SHA256, timestamped)."""
+
+    def __init__(self, key: bytes) -> None:
+        try:
+            self._fernet = Fernet(key)
+        except ValueError as exc:
+            raise SecretKeyError(
+                "the secret key is not a Fernet key (32 url-safe base64-encoded bytes)"
+            ) from exc
+
+    def __repr__(self) -> str:
+        return "FernetSecretBox(key='**********')"
+
+    @classmethod
+    def from_key_file(cls, path: Path) -> FernetSecretBox:
+        """Read the key from `path`, creating the file (mode 0600) when it does not exist yet."""
+        if not path.exists():
+            _create_key_file(path)
+        _check_permissions(path)
+        try:
+            key = path.read_bytes().strip()
+        except OSError as exc:
+            raise SecretKeyError(f"cannot read the secret key file {path}: {exc.strerror}") from exc
+        if not key:
+            raise SecretKeyError(f"the secret key file {path} is empty")
+        return cls(key)
+
+    def encrypt(self, plaintext: str) -> str:
+        return self._fernet.encrypt(plaintext.encode("utf-8")).decode("ascii")
+
+    def decrypt(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token).decode("utf-8")
+        except InvalidToken as exc:
+            raise SecretKeyError(
+                "a stored secret cannot be decrypted: it was encrypted with another secret key file"
+                " (restore the original key file, or enter the secret again)"
+            ) from exc
+
+
+def _create_key_file(path: Path) -> None:
+    """Write a new key to a private temporary file, then link it into place.
+
+    Linking is atomic and fails when the name exists, so two processes starting together agree on
+    one key, and a crash mid-write leaves a stray temporary file rather than an empty key file.
+    """
+    _make_private_parent(path.parent)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(Fernet.generate_key() + b"\n")
+            file.flush()
+            os.fsync(file.fileno())
+        with contextlib.suppress(FileExistsError):  # another process won the race: use its key
+            os.link(temporary, path)
+        _sync_directory(path.parent)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _make_private_parent(directory: Path) -> None:
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SecretKeyError(
+            f"cannot create the directory of the secret key file {directory}: {exc.strerror}"
+        ) from exc
+
+
+def _sync_directory(directory: Path) -> None:
+    # Losing the key after a power cut would make every stored secret unreadable.
+    if os.name != "posix":
+        return
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _check_permissions(path: Path) -> None:
+    if os.name != "posix":  # mode bits mean nothing there; the ACLs of the data directory apply
+        return
+    status = path.stat()
+    mode = stat.S_IMODE(status.st_mode)
+    allowed = 0o640 if status.st_uid == 0 else 0o600
+    if mode & ~allowed & 0o077:
+        raise SecretKeyError(
+            f"the secret key file {path} has mode {mode:04o}: others may read or change it."
+            f" Run `chmod 600 {path}` (or 640 with owner root) and start again"
+        )

@@ -1,0 +1,329 @@
+"""Delivery through an SMTP relay, with aiosmtplib.
+
+The session is driven one command at a time (greeting, EHLO, STARTTLS, EHLO, AUTH, MAIL/RCPT/DATA,
+QUIT) rather than by `SMTP.connect()` doing the upgrade and the login itself, for two reasons:
+
+- a required STARTTLS is checked against the server's EHLO reply before anything else is sent, so
+  a server that does not offer it gets no AUTH and no MAIL, and the failure is recognised by the
+  capability, not by the wording of an aiosmtplib message;
+- every error reply can name the command it answered (`SmtpReplyError.stage`).
+
+aiosmtplib's own upgrade is therefore switched off explicitly (`start_tls=False`): its default,
+`None`, is opportunistic and would carry on in clear.
+
+Every exception of aiosmtplib, of the socket layer and of ssl is translated into `alertmail.errors`
+by `_translate_errors`, the one place that knows them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import re
+import socket
+import ssl
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import TypeVar
+
+from aiosmtplib import (
+    SMTP,
+    SMTPAuthenticationError,
+    SMTPConnectResponseError,
+    SMTPDataError,
+    SMTPException,
+    SMTPHeloError,
+    SMTPRecipientRefused,
+    SMTPRecipientsRefused,
+    SMTPResponse,
+    SMTPResponseException,
+    SMTPSenderRefused,
+)
+
+from alertmail.domain.settings import MailSettings
+from alertmail.errors import (
+    AlertmailError,
+    ConnectRefusedError,
+    ConnectTimeoutError,
+    DnsError,
+    SmtpReplyError,
+    TlsHandshakeError,
+    TlsUnavailableError,
+    TransportError,
+)
+
+__all__ = ["AccessTokenProvider", "SmtpTransport"]
+
+AccessTokenProvider = Callable[[], Awaitable[str]]
+"""Returns a current OAuth2 access token; called right before AUTH, once per message."""
+
+
+class SmtpTransport:
+    """Hands a message to the configured SMTP relay, or raises a `TransportError`.
+
+    `access_token_provider` is needed only for `auth_type` oauth2 (AUTH XOAUTH2).
+
+    Recipients: the message goes to every recipient the server accepts. When the server refuses
+    some of them and accepts others, the message is still sent to the accepted ones and then
+    `SmtpReplyError` (stage "rcpt") is raised for the first refused one, so the refusal is never
+    silent; a retry of the whole message may reach the accepted recipients twice, which the
+    at-least-once outbox allows. When every recipient is refused, nothing is sent.
+    """
+
+    def __init__(self, *, access_token_provider: AccessTokenProvider | None = None) -> None:
+        self._access_token_provider = access_token_provider
+
+    async def send(self, message: EmailMessage, recipients: Sequence[str], settings: MailSettings) -> None:
+        if settings.auth_type == "oauth2" and self._access_token_provider is None:
+            raise TransportError(
+                "OAuth2 is configured but no access token is available; sign in first",
+                host=settings.hostname,
+                port=settings.port,
+            )
+        stage = _Stage()
+        with _translate_errors(settings, stage):
+            client = _client(settings, await _tls_context_for(settings))
+            try:
+                await _open_session(client, settings, stage)
+                await self._authenticate(client, settings, stage)
+                stage.name = "mail"
+                refused, _ = await client.send_message(
+                    message, sender=settings.from_address, recipients=list(recipients)
+                )
+                await _quit_quietly(client)
+            finally:
+                client.close()
+        if refused:
+            raise _partly_refused(refused, settings)
+
+    async def _authenticate(self, client: SMTP, settings: MailSettings, stage: _Stage) -> None:
+        if settings.auth_type == "none":
+            return
+        stage.name = "auth"
+        if settings.auth_type == "basic":
+            password = settings.password.get_secret_value() if settings.password else ""
+            # aiosmtplib picks the mechanism (CRAM-MD5, PLAIN, LOGIN) from what the server offers.
+            await client.login(settings.username, password)
+            return
+        if "xoauth2" not in client.server_auth_methods:
+            raise TransportError(
+                "the server does not offer AUTH XOAUTH2", host=settings.hostname, port=settings.port
+            )
+        assert self._access_token_provider is not None  # checked before connecting
+        await client.auth_xoauth2(settings.username, await self._access_token_provider())
+
+
+# --- the session ----------------------------------------------------------------------------
+
+
+class _Stage:
+    """The command the session is at, for replies whose exception type does not say it."""
+
+    __slots__ = ("name",)
+
+    def __init__(self) -> None:
+        self.name = "connect"
+
+
+def _client(settings: MailSettings, tls_context: ssl.SSLContext | None) -> SMTP:
+    # No credentials here: given to the constructor, `connect()` would log in by itself.
+    return SMTP(
+        hostname=settings.hostname,
+        port=settings.port,
+        timeout=settings.connect_timeout,
+        use_tls=settings.encryption == "tls",
+        start_tls=False,  # never the opportunistic default: `_open_session` upgrades
+        tls_context=tls_context,
+    )
+
+
+async def _tls_context_for(settings: MailSettings) -> ssl.SSLContext | None:
+    if settings.encryption == "none":
+        return None
+    # Loading the system trust store reads files: keep it off the event loop.
+    return await asyncio.to_thread(_tls_context, settings.tls_trusted_ca)
+
+
+def _tls_context(trusted_ca_pem: str) -> ssl.SSLContext:
+    """The system trust store plus the configured CA; hostname checked, TLS 1.2 at least."""
+    context = ssl.create_default_context()
+    if trusted_ca_pem.strip():
+        context.load_verify_locations(cadata=trusted_ca_pem)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+async def _open_session(client: SMTP, settings: MailSettings, stage: _Stage) -> None:
+    stage.name = "connect"
+    await client.connect()
+    stage.name = "ehlo"
+    await _greet(client)
+    if settings.encryption != "starttls":
+        return
+    if not client.supports_extension("starttls"):
+        raise TlsUnavailableError(
+            "STARTTLS is required but the server does not offer it; nothing was sent",
+            host=settings.hostname,
+            port=settings.port,
+        )
+    stage.name = "starttls"
+    await client.starttls()
+    stage.name = "ehlo"
+    await _greet(client)  # RFC 3207: what the server said before TLS no longer counts
+
+
+async def _greet(client: SMTP) -> None:
+    """EHLO, falling back to HELO for a server that does not speak ESMTP."""
+    try:
+        await client.ehlo()
+    except SMTPHeloError:
+        if not client.is_connected:
+            raise
+        await client.helo()
+
+
+async def _quit_quietly(client: SMTP) -> None:
+    # The server has accepted the message: a failing QUIT must not turn that into a failure.
+    with suppress(SMTPException, OSError):
+        await client.quit()
+
+
+def _partly_refused(refused: dict[str, SMTPResponse], settings: MailSettings) -> SmtpReplyError:
+    first = next(iter(refused.values()))
+    return SmtpReplyError(first.code, first.message, stage="rcpt", host=settings.hostname, port=settings.port)
+
+
+# --- translating exceptions -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Where:
+    """The facts every translated error carries."""
+
+    host: str
+    port: int
+    timeout: float
+    stage: str
+
+
+@contextmanager
+def _translate_errors(settings: MailSettings, stage: _Stage) -> Iterator[None]:
+    """Re-raise what aiosmtplib, the socket layer and ssl raise as `alertmail.errors`."""
+    try:
+        yield
+    except AlertmailError:
+        raise  # already ours (ConnectTimeoutError is an OSError too)
+    except (SMTPException, OSError, ValueError) as exc:
+        where = _Where(settings.hostname, settings.port, settings.connect_timeout, stage.name)
+        raise _translate(exc, where) from exc
+
+
+def _translate(exc: BaseException, where: _Where) -> TransportError:
+    for matcher in _MATCHERS:
+        error = matcher(exc, where)
+        if error is not None:
+            return error
+    return TransportError(_describe(exc), host=where.host, port=where.port)
+
+
+_REPLY_STAGES: tuple[tuple[type[SMTPResponseException], str], ...] = (
+    (SMTPConnectResponseError, "connect"),
+    (SMTPHeloError, "ehlo"),
+    (SMTPAuthenticationError, "auth"),
+    (SMTPSenderRefused, "mail"),
+    (SMTPRecipientRefused, "rcpt"),
+    (SMTPDataError, "data"),
+)
+
+
+def _server_reply(exc: BaseException, where: _Where) -> TransportError | None:
+    if isinstance(exc, SMTPRecipientsRefused) and exc.recipients:
+        exc = exc.recipients[0]  # every recipient was refused: report the first
+    # Code -1 is aiosmtplib's "could not parse the reply": not a reply the server chose.
+    if not isinstance(exc, SMTPResponseException) or exc.code < 100:
+        return None
+    stage = next((name for kind, name in _REPLY_STAGES if isinstance(exc, kind)), where.stage)
+    return SmtpReplyError(exc.code, exc.message, stage=stage, host=where.host, port=where.port)
+
+
+def _timeout(exc: BaseException, where: _Where) -> TransportError | None:
+    if _find(exc, TimeoutError) is None:
+        return None
+    if where.stage == "connect":  # the TCP connection, the TLS of port 465, or the greeting
+        return ConnectTimeoutError(_describe(exc), host=where.host, port=where.port, timeout=where.timeout)
+    # A reply that never came later in the session: the connection failed part-way.
+    return TransportError(_describe(exc), host=where.host, port=where.port, timeout=where.timeout)
+
+
+def _certificate(exc: BaseException, where: _Where) -> TransportError | None:
+    if _find(exc, ssl.SSLCertVerificationError) is None:
+        return None
+    return TlsHandshakeError(_describe(exc), certificate_invalid=True, host=where.host, port=where.port)
+
+
+def _tls_handshake(exc: BaseException, where: _Where) -> TransportError | None:
+    if _find(exc, ssl.SSLError) is None:
+        return None
+    return TlsHandshakeError(_describe(exc), host=where.host, port=where.port)
+
+
+def _dns(exc: BaseException, where: _Where) -> TransportError | None:
+    if _find(exc, socket.gaierror) is None:
+        return None
+    return DnsError(_describe(exc), host=where.host, port=where.port)
+
+
+def _refused(exc: BaseException, where: _Where) -> TransportError | None:
+    if not any(_is_refusal(link) for link in _chain(exc)):
+        return None
+    return ConnectRefusedError(_describe(exc), host=where.host, port=where.port)
+
+
+_MATCHERS: tuple[Callable[[BaseException, _Where], TransportError | None], ...] = (
+    _server_reply,
+    _timeout,
+    _certificate,
+    _tls_handshake,
+    _dns,
+    _refused,
+)
+
+_E = TypeVar("_E", bound=BaseException)
+_ERRNO = re.compile(r"\[Errno (-?\d+)\]")
+
+
+def _is_refusal(link: BaseException) -> bool:
+    if isinstance(link, ConnectionRefusedError):
+        return True
+    # A name with several addresses (localhost: ::1 and 127.0.0.1) fails on Python 3.11 with one
+    # OSError("Multiple exceptions: ...") that keeps only the text of each attempt.
+    text = str(link)
+    if not isinstance(link, OSError) or not text.startswith("Multiple exceptions:"):
+        return False
+    return set(_ERRNO.findall(text)) == {str(errno.ECONNREFUSED)}
+
+
+def _find(exc: BaseException, kind: type[_E]) -> _E | None:
+    return next((link for link in _chain(exc) if isinstance(link, kind)), None)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, then its causes: aiosmtplib wraps socket and ssl errors in its own."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        yield link
+        link = link.__cause__ or link.__context__
+
+
+def _describe(exc: BaseException) -> str:
+    """The messages of the exception and its causes: library wording and server replies only."""
+    parts: list[str] = []
+    for link in _chain(exc):
+        text = str(getattr(link, "message", None) or link).strip()
+        if text and not any(text in part for part in parts):
+            parts.append(text)
+    return ": ".join(parts) or type(exc).__name__

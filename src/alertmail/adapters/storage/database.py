@@ -1,0 +1,151 @@
+"""The database: async engine for SQLite or PostgreSQL, sessions, and migrations to head.
+
+Nothing is built at import time: the composition root calls `Database.from_url(config.resolved_
+database_url)`, then `await database.upgrade()` before serving.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, event, make_url, text
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+__all__ = [
+    "Database",
+    "alembic_config",
+    "create_engine",
+    "current_revision",
+    "head_revision",
+    "upgrade_database",
+]
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Any constant will do; it only has to be the same on every node running migrations.
+_MIGRATION_LOCK_ID = 0x616C6572746D61  # "alertma"
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An engine for an async URL (`sqlite+aiosqlite://...` or `postgresql+psycopg://...`)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_async_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    engine = create_async_engine(url)
+    event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
+    event.listen(engine.sync_engine, "begin", _begin_sqlite_transaction)
+    return engine
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the web UI read while the worker writes; busy_timeout makes a second writer wait
+    # instead of failing at once; SQLite enforces foreign keys only when asked, per connection.
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    finally:
+        cursor.close()
+    # Python's sqlite3 module begins transactions lazily (only before INSERT/UPDATE/DELETE), so DDL
+    # and reads would run outside them. Turn that off and emit BEGIN ourselves, as SQLAlchemy's
+    # SQLite documentation recommends: migrations then apply all-or-nothing.
+    dbapi_connection.isolation_level = None
+
+
+def _begin_sqlite_transaction(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """Alembic's configuration, built in code so that it works from an installed package."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "the migrations folder has no revision"
+    return head
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The revision the database is at, or None before the first upgrade."""
+    async with engine.connect() as connection:
+        return await connection.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
+
+
+async def upgrade_database(target: AsyncEngine | str) -> None:
+    """Run the migrations up to head, in one transaction (both databases have transactional DDL)."""
+    if isinstance(target, str):
+        engine = create_engine(target)
+        try:
+            await upgrade_database(engine)
+        finally:
+            await engine.dispose()
+        return
+    async with target.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Nodes starting together would otherwise race to create the same tables.
+            await connection.execute(
+                text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": _MIGRATION_LOCK_ID}
+            )
+        await connection.run_sync(_upgrade_to_head)
+
+
+def _upgrade_to_head(connection: Connection) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+class Database:
+    """The engine and the session factory the repositories share."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        # Records are built from rows before the session closes; nothing is lazy-loaded after.
+        self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            engine, expire_on_commit=False
+        )
+
+    @classmethod
+    def from_url(cls, url: str) -> Database:
+        return cls(create_engine(url))
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    async def upgrade(self) -> None:
+        await upgrade_database(self.engine)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.dispose()

@@ -1,0 +1,164 @@
+"""The tables, as SQLAlchemy 2 declarative models. `migrations/` creates exactly these.
+
+Free text the administrator types is `Text`: PostgreSQL enforces a `VARCHAR(n)` length and SQLite
+ignores it, so a limit would make the two databases behave differently. `String(n)` is kept for
+values from a closed set (encryption, auth type, categories).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "AdministratorRow",
+    "ApiTokenRow",
+    "AuditLogRow",
+    "Base",
+    "MailServerLogRow",
+    "MailSettingsRow",
+    "UtcDateTime",
+]
+
+# Named constraints let future migrations on SQLite (batch mode) find and alter them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp, stored and returned in UTC on both databases.
+
+    SQLite keeps no offset and hands back naive values; storing UTC and labelling it on the way out
+    makes `since` filters and comparisons agree with PostgreSQL's `timestamptz`.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"refusing to store a naive datetime ({value.isoformat()}): give it a tz")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class MailSettingsRow(Base):
+    """The one row of mail settings (id 1). `password` and `client_secret` hold ciphertext."""
+
+    __tablename__ = "mail_settings"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    from_address: Mapped[str] = mapped_column(Text)
+    email_type: Mapped[str] = mapped_column(String(16))
+    hostname: Mapped[str] = mapped_column(Text)
+    port: Mapped[int] = mapped_column(Integer)
+    encryption: Mapped[str] = mapped_column(String(16))
+    auth_type: Mapped[str] = mapped_column(String(16))
+    username: Mapped[str] = mapped_column(Text)
+    password: Mapped[str | None] = mapped_column(Text)
+    oauth_provider: Mapped[str | None] = mapped_column(String(16))
+    tenant_id: Mapped[str] = mapped_column(Text)
+    client_id: Mapped[str] = mapped_column(Text)
+    client_secret: Mapped[str | None] = mapped_column(Text)
+    scopes: Mapped[str] = mapped_column(Text)
+    authorization_endpoint: Mapped[str] = mapped_column(Text)
+    token_endpoint: Mapped[str] = mapped_column(Text)
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    admin_contacts: Mapped[list[str]] = mapped_column(JSON)
+    daily_notice: Mapped[bool] = mapped_column(Boolean)
+    daily_notice_time: Mapped[str] = mapped_column(String(5))
+    send_test_on_save: Mapped[bool] = mapped_column(Boolean)
+    tls_trusted_ca: Mapped[str] = mapped_column(Text)
+    connect_timeout: Mapped[float] = mapped_column(Float)
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_by: Mapped[str] = mapped_column(Text)
+
+
+class AuditLogRow(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    actor: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class MailServerLogRow(Base):
+    """One failed send attempt as Mail Server Logs show it. Holds no secret by construction."""
+
+    __tablename__ = "mail_server_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    auth_type: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str] = mapped_column(String(32), index=True)
+    retryable: Mapped[bool] = mapped_column(Boolean)
+    message: Mapped[str] = mapped_column(Text)
+    hint: Mapped[str] = mapped_column(Text)
+    settings_snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    smtp_code: Mapped[int | None] = mapped_column(Integer)
+    enhanced_code: Mapped[str | None] = mapped_column(String(16))
+    provider_code: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text)
+    context: Mapped[str] = mapped_column(Text)
+    node: Mapped[str] = mapped_column(Text)
+
+
+class AdministratorRow(Base):
+    __tablename__ = "administrators"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(Text, unique=True)
+    email: Mapped[str | None] = mapped_column(Text)
+    password_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ApiTokenRow(Base):
+    """An API bearer token. Only its hash is kept: the token itself is shown once, at creation."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    administrator_id: Mapped[int] = mapped_column(
+        ForeignKey("administrators.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -1,0 +1,73 @@
+"""Turning alertmail errors into JSON answers: a sentence, each field's problem, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from alertmail.domain import messages
+from alertmail.errors import (
+    AdministratorEmailMissingError,
+    AlertmailError,
+    ConflictError,
+    NotConfiguredError,
+    NotFoundError,
+    SettingsValidationError,
+    UnauthorizedError,
+)
+
+logger = logging.getLogger("alertmail.api")
+
+_STATUS: dict[type[AlertmailError], int] = {
+    SettingsValidationError: 422,
+    NotFoundError: 404,
+    ConflictError: 409,
+    NotConfiguredError: 409,
+    AdministratorEmailMissingError: 409,
+    UnauthorizedError: 401,
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(SettingsValidationError, _validation)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _request_validation)  # type: ignore[arg-type]
+    app.add_exception_handler(AlertmailError, _alertmail_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected)
+
+
+def _body(message: str, errors: list[dict[str, str]] | None = None) -> dict[str, object]:
+    return {"message": message, "errors": errors or []}
+
+
+async def _validation(request: Request, exc: SettingsValidationError) -> JSONResponse:
+    errors = [{"field": e.field, "message": e.message} for e in exc.errors]
+    return JSONResponse(_body(_save_failed_or(request, str(exc)), errors), status_code=422)
+
+
+async def _request_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = []
+    for error in exc.errors():
+        location = [str(part) for part in error["loc"] if part not in ("body", "query", "path")]
+        # Never echo the input back: it may be a password.
+        errors.append({"field": ".".join(location) or "body", "message": str(error["msg"])})
+    return JSONResponse(_body(_save_failed_or(request, "The request is not valid"), errors), 422)
+
+
+async def _alertmail_error(request: Request, exc: AlertmailError) -> JSONResponse:
+    status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 500)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(_body(str(exc)), status_code=status, headers=headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # The traceback goes to the server log (it holds no request body); the client gets a sentence.
+    logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(_body(messages.SAVE_FAILED), status_code=500)
+
+
+def _save_failed_or(request: Request, message: str) -> str:
+    saving = request.method in ("PUT", "PATCH") and request.url.path.endswith("/mail-settings")
+    return messages.SAVE_FAILED if saving else message

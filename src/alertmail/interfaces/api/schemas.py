@@ -1,0 +1,153 @@
+"""Request and response schemas of the REST API, named by role."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from alertmail.domain.classification import Classification
+from alertmail.domain.records import MailLogEntry, StoredSettings
+from alertmail.domain.settings import public_view
+from alertmail.services.test_email import TestEmailResult
+
+
+class MailSettingsUpdate(BaseModel):
+    """Fields to change. Omitted fields stay; an empty `password` or `client_secret` keeps the stored one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    from_address: str | None = None
+    email_type: Literal["smtp", "native"] | None = None
+    hostname: str | None = None
+    port: int | None = None
+    encryption: Literal["none", "tls", "starttls"] | None = None
+    auth_type: Literal["none", "basic", "oauth2"] | None = None
+    username: str | None = None
+    password: str | None = None
+    oauth_provider: Literal["microsoft", "google", "custom"] | None = None
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    scopes: str | None = None
+    authorization_endpoint: str | None = None
+    token_endpoint: str | None = None
+    redirect_uri: str | None = None
+    admin_contacts: list[str] | str | None = None
+    daily_notice: bool | None = None
+    daily_notice_time: str | None = None
+    send_test_on_save: bool | None = None
+    tls_trusted_ca: str | None = None
+    connect_timeout: float | None = None
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
+
+
+class MailSettingsPublic(BaseModel):
+    """The settings as anyone may see them: secrets appear only as `password_set` / `client_secret_set`."""
+
+    version: int
+    updated_at: datetime | None
+    updated_by: str | None
+    settings: dict[str, Any]
+
+    @classmethod
+    def of(cls, stored: StoredSettings) -> MailSettingsPublic:
+        return cls(
+            version=stored.version,
+            updated_at=stored.updated_at,
+            updated_by=stored.updated_by,
+            settings=public_view(stored.settings),
+        )
+
+
+class FailurePublic(BaseModel):
+    category: str
+    retryable: bool
+    message: str
+    hint: str
+    smtp_code: int | None
+    enhanced_code: str | None
+    provider_code: str | None
+
+    @classmethod
+    def of(cls, found: Classification) -> FailurePublic:
+        return cls(
+            category=found.category,
+            retryable=found.retryable,
+            message=found.message,
+            hint=found.hint,
+            smtp_code=found.smtp_code,
+            enhanced_code=found.enhanced_code,
+            provider_code=found.provider_code,
+        )
+
+
+class TestEmailRequest(BaseModel):
+    __test__ = False
+    model_config = ConfigDict(extra="forbid")
+
+    to: str | None = None
+
+
+class TestEmailPublic(BaseModel):
+    __test__ = False
+
+    sent: bool
+    to: str
+    message: str
+    failure: FailurePublic | None = None
+    log_entry_id: int | None = None
+
+    @classmethod
+    def of(cls, result: TestEmailResult) -> TestEmailPublic:
+        return cls(
+            sent=result.sent,
+            to=result.to,
+            message=result.message,
+            failure=FailurePublic.of(result.failure) if result.failure else None,
+            log_entry_id=result.log_entry_id,
+        )
+
+
+class SaveResultPublic(BaseModel):
+    message: str
+    changed: list[str]
+    settings: MailSettingsPublic
+    test_email: TestEmailPublic | None = None
+    test_email_problem: str | None = None
+
+
+class MailLogEntryPublic(BaseModel):
+    id: int | None
+    registered_at: datetime
+    auth_type: str
+    status: str
+    category: str
+    retryable: bool
+    message: str
+    hint: str
+    smtp_code: int | None
+    enhanced_code: str | None
+    provider_code: str | None
+    context: str
+    node: str
+    settings_snapshot: dict[str, Any]
+
+    @classmethod
+    def of(cls, entry: MailLogEntry) -> MailLogEntryPublic:
+        fields = {name: getattr(entry, name) for name in cls.model_fields}
+        return cls(**fields)
+
+
+class MailLogPage(BaseModel):
+    entries: list[MailLogEntryPublic]
+
+
+class ErrorPublic(BaseModel):
+    """Every error answer: the seed's sentence where there is one, and each field's problem."""
+
+    message: str
+    errors: list[dict[str, str]] = []

@@ -1,0 +1,1 @@
+"""The `alertmail` command line."""

@@ -1,0 +1,123 @@
+"""`alertmail`: configure outbound mail, prove it with a test e-mail, read why mail failed."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+import alertmail
+from alertmail.config import AppConfig
+from alertmail.domain.records import MailLogEntry
+from alertmail.interfaces.cli import admin_commands, settings_commands
+from alertmail.interfaces.cli.runtime import console, fail, run
+from alertmail.interfaces.cli.test_email_output import print_test_result
+
+app = typer.Typer(
+    help=__doc__,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(settings_commands.app, name="settings")
+app.add_typer(admin_commands.admin_app, name="admin")
+app.add_typer(admin_commands.token_app, name="token")
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"alertmail {alertmail.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Environment: ALERTMAIL_DATA_DIR (default ./alertmail-data), ALERTMAIL_DATABASE_URL (default
+    SQLite in the data dir), ALERTMAIL_PUBLIC_URL, ALERTMAIL_SECRET_KEY_FILE, ALERTMAIL_SENDMAIL_PATH."""
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8025,
+) -> None:
+    """Serve the REST API (and, later, the web UI) on http://HOST:PORT."""
+    import uvicorn
+
+    from alertmail.interfaces.api.app import create_app
+
+    config = AppConfig()
+    admins = run(lambda c: c.administrators.list())
+    console.print(f"alertmail {alertmail.__version__} on http://{host}:{port} (data in {config.data_dir})")
+    if not admins:
+        console.print(
+            "No administrator yet. Create the first one with:\n"
+            "  alertmail admin create USERNAME --email ADDRESS\n"
+            "then an API token with: alertmail token create NAME --admin USERNAME"
+        )
+    uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+
+
+@app.command("test-email")
+def test_email(
+    to: Annotated[str | None, typer.Option(help="Send here instead of the administrator's e-mail.")] = None,
+    admin: Annotated[str | None, typer.Option(help="The administrator whose e-mail receives it.")] = None,
+) -> None:
+    """Send a test e-mail with the saved settings. Exit 0 when it was accepted, 1 when it failed."""
+    result = run(lambda c: c.test_email.send_test(administrator=admin, to=to))
+    print_test_result(result)
+    if not result.sent:
+        raise typer.Exit(1)
+
+
+@app.command("logs")
+def logs(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many entries, newest first.")] = 50,
+    category: Annotated[str | None, typer.Option(help="Only this category, e.g. smtp_auth.")] = None,
+    since: Annotated[datetime | None, typer.Option(help="Only entries at or after this time.")] = None,
+) -> None:
+    """Mail Server Logs: every failed send, classified, with the settings in force at the time."""
+    entries = run(lambda c: c.mail_logs.list(limit=limit, category=category, since=since))
+    for entry in entries:
+        if as_json:
+            sys.stdout.write(json.dumps(_entry_json(entry)) + "\n")
+            continue
+        console.print(
+            f"{entry.registered_at:%Y-%m-%d %H:%M:%S} {entry.auth_type:<6} {entry.status} "
+            f"[{entry.category}] {entry.message}"
+        )
+        console.print(f"    fix: {entry.hint}")
+        console.print(f"    settings: {json.dumps(entry.settings_snapshot)}")
+    if not entries and not as_json:
+        console.print("No mail server errors recorded.")
+
+
+def _entry_json(entry: MailLogEntry) -> dict[str, object]:
+    data = asdict(entry)
+    data["registered_at"] = entry.registered_at.isoformat()
+    return data
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database schema up to date (every command also does this on start)."""
+    run(lambda c: c.settings.current())
+    console.print("database schema is current")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        fail("interrupted")

@@ -1,0 +1,51 @@
+"""Running one CLI command against the services: config from the environment, errors as sentences."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from collections.abc import Awaitable, Callable
+from typing import NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+
+from alertmail.composition import Container, open_container
+from alertmail.config import AppConfig
+from alertmail.errors import AlertmailError, FieldError, SettingsValidationError
+
+T = TypeVar("T")
+
+console = Console(highlight=False, soft_wrap=True)
+errors = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def run(work: Callable[[Container], Awaitable[T]]) -> T:
+    """Open the services, run `work`, close them; an alertmail error becomes a message and exit 1."""
+
+    async def main() -> T:
+        async with open_container(AppConfig()) as container:
+            return await work(container)
+
+    try:
+        return asyncio.run(main())
+    except SettingsValidationError as exc:
+        fail_fields(exc.errors)
+    except AlertmailError as exc:
+        fail(str(exc))
+
+
+def fail_fields(problems: list[FieldError]) -> NoReturn:
+    for problem in problems:
+        errors.print(f"[red]error:[/red] {problem.field}: {problem.message}")
+    raise typer.Exit(1)
+
+
+def fail(message: str) -> NoReturn:
+    errors.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(1)
+
+
+def cli_actor() -> str:
+    """Who the audit log names for a change made from the shell."""
+    return f"cli:{getpass.getuser()}"

@@ -1,0 +1,35 @@
+"""Reading Mail Server Logs, with the filters the API, the CLI and the UI offer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from alertmail.domain.ports import MailLogRepository
+from alertmail.domain.records import MailLogEntry
+from alertmail.errors import FieldError, SettingsValidationError
+
+__all__ = ["CATEGORIES", "MailLogService"]
+
+CATEGORIES = (
+    "dns", "connect_timeout", "connect_refused", "tls_handshake", "tls_unavailable", "smtp_auth",
+    "smtp_recipient", "smtp_throttled", "smtp_policy", "smtp_other", "oauth", "oauth_reauth", "native",
+)  # fmt: skip
+MAX_LIMIT = 1000
+
+
+class MailLogService:
+    def __init__(self, repository: MailLogRepository) -> None:
+        self._repository = repository
+
+    async def list(
+        self, *, limit: int = 100, category: str | None = None, since: datetime | None = None
+    ) -> Sequence[MailLogEntry]:
+        problems = []
+        if not 1 <= limit <= MAX_LIMIT:
+            problems.append(FieldError("limit", f"must be from 1 to {MAX_LIMIT}"))
+        if category is not None and category not in CATEGORIES:
+            problems.append(FieldError("category", "must be one of " + ", ".join(CATEGORIES)))
+        if problems:
+            raise SettingsValidationError(problems)
+        return await self._repository.list(limit=limit, category=category, since=since)

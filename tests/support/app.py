@@ -1,0 +1,79 @@
+"""The whole application on a fresh data directory: container, API client, administrator, CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from alertmail.composition import Container, open_container
+from alertmail.config import AppConfig
+from alertmail.interfaces.api.app import create_app
+
+ADMIN = "admin"
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def app_config(tmp_path: Path) -> AppConfig:
+    return AppConfig(data_dir=tmp_path / "data", node_name="test-node")
+
+
+@pytest.fixture
+async def container(app_config: AppConfig) -> AsyncIterator[Container]:
+    async with open_container(app_config) as opened:
+        yield opened
+
+
+@dataclass
+class Api:
+    """An API client signed in as ADMIN with a bearer token, and the container behind it."""
+
+    client: httpx.AsyncClient
+    container: Container
+    token: str
+
+
+@pytest.fixture
+async def api(app_config: AppConfig) -> AsyncIterator[Api]:
+    app = create_app(app_config)
+    async with app.router.lifespan_context(app):
+        container: Container = app.state.container
+        await container.administrators.create(ADMIN, email=ADMIN_EMAIL, password=ADMIN_PASSWORD)
+        _, token = await container.administrators.create_token("tests", administrator=ADMIN)
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://alertmail.test", headers=headers) as client:
+            yield Api(client, container, token)
+
+
+@dataclass
+class Cli:
+    """Runs `alertmail` as a separate process, the way an administrator does, on one data dir."""
+
+    data_dir: Path
+
+    def __call__(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "ALERTMAIL_DATA_DIR": str(self.data_dir), "COLUMNS": "200"}
+        env.pop("ALERTMAIL_DATABASE_URL", None)
+        return subprocess.run(
+            [sys.executable, "-m", "alertmail", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    return Cli(tmp_path / "cli-data")
