@@ -52,7 +52,9 @@ async def test_save_then_read_without_secrets(api: Api) -> None:
 async def test_bad_input_names_the_field_and_saves_nothing(api: Api, field: str, value: Any) -> None:
     await api.client.patch("/api/v1/mail-settings", json=GOOD)
     before = (await api.client.get("/api/v1/mail-settings")).json()
-    response = await api.client.patch("/api/v1/mail-settings", json={"hostname": "other.example.com", field: value})
+    response = await api.client.patch(
+        "/api/v1/mail-settings", json={"hostname": "other.example.com", field: value}
+    )
     assert response.status_code == 422
     body = response.json()
     assert body["message"] == messages.SAVE_FAILED
@@ -90,7 +92,9 @@ async def test_each_save_is_versioned_and_audited_without_secret_values(api: Api
     from alertmail.adapters.storage.repositories import SqlAuditRepository
 
     await api.client.patch("/api/v1/mail-settings", json=GOOD)
-    await api.client.patch("/api/v1/mail-settings", json={"port": 465, "encryption": "tls", "password": "N3w-secret"})
+    await api.client.patch(
+        "/api/v1/mail-settings", json={"port": 465, "encryption": "tls", "password": "N3w-secret"}
+    )
     audit = await SqlAuditRepository(api.container.database.sessionmaker).list(limit=10)
     latest = audit[0]
     assert latest.actor == "admin"
@@ -102,7 +106,9 @@ async def test_each_save_is_versioned_and_audited_without_secret_values(api: Api
 
 async def test_openapi_lists_the_contract(api: Api) -> None:
     paths = (await api.client.get("/openapi.json")).json()["paths"]
-    assert {"/api/v1/mail-settings", "/api/v1/mail-settings/test-email", "/api/v1/mail-server-logs"} <= set(paths)
+    assert {"/api/v1/mail-settings", "/api/v1/mail-settings/test-email", "/api/v1/mail-server-logs"} <= set(
+        paths
+    )
 
 
 async def test_health(api: Api) -> None:

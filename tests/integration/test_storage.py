@@ -19,14 +19,13 @@ from alertmail.adapters.storage.database import (
     head_revision,
     upgrade_database,
 )
-from alertmail.adapters.storage.models import Base, MailSettingsRow
+from alertmail.adapters.storage.models import AuditLogRow, Base, MailSettingsRow
 from alertmail.adapters.storage.repositories import (
     SqlAdministratorRepository,
     SqlApiTokenRepository,
     SqlAuditRepository,
     SqlMailLogRepository,
     SqlSettingsRepository,
-    _audit_row,
 )
 from alertmail.domain.records import AuditEntry, MailLogEntry
 from alertmail.domain.settings import FIELD_NAMES, SECRET_FIELDS, MailSettings, validate_settings
@@ -113,10 +112,8 @@ def test_every_mail_setting_has_a_column() -> None:
     assert set(FIELD_NAMES) <= set(MailSettingsRow.__table__.columns.keys())
 
 
-async def test_sqlite_connections_use_wal_and_foreign_keys(database: Database) -> None:
-    if database.dialect != "sqlite":
-        pytest.skip("SQLite pragmas")
-    async with database.engine.connect() as connection:
+async def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(sqlite_url: str) -> None:
+    async with Database.from_url(sqlite_url) as database, database.engine.connect() as connection:
         assert (await connection.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
         assert (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
         assert (await connection.exec_driver_sql("PRAGMA busy_timeout")).scalar() == 10_000
@@ -235,10 +232,9 @@ async def test_of_two_concurrent_saves_exactly_one_wins(
 
 
 async def test_a_failed_transaction_leaves_nothing_behind(database: Database) -> None:
-    entry = AuditEntry("admin", "rolled.back", datetime.now(UTC))
     with pytest.raises(RuntimeError):
         async with database.sessionmaker.begin() as session:
-            session.add(_audit_row(entry))
+            session.add(AuditLogRow(actor="admin", action="x", at=datetime.now(UTC), details={}))
             await session.flush()
             raise RuntimeError("fail after the write")
     assert await SqlAuditRepository(database.sessionmaker).list() == []

@@ -50,7 +50,9 @@ async def api(app_config: AppConfig) -> AsyncIterator[Api]:
         _, token = await container.administrators.create_token("tests", administrator=ADMIN)
         transport = httpx.ASGITransport(app=app)
         headers = {"Authorization": f"Bearer {token}"}
-        async with httpx.AsyncClient(transport=transport, base_url="http://alertmail.test", headers=headers) as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://alertmail.test", headers=headers
+        ) as client:
             yield Api(client, container, token)
 
 

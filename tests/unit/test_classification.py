@@ -27,38 +27,92 @@ CASES: list[tuple[str, TransportError, str, bool]] = [
     ("dns", DnsError("gaierror", **HOST), "dns", True),
     ("connect_timeout", ConnectTimeoutError("timed out", timeout=30, **HOST), "connect_timeout", True),
     ("connect_refused", ConnectRefusedError("refused", **HOST), "connect_refused", True),
-    ("certificate_invalid", TlsHandshakeError("verify failed", certificate_invalid=True, **HOST),
-     "tls_handshake", False),
+    (
+        "certificate_invalid",
+        TlsHandshakeError("verify failed", certificate_invalid=True, **HOST),
+        "tls_handshake",
+        False,
+    ),
     ("tls_handshake", TlsHandshakeError("wrong version number", **HOST), "tls_handshake", False),
     ("starttls_not_offered", TlsUnavailableError("no STARTTLS", **HOST), "tls_unavailable", False),
-    ("exchange_quota", reply(554, "5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException"),
-     "smtp_throttled", True),
+    (
+        "exchange_quota",
+        reply(554, "5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException"),
+        "smtp_throttled",
+        True,
+    ),
     ("google_daily_limit", reply(550, "5.4.5 Daily user sending limit exceeded."), "smtp_throttled", True),
-    ("send_as_denied", reply(554, "5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException.Mapi"),
-     "smtp_policy", False),
-    ("basic_auth_unsupported", reply(550, "5.7.30 Basic authentication is not supported for Client Submission."),
-     "smtp_policy", False),
-    ("smtp_auth_disabled", reply(535, "5.7.139 Authentication unsuccessful, SmtpClientAuthentication is "
-     "disabled for the Tenant.", "auth"), "smtp_auth", False),
-    ("app_password_required", reply(534, "5.7.9 Application-specific password required.", "auth"),
-     "smtp_auth", False),
-    ("google_credentials", reply(535, "5.7.8 Username and Password not accepted.", "auth"), "smtp_auth", False),
-    ("authentication_required", reply(530, "5.7.57 Client not authenticated to send mail.", "mail"),
-     "smtp_auth", False),
+    (
+        "send_as_denied",
+        reply(554, "5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException.Mapi"),
+        "smtp_policy",
+        False,
+    ),
+    (
+        "basic_auth_unsupported",
+        reply(550, "5.7.30 Basic authentication is not supported for Client Submission."),
+        "smtp_policy",
+        False,
+    ),
+    (
+        "smtp_auth_disabled",
+        reply(
+            535,
+            "5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.",
+            "auth",
+        ),
+        "smtp_auth",
+        False,
+    ),
+    (
+        "app_password_required",
+        reply(534, "5.7.9 Application-specific password required.", "auth"),
+        "smtp_auth",
+        False,
+    ),
+    (
+        "google_credentials",
+        reply(535, "5.7.8 Username and Password not accepted.", "auth"),
+        "smtp_auth",
+        False,
+    ),
+    (
+        "authentication_required",
+        reply(530, "5.7.57 Client not authenticated to send mail.", "mail"),
+        "smtp_auth",
+        False,
+    ),
     ("authentication_failed", reply(535, "5.7.3 Authentication unsuccessful", "auth"), "smtp_auth", False),
     ("auth_stage", reply(504, "5.5.4 Unrecognized authentication type", "auth"), "smtp_auth", False),
-    ("recipient_unknown", reply(550, "5.1.1 <nobody@example.com>: Recipient address rejected", "rcpt"),
-     "smtp_recipient", False),
+    (
+        "recipient_unknown",
+        reply(550, "5.1.1 <nobody@example.com>: Recipient address rejected", "rcpt"),
+        "smtp_recipient",
+        False,
+    ),
     ("recipient_refused", reply(550, "Mailbox unavailable", "rcpt"), "smtp_recipient", False),
-    ("throttled", reply(421, "4.7.0 Try again later, closing connection.", "connect"), "smtp_throttled", True),
-    ("throttled_enhanced", reply(451, "4.7.0 Temporary server error. Please try again later", "mail"),
-     "smtp_throttled", True),
+    (
+        "throttled",
+        reply(421, "4.7.0 Try again later, closing connection.", "connect"),
+        "smtp_throttled",
+        True,
+    ),
+    (
+        "throttled_enhanced",
+        reply(451, "4.7.0 Temporary server error. Please try again later", "mail"),
+        "smtp_throttled",
+        True,
+    ),
     ("policy", reply(554, "5.7.1 Message rejected due to content policy"), "smtp_policy", False),
     ("policy_554", reply(554, "Transaction failed"), "smtp_policy", False),
     ("transient_reply", reply(451, "Local error in processing", "mail"), "smtp_other", True),
     ("permanent_reply", reply(552, "Message size exceeds fixed limit"), "smtp_other", False),
-    ("native_temporary", NativeTransportError("exit 75", program="/usr/sbin/sendmail", exit_code=75),
-     "native", True),
+    (
+        "native_temporary",
+        NativeTransportError("exit 75", program="/usr/sbin/sendmail", exit_code=75),
+        "native",
+        True,
+    ),
     ("native", NativeTransportError("exit 1", program="/usr/sbin/sendmail", exit_code=1), "native", False),
     ("connection_lost", TransportError("Connection lost", **HOST), "smtp_other", True),
 ]
@@ -92,15 +146,21 @@ def test_smtp_reply_keeps_codes_and_first_line() -> None:
 
 
 def test_hint_names_host_and_port() -> None:
-    assert "smtp.office365.com refused the connection on port 587" in classify(
-        ConnectRefusedError("x", **HOST)
-    ).hint
+    assert (
+        "smtp.office365.com refused the connection on port 587"
+        in classify(ConnectRefusedError("x", **HOST)).hint
+    )
 
 
 @pytest.mark.parametrize(
     ("text", "code"),
-    [("5.7.3 Authentication unsuccessful", "5.7.3"), ("4.3.2 x", "4.3.2"), ("Mailbox busy", None),
-     ("  2.0.0 Ok", "2.0.0"), ("5.7.1234 nope", None)],
+    [
+        ("5.7.3 Authentication unsuccessful", "5.7.3"),
+        ("4.3.2 x", "4.3.2"),
+        ("Mailbox busy", None),
+        ("  2.0.0 Ok", "2.0.0"),
+        ("5.7.1234 nope", None),
+    ],
 )
 def test_enhanced_code(text: str, code: str | None) -> None:
     assert enhanced_code(text) == code

@@ -101,6 +101,14 @@ def test_every_string_field_is_covered_by_the_line_break_test() -> None:
     )
 
 
+def test_a_pem_ca_is_accepted_although_it_has_lines() -> None:
+    # Regression: the CR/LF guard once refused every CA, so none could be saved.
+    import trustme
+
+    pem = trustme.CA().cert_pem.bytes().decode()
+    assert validate_settings({**GOOD, "tls_trusted_ca": pem}).tls_trusted_ca == pem
+
+
 def test_unknown_field_refused() -> None:
     with pytest.raises(SettingsValidationError) as caught:
         validate_settings({**GOOD, "hostnme": "x"})
@@ -144,7 +152,9 @@ def test_native_needs_no_relay() -> None:
 
 
 def test_contacts_split_on_spaces_and_deduplicated() -> None:
-    settings = validate_settings({**GOOD, "admin_contacts": "ops@example.com  noc@example.com,ops@example.com"})
+    settings = validate_settings(
+        {**GOOD, "admin_contacts": "ops@example.com  noc@example.com,ops@example.com"}
+    )
     assert settings.admin_contacts == ["ops@example.com", "noc@example.com"]
 
 
@@ -178,7 +188,9 @@ def test_microsoft_preset_fills_the_relay_and_follows_the_tenant() -> None:
     assert ms.scopes == "https://outlook.office.com/SMTP.Send offline_access"
     assert ms.token_endpoint == "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
     moved = apply_update(ms, {"tenant_id": "fabrikam.onmicrosoft.com", "port": 25})
-    assert moved.authorization_endpoint.startswith("https://login.microsoftonline.com/fabrikam.onmicrosoft.com/")
+    assert moved.authorization_endpoint.startswith(
+        "https://login.microsoftonline.com/fabrikam.onmicrosoft.com/"
+    )
     assert moved.port == 25  # editable after the preset filled it
 
 

@@ -1,10 +1,11 @@
 """Delivery through the local MTA's sendmail program (`sendmail -t -oi`).
 
 With `-t` the MTA takes the recipients from the To, Cc and Bcc headers and removes Bcc before
-delivery; `-oi` keeps a line holding a single dot from ending the message. Recipients that the
-headers do not name are added as Bcc, so the envelope is exactly `recipients`; a header naming an
-address outside `recipients` is refused, as `-t` would deliver to it too. The envelope sender is
-`-f<from address>`, in the one-argument form so that no address is ever read as an option.
+delivery; `-oi` keeps a line holding a single dot from ending the message, and lines end in LF,
+as the local MTA expects. Recipients the headers do not name are added as Bcc, so the envelope is
+exactly `recipients`; a header naming an address outside `recipients` is refused, as `-t` would
+deliver to it too. The envelope sender is `-f<from address>`, in the one-argument form so that no
+address is ever read as an option.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ class NativeTransport:
         self._timeout = timeout
 
     async def send(self, message: EmailMessage, recipients: Sequence[str], settings: MailSettings) -> None:
-        data = _addressed_to(message, recipients).as_bytes()
+        addressed = _addressed_to(message, recipients)
+        # A pipe to sendmail carries Unix lines, whatever the message's policy (SMTP: CRLF).
+        data = addressed.as_bytes(policy=addressed.policy.clone(linesep="\n"))
         command = [self._program, "-t", "-oi"]
         if settings.from_address:
             command.append(f"-f{settings.from_address}")

@@ -49,13 +49,13 @@ class FernetSecretBox:
     @classmethod
     def from_key_file(cls, path: Path) -> FernetSecretBox:
         """Read the key from `path`, creating the file (mode 0600) when it does not exist yet."""
-        if not path.exists():
-            _create_key_file(path)
-        _check_permissions(path)
         try:
+            if not path.exists():
+                _create_key_file(path)
+            _check_permissions(path)
             key = path.read_bytes().strip()
         except OSError as exc:
-            raise SecretKeyError(f"cannot read the secret key file {path}: {exc.strerror}") from exc
+            raise SecretKeyError(f"cannot use the secret key file {path}: {exc.strerror}") from exc
         if not key:
             raise SecretKeyError(f"the secret key file {path} is empty")
         return cls(key)
@@ -79,7 +79,7 @@ def _create_key_file(path: Path) -> None:
     Linking is atomic and fails when the name exists, so two processes starting together agree on
     one key, and a crash mid-write leaves a stray temporary file rather than an empty key file.
     """
-    _make_private_parent(path.parent)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -92,15 +92,6 @@ def _create_key_file(path: Path) -> None:
         _sync_directory(path.parent)
     finally:
         temporary.unlink(missing_ok=True)
-
-
-def _make_private_parent(directory: Path) -> None:
-    try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SecretKeyError(
-            f"cannot create the directory of the secret key file {directory}: {exc.strerror}"
-        ) from exc
 
 
 def _sync_directory(directory: Path) -> None:

@@ -77,11 +77,7 @@ class SmtpTransport:
 
     async def send(self, message: EmailMessage, recipients: Sequence[str], settings: MailSettings) -> None:
         if settings.auth_type == "oauth2" and self._access_token_provider is None:
-            raise TransportError(
-                "OAuth2 is configured but no access token is available; sign in first",
-                host=settings.hostname,
-                port=settings.port,
-            )
+            raise _no_access_token(settings)
         stage = _Stage()
         with _translate_errors(settings, stage):
             client = _client(settings, await _tls_context_for(settings))
@@ -111,8 +107,18 @@ class SmtpTransport:
             raise TransportError(
                 "the server does not offer AUTH XOAUTH2", host=settings.hostname, port=settings.port
             )
-        assert self._access_token_provider is not None  # checked before connecting
-        await client.auth_xoauth2(settings.username, await self._access_token_provider())
+        provider = self._access_token_provider
+        if provider is None:  # `send` checks before connecting; this keeps the type checker sure
+            raise _no_access_token(settings)
+        await client.auth_xoauth2(settings.username, await provider())
+
+
+def _no_access_token(settings: MailSettings) -> TransportError:
+    return TransportError(
+        "OAuth2 is configured but no access token is available; sign in first",
+        host=settings.hostname,
+        port=settings.port,
+    )
 
 
 # --- the session ----------------------------------------------------------------------------

@@ -68,9 +68,7 @@ def _is(kind: type[TransportError]) -> Matcher:
     return lambda error: isinstance(error, kind)
 
 
-def _reply(
-    *codes: int, enhanced: tuple[str, ...] = (), text: str = "", stage: str = ""
-) -> Matcher:
+def _reply(*codes: int, enhanced: tuple[str, ...] = (), text: str = "", stage: str = "") -> Matcher:
     """An SMTP reply with one of `codes` (any if none), an enhanced code starting with one of
     `enhanced`, containing `text` (case-insensitive), answered at `stage`: all that are given."""
 
@@ -110,75 +108,193 @@ _QUOTA_HINT = (
 )
 
 RULES: tuple[Rule, ...] = (
-    Rule("dns", _is(DnsError), "dns", True,
-         "Check the Hostname for typing errors, and that this appliance's DNS servers can resolve it."),
-    Rule("connect_timeout", _is(ConnectTimeoutError), "connect_timeout", True,
-         "Nothing answered on {host}:{port} in time. Check the SMTP Port, and that a firewall lets "
-         "this appliance connect out to that port (many networks block port 25)."),
-    Rule("connect_refused", _is(ConnectRefusedError), "connect_refused", True,
-         "{host} refused the connection on port {port}. Check the SMTP Port (587 for STARTTLS, "
-         "465 for TLS, 25 for a plain relay) and that the mail service is running."),
-    Rule("certificate_invalid", _certificate_invalid, "tls_handshake", False,
-         "The server's certificate is not trusted for {host}. Make sure the Hostname is the name "
-         "on the certificate; if the relay uses a private CA, add that CA as a trusted CA."),
-    Rule("tls_handshake", _is(TlsHandshakeError), "tls_handshake", False,
-         "Check the SMTP Encryption: port 465 speaks TLS from the start, port 587 uses STARTTLS, "
-         "and a plain relay (None) speaks no TLS at all."),
-    Rule("starttls_not_offered", _is(TlsUnavailableError), "tls_unavailable", False,
-         "{host}:{port} does not offer STARTTLS, so nothing was sent, credentials least of all. "
-         "Use port 587 with STARTTLS or 465 with TLS; choose None only on a trusted network."),
-    Rule("exchange_quota", _reply(554, text="SubmissionQuotaExceeded"), "smtp_throttled", True,
-         _QUOTA_HINT),
-    Rule("google_daily_limit", _reply(550, enhanced=("5.4.5",)), "smtp_throttled", True,
-         _QUOTA_HINT),
-    Rule("send_as_denied", _reply(text="SendAsDenied"), "smtp_policy", False,
-         "The account may not send as the From Address. Set the From Address to the mailbox that "
-         "signs in, or grant that mailbox Send As permission in Exchange."),
-    Rule("basic_auth_unsupported", _reply(550, enhanced=("5.7.30",)), "smtp_policy", False,
-         "This Microsoft 365 tenant does not accept username and password for sending: switch "
-         "the E-mail Authentication Type to OAuth2."),
-    Rule("smtp_auth_disabled", _reply(535, enhanced=("5.7.139",)), "smtp_auth", False,
-         "SMTP AUTH is disabled for the tenant or the mailbox. In the Microsoft 365 admin center, "
-         "open Users > Active users > the mailbox > Mail > Manage email apps and enable "
-         "Authenticated SMTP."),
-    Rule("app_password_required", _reply(534), "smtp_auth", False,
-         "The account requires an app-specific password (Google with 2-Step Verification): "
-         "create one, or use OAuth2 instead."),
-    Rule("google_credentials", _reply(535, enhanced=("5.7.8",)), "smtp_auth", False,
-         "Google did not accept the username and password: use an app password, or OAuth2."),
-    Rule("authentication_required", _reply(530), "smtp_auth", False,
-         "The relay requires authentication: choose Username and Password or OAuth2."),
-    Rule("authentication_failed", _reply(535, 538), "smtp_auth", False,
-         "Check the Username and Password. On Microsoft 365 also check that Authenticated SMTP "
-         "is enabled for the mailbox; basic authentication may be turned off for the tenant."),
-    Rule("auth_stage", _reply(stage="auth"), "smtp_auth", False,
-         "The server refused the login. Check the Username and Password and the encryption mode."),
-    Rule("recipient_unknown", _reply(550, 551, 553, enhanced=("5.1.",)), "smtp_recipient", False,
-         "The server refused a recipient address. Check the address for typing errors: the "
-         "administrator's e-mail or the admin contacts."),
-    Rule("recipient_refused", _reply(550, 551, 553, stage="rcpt"), "smtp_recipient", False,
-         "The server refused a recipient address. Check the address, and that this relay "
-         "accepts mail for that domain."),
+    Rule(
+        "dns",
+        _is(DnsError),
+        "dns",
+        True,
+        "Check the Hostname for typing errors, and that this appliance's DNS servers can resolve it.",
+    ),
+    Rule(
+        "connect_timeout",
+        _is(ConnectTimeoutError),
+        "connect_timeout",
+        True,
+        "Nothing answered on {host}:{port} in time. Check the SMTP Port, and that a firewall lets "
+        "this appliance connect out to that port (many networks block port 25).",
+    ),
+    Rule(
+        "connect_refused",
+        _is(ConnectRefusedError),
+        "connect_refused",
+        True,
+        "{host} refused the connection on port {port}. Check the SMTP Port (587 for STARTTLS, "
+        "465 for TLS, 25 for a plain relay) and that the mail service is running.",
+    ),
+    Rule(
+        "certificate_invalid",
+        _certificate_invalid,
+        "tls_handshake",
+        False,
+        "The server's certificate is not trusted for {host}. Make sure the Hostname is the name "
+        "on the certificate; if the relay uses a private CA, add that CA as a trusted CA.",
+    ),
+    Rule(
+        "tls_handshake",
+        _is(TlsHandshakeError),
+        "tls_handshake",
+        False,
+        "Check the SMTP Encryption: port 465 speaks TLS from the start, port 587 uses STARTTLS, "
+        "and a plain relay (None) speaks no TLS at all.",
+    ),
+    Rule(
+        "starttls_not_offered",
+        _is(TlsUnavailableError),
+        "tls_unavailable",
+        False,
+        "{host}:{port} does not offer STARTTLS, so nothing was sent, credentials least of all. "
+        "Use port 587 with STARTTLS or 465 with TLS; choose None only on a trusted network.",
+    ),
+    Rule("exchange_quota", _reply(554, text="SubmissionQuotaExceeded"), "smtp_throttled", True, _QUOTA_HINT),
+    Rule("google_daily_limit", _reply(550, enhanced=("5.4.5",)), "smtp_throttled", True, _QUOTA_HINT),
+    Rule(
+        "send_as_denied",
+        _reply(text="SendAsDenied"),
+        "smtp_policy",
+        False,
+        "The account may not send as the From Address. Set the From Address to the mailbox that "
+        "signs in, or grant that mailbox Send As permission in Exchange.",
+    ),
+    Rule(
+        "basic_auth_unsupported",
+        _reply(550, enhanced=("5.7.30",)),
+        "smtp_policy",
+        False,
+        "This Microsoft 365 tenant does not accept username and password for sending: switch "
+        "the E-mail Authentication Type to OAuth2.",
+    ),
+    Rule(
+        "smtp_auth_disabled",
+        _reply(535, enhanced=("5.7.139",)),
+        "smtp_auth",
+        False,
+        "SMTP AUTH is disabled for the tenant or the mailbox. In the Microsoft 365 admin center, "
+        "open Users > Active users > the mailbox > Mail > Manage email apps and enable "
+        "Authenticated SMTP.",
+    ),
+    Rule(
+        "app_password_required",
+        _reply(534),
+        "smtp_auth",
+        False,
+        "The account requires an app-specific password (Google with 2-Step Verification): "
+        "create one, or use OAuth2 instead.",
+    ),
+    Rule(
+        "google_credentials",
+        _reply(535, enhanced=("5.7.8",)),
+        "smtp_auth",
+        False,
+        "Google did not accept the username and password: use an app password, or OAuth2.",
+    ),
+    Rule(
+        "authentication_required",
+        _reply(530),
+        "smtp_auth",
+        False,
+        "The relay requires authentication: choose Username and Password or OAuth2.",
+    ),
+    Rule(
+        "authentication_failed",
+        _reply(535, 538),
+        "smtp_auth",
+        False,
+        "Check the Username and Password. On Microsoft 365 also check that Authenticated SMTP "
+        "is enabled for the mailbox; basic authentication may be turned off for the tenant.",
+    ),
+    Rule(
+        "auth_stage",
+        _reply(stage="auth"),
+        "smtp_auth",
+        False,
+        "The server refused the login. Check the Username and Password and the encryption mode.",
+    ),
+    Rule(
+        "recipient_unknown",
+        _reply(550, 551, 553, enhanced=("5.1.",)),
+        "smtp_recipient",
+        False,
+        "The server refused a recipient address. Check the address for typing errors: the "
+        "administrator's e-mail or the admin contacts.",
+    ),
+    Rule(
+        "recipient_refused",
+        _reply(550, 551, 553, stage="rcpt"),
+        "smtp_recipient",
+        False,
+        "The server refused a recipient address. Check the address, and that this relay "
+        "accepts mail for that domain.",
+    ),
     Rule("throttled", _reply(421, 432, 450, 454), "smtp_throttled", True, _THROTTLED_HINT),
-    Rule("throttled_enhanced", _reply(enhanced=("4.2.1", "4.3.2", "4.7.0")), "smtp_throttled", True,
-         _THROTTLED_HINT),
-    Rule("policy", _reply(554, 550, 553, enhanced=("5.7.",)), "smtp_policy", False,
-         "The server refused the message by policy. Check that the From Address may send through "
-         "this relay and that the relay accepts mail from this appliance."),
-    Rule("policy_554", _reply(554), "smtp_policy", False,
-         "The server refused the message (554). The reply text says why; check the From Address "
-         "and that the relay accepts mail from this appliance."),
-    Rule("transient_reply", _transient_reply, "smtp_other", True,
-         "The server reported a temporary problem; alertmail tries again."),
-    Rule("permanent_reply", _is(SmtpReplyError), "smtp_other", False,
-         "The server refused the message; the reply text says why."),
-    Rule("native_temporary", _native_temporary, "native", True,
-         "The local mail program could not deliver for now; alertmail tries again."),
-    Rule("native", _is(NativeTransportError), "native", False,
-         "The local mail program ({program}) failed. Check that a sendmail-compatible MTA is "
-         "installed and configured, or use an SMTP relay."),
-    Rule("connection_lost", _is(TransportError), "smtp_other", True,
-         "The connection to the server failed part-way; alertmail tries again."),
+    Rule(
+        "throttled_enhanced",
+        _reply(enhanced=("4.2.1", "4.3.2", "4.7.0")),
+        "smtp_throttled",
+        True,
+        _THROTTLED_HINT,
+    ),
+    Rule(
+        "policy",
+        _reply(554, 550, 553, enhanced=("5.7.",)),
+        "smtp_policy",
+        False,
+        "The server refused the message by policy. Check that the From Address may send through "
+        "this relay and that the relay accepts mail from this appliance.",
+    ),
+    Rule(
+        "policy_554",
+        _reply(554),
+        "smtp_policy",
+        False,
+        "The server refused the message (554). The reply text says why; check the From Address "
+        "and that the relay accepts mail from this appliance.",
+    ),
+    Rule(
+        "transient_reply",
+        _transient_reply,
+        "smtp_other",
+        True,
+        "The server reported a temporary problem; alertmail tries again.",
+    ),
+    Rule(
+        "permanent_reply",
+        _is(SmtpReplyError),
+        "smtp_other",
+        False,
+        "The server refused the message; the reply text says why.",
+    ),
+    Rule(
+        "native_temporary",
+        _native_temporary,
+        "native",
+        True,
+        "The local mail program could not deliver for now; alertmail tries again.",
+    ),
+    Rule(
+        "native",
+        _is(NativeTransportError),
+        "native",
+        False,
+        "The local mail program ({program}) failed. Check that a sendmail-compatible MTA is "
+        "installed and configured, or use an SMTP relay.",
+    ),
+    Rule(
+        "connection_lost",
+        _is(TransportError),
+        "smtp_other",
+        True,
+        "The connection to the server failed part-way; alertmail tries again.",
+    ),
 )
 
 
@@ -208,10 +324,7 @@ def log_message(error: TransportError) -> str:
     if isinstance(error, DnsError):
         return f"Could not resolve hostname {error.host}"
     if isinstance(error, ConnectTimeoutError):
-        return (
-            f"Connection timed out after {_seconds(error.timeout)} seconds "
-            f"while connecting to {where}"
-        )
+        return f"Connection timed out after {_seconds(error.timeout)} seconds while connecting to {where}"
     if isinstance(error, ConnectRefusedError):
         return f"Connection refused by {where}"
     if isinstance(error, TlsHandshakeError):

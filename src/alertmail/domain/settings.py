@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from cryptography import x509
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from alertmail.errors import FieldError, SettingsValidationError
@@ -107,9 +107,11 @@ class MailSettings(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _no_line_breaks(cls, value: Any) -> Any:
+    def _no_line_breaks(cls, value: Any, info: ValidationInfo) -> Any:
         # Header injection starts with a CR or LF in a value that ends up in a header or command.
-        # The PEM text of a CA is the one field made of lines.
+        # The PEM text of a CA is the one field made of lines, and it reaches no header.
+        if info.field_name == "tls_trusted_ca":
+            return value
         texts = value if isinstance(value, list) else [value]
         for text in texts:
             raw = text.get_secret_value() if isinstance(text, SecretStr) else text
@@ -167,9 +169,7 @@ class MailSettings(BaseModel):
     @classmethod
     def _tenant(cls, value: str) -> str:
         if value and not _TENANT.match(value):
-            raise _problem(
-                "tenant", "must be a directory (tenant) ID such as a GUID or a domain name"
-            )
+            raise _problem("tenant", "must be a directory (tenant) ID such as a GUID or a domain name")
         return value
 
     @field_validator("tls_trusted_ca", mode="before")
@@ -350,8 +350,11 @@ def settings_snapshot(settings: MailSettings) -> dict[str, Any]:
 
 def public_view(settings: MailSettings) -> dict[str, Any]:
     """Settings as the API and export show them: secrets replaced by whether one is set."""
-    data = _plain(settings)
-    for name in SECRET_FIELDS:
-        secret = data.pop(name)
-        data[f"{name}_set"] = secret is not None and bool(secret.get_secret_value())
+    data: dict[str, Any] = {}
+    for name, value in _plain(settings).items():
+        if name in SECRET_FIELDS:
+            # In field order, not set order: exports must read the same from run to run.
+            data[f"{name}_set"] = value is not None and bool(value.get_secret_value())
+        else:
+            data[name] = value
     return data

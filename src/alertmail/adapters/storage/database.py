@@ -1,7 +1,7 @@
 """The database: async engine for SQLite or PostgreSQL, sessions, and migrations to head.
 
-Nothing is built at import time: the composition root calls `Database.from_url(config.resolved_
-database_url)`, then `await database.upgrade()` before serving.
+Nothing is built at import time: the composition root calls
+`Database.from_url(config.resolved_database_url)`, then `await database.upgrade()` before serving.
 """
 
 from __future__ import annotations
@@ -81,7 +81,8 @@ def alembic_config(url: str | None = None) -> Config:
 
 def head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None, "the migrations folder has no revision"
+    if head is None:
+        raise RuntimeError(f"no migration found in {MIGRATIONS}: the package is incomplete")
     return head
 
 
