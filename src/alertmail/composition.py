@@ -47,7 +47,8 @@ class Container:
 @asynccontextmanager
 async def open_container(config: AppConfig) -> AsyncIterator[Container]:
     """Open the database (migrating it to the current schema), build the services, close on exit."""
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    # Private by default: the database holds administrators' hashes and the mail logs.
+    config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     database = Database.from_url(config.resolved_database_url)
     log_file = RotatingMailLogFile(config.mail_log_path, config.log_max_bytes, config.log_backups)
     try:

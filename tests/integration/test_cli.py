@@ -37,6 +37,11 @@ def test_admin_create_and_token(cli: Cli) -> None:
     assert token.returncode == 0 and token.stdout.startswith("am_")
 
 
+def test_data_dir_is_private(cli: Cli) -> None:
+    assert cli("logs").returncode == 0
+    assert cli.data_dir.stat().st_mode & 0o777 == 0o700
+
+
 def test_admin_create_refuses_a_short_password(cli: Cli) -> None:
     result = cli("admin", "create", "root", "--password-stdin", stdin="short\n")
     assert result.returncode == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -63,17 +64,31 @@ class Cli:
     data_dir: Path
 
     def __call__(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "ALERTMAIL_DATA_DIR": str(self.data_dir), "COLUMNS": "200"}
-        env.pop("ALERTMAIL_DATABASE_URL", None)
         return subprocess.run(
             [sys.executable, "-m", "alertmail", *args],
             input=stdin,
             capture_output=True,
             text=True,
-            env=env,
+            env=self.env(),
             timeout=120,
             check=False,
         )
+
+    async def run(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        """The same, without blocking the event loop the test's SMTP servers run on."""
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "alertmail", *args,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env=self.env(),
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(process.communicate(stdin.encode()), timeout=120)
+        assert process.returncode is not None
+        return subprocess.CompletedProcess(list(args), process.returncode, out.decode(), err.decode())
+
+    def env(self) -> dict[str, str]:
+        env = {**os.environ, "ALERTMAIL_DATA_DIR": str(self.data_dir), "COLUMNS": "200"}
+        env.pop("ALERTMAIL_DATABASE_URL", None)
+        return env
 
 
 @pytest.fixture
