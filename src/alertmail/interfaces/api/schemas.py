@@ -7,8 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from alertmail.domain.classification import Classification
-from alertmail.domain.records import MailLogEntry, StoredSettings
+from alertmail.domain.records import StoredSettings
 from alertmail.domain.settings import public_view
 from alertmail.services.test_email import TestEmailResult
 
@@ -64,6 +63,10 @@ class MailSettingsPublic(BaseModel):
 
 
 class FailurePublic(BaseModel):
+    """Why a send failed: built straight from a `Classification` (`model_validate(found)`)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     category: str
     retryable: bool
     message: str
@@ -71,18 +74,6 @@ class FailurePublic(BaseModel):
     smtp_code: int | None
     enhanced_code: str | None
     provider_code: str | None
-
-    @classmethod
-    def of(cls, found: Classification) -> FailurePublic:
-        return cls(
-            category=found.category,
-            retryable=found.retryable,
-            message=found.message,
-            hint=found.hint,
-            smtp_code=found.smtp_code,
-            enhanced_code=found.enhanced_code,
-            provider_code=found.provider_code,
-        )
 
 
 class TestEmailRequest(BaseModel):
@@ -107,7 +98,7 @@ class TestEmailPublic(BaseModel):
             sent=result.sent,
             to=result.to,
             message=result.message,
-            failure=FailurePublic.of(result.failure) if result.failure else None,
+            failure=FailurePublic.model_validate(result.failure) if result.failure else None,
             log_entry_id=result.log_entry_id,
         )
 
@@ -121,6 +112,10 @@ class SaveResultPublic(BaseModel):
 
 
 class MailLogEntryPublic(BaseModel):
+    """One Mail Server Logs entry, built from a `MailLogEntry`; `detail` stays in the log file."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     id: int | None
     registered_at: datetime
     auth_type: str
@@ -135,11 +130,6 @@ class MailLogEntryPublic(BaseModel):
     context: str
     node: str
     settings_snapshot: dict[str, Any]
-
-    @classmethod
-    def of(cls, entry: MailLogEntry) -> MailLogEntryPublic:
-        fields = {name: getattr(entry, name) for name in cls.model_fields}
-        return cls(**fields)
 
 
 class MailLogPage(BaseModel):

@@ -21,4 +21,4 @@ async def list_mail_server_logs(
     since: datetime | None = None,
 ) -> MailLogPage:
     entries = await container.mail_logs.list(limit=limit, category=category, since=since)
-    return MailLogPage(entries=[MailLogEntryPublic.of(entry) for entry in entries])
+    return MailLogPage(entries=[MailLogEntryPublic.model_validate(entry) for entry in entries])

@@ -1,0 +1,378 @@
+"""No secret ever leaves in any form: not in the database, files, API answers, CLI output or logs.
+
+Real parts only: aiosmtpd sinks on 127.0.0.1, the real SQLite database, the real API and the real
+`alertmail` command. Each test drives a successful test e-mail and a row of failures, changes the
+settings several times, then searches every place a secret could end up for each secret in clear,
+base64 (standard and url-safe, padded or not, at any alignment), AUTH PLAIN, AUTH LOGIN and hex.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import sqlite3
+from collections.abc import Mapping
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+
+from alertmail.config import AppConfig
+from tests.support.app import Api, Cli
+from tests.support.smtp import CONTENT_REJECTED, SmtpServerFactory, SmtpSink
+
+USERNAME = "leak-relay-user"
+PASSWORD = "Leak-Canary-7f3a9e1"  # lengths not multiples of 3, so base64 of each one has padding
+CLIENT_SECRET = "Leak-Client-Secret-5c2b80d"
+CLI_PASSWORD = "Cli-Canary-Pw-84d1e6a0"
+CLI_CLIENT_SECRET = "Cli-Client-Secret-3e9f7"
+RECIPIENT = "ops@example.com"
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+Haystacks = dict[str, bytes | str]
+
+
+# --- the search -----------------------------------------------------------------------------------
+
+
+def encodings_of(secret: str, username: str) -> dict[str, bytes]:
+    """Every form in which `secret` could be written out, by the name of the form."""
+    raw = secret.encode()
+    forms = {
+        "clear": raw,
+        "base64": base64.b64encode(raw),
+        "base64 unpadded": base64.b64encode(raw).rstrip(b"="),
+        "base64url": base64.urlsafe_b64encode(raw),
+        "base64url unpadded": base64.urlsafe_b64encode(raw).rstrip(b"="),
+        "AUTH PLAIN": base64.b64encode(b"\0" + username.encode() + b"\0" + raw),
+        "AUTH LOGIN": base64.b64encode(raw),
+        "hex": raw.hex().encode(),
+        "HEX": raw.hex().upper().encode(),
+    }
+    for offset, core in enumerate(_base64_cores(raw)):
+        forms[f"base64 at offset {offset}"] = core
+        forms[f"base64url at offset {offset}"] = core.replace(b"+", b"-").replace(b"/", b"_")
+    return forms
+
+
+def _base64_cores(raw: bytes) -> list[bytes]:
+    """The base64 characters that encode `raw` whatever surrounds it, one per alignment (0-2).
+
+    Inside a longer base64 blob `raw` starts at any offset: the groups holding a neighbour's
+    bytes differ, the whole groups in between do not.
+    """
+    cores = []
+    for offset in range(3):
+        encoded = base64.b64encode(bytes(offset) + raw)
+        whole_groups_end = (offset + len(raw)) // 3 * 4
+        cores.append(encoded[4 if offset else 0 : whole_groups_end])
+    return cores
+
+
+def needles_for(secrets: Mapping[str, str], username: str = USERNAME) -> dict[str, bytes]:
+    return {
+        f"{label} ({form})": needle
+        for label, secret in secrets.items()
+        for form, needle in encodings_of(secret, username).items()
+    }
+
+
+def find_leaks(haystacks: Mapping[str, bytes | str], needles: Mapping[str, bytes]) -> list[str]:
+    """`"<needle> in <haystack>"` for every needle found in a haystack; empty when nothing leaked."""
+    found = []
+    for where, haystack in haystacks.items():
+        data = haystack.encode("utf-8", "surrogateescape") if isinstance(haystack, str) else haystack
+        found += [f"{what} in {where}" for what, needle in needles.items() if needle in data]
+    return found
+
+
+def leaky_samples(secret: str, username: str) -> Haystacks:
+    """The secret as a careless program would write it, built without `encodings_of`."""
+    raw = secret.encode()
+    return {
+        "clear text": f"settings={{'password': {secret!r}}}",
+        "base64": b"secret: " + base64.b64encode(raw) + b"\n",
+        "base64 unpadded": base64.b64encode(raw).rstrip(b"="),
+        "base64url unpadded": base64.urlsafe_b64encode(raw).rstrip(b"="),
+        "AUTH PLAIN": b"AUTH PLAIN " + base64.b64encode(b"\0" + username.encode() + b"\0" + raw) + b"\r\n",
+        "AUTH LOGIN": b"334 UGFzc3dvcmQ6\r\n" + base64.b64encode(raw) + b"\r\n",
+        "base64 at offset 1": base64.b64encode(b"{" + raw + b"}"),
+        "base64 at offset 2": base64.urlsafe_b64encode(b"p=" + raw + b";"),
+        "hex": f"bytes.fromhex('{raw.hex()}')",
+        "HEX": raw.hex().upper(),
+    }
+
+
+def assert_search_finds(secrets: Mapping[str, str]) -> None:
+    """The self-test: the search sees every form of each secret, and not its ciphertext."""
+    needles = needles_for(secrets)
+    for label, secret in secrets.items():
+        for form, sample in leaky_samples(secret, USERNAME).items():
+            assert find_leaks({form: sample}, needles), f"the search misses {label} as {form}"
+        ciphertext = Fernet(Fernet.generate_key()).encrypt(secret.encode())
+        assert find_leaks({"ciphertext": ciphertext}, needles) == []
+
+
+# --- where secrets could end up -------------------------------------------------------------------
+
+
+def database_haystacks(data_dir: Path) -> Haystacks:
+    """Every row of every table of every SQLite database under `data_dir`, one haystack per table."""
+    found: Haystacks = {}
+    for path in sorted(data_dir.rglob("*")):
+        if path.is_file() and path.read_bytes().startswith(SQLITE_MAGIC):
+            found |= _table_dumps(path)
+    return found
+
+
+def _table_dumps(path: Path) -> Haystacks:
+    with closing(sqlite3.connect(path)) as connection:
+        tables = [name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {
+            # The name comes from sqlite_master, not from input.
+            f"{path.name} table {table}": _dump(connection.execute(f'SELECT * FROM "{table}"'))  # noqa: S608
+            for table in tables
+        }
+
+
+def _dump(rows: sqlite3.Cursor) -> bytes:
+    cells = [value if isinstance(value, bytes) else str(value).encode() for row in rows for value in row]
+    return b"\t".join(cells)
+
+
+def file_haystacks(data_dir: Path, secret_key_file: Path) -> Haystacks:
+    """The raw bytes of every file under `data_dir` (database, -wal, -shm, mail.log...) but the key."""
+    return {
+        f"file {path.relative_to(data_dir)}": path.read_bytes()
+        for path in sorted(data_dir.rglob("*"))
+        if path.is_file() and path.resolve() != secret_key_file.resolve()
+    }
+
+
+def log_haystacks(caplog: pytest.LogCaptureFixture) -> Haystacks:
+    """Each captured log record: its formatted text (with any traceback) and all its attributes.
+
+    aiosmtpd logs under "mail.log"; at DEBUG it writes the server side of the SMTP transcript,
+    AUTH included. That is the test's sink, not the product, so its records are left out; every
+    other logger (alertmail, aiosmtplib, aiosqlite, sqlalchemy, httpx, uvicorn...) is searched.
+    """
+    formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
+    return {
+        f"log record {number} ({record.name})": formatter.format(record) + "\n" + repr(vars(record))
+        for number, record in enumerate(caplog.records)
+        if not record.name.startswith("mail.log")
+    }
+
+
+def record_responses(client: httpx.AsyncClient) -> Haystacks:
+    """Keep the status line, headers and body of every response the client receives from now on."""
+    responses: Haystacks = {}
+
+    async def keep(response: httpx.Response) -> None:
+        body = await response.aread()
+        request = response.request
+        headers = b"".join(name + b": " + value + b"\n" for name, value in response.headers.raw)
+        status = f"{response.status_code} {request.method} {request.url}\n".encode()
+        responses[f"response {len(responses) + 1} to {request.method} {request.url.path}"] = (
+            status + headers + b"\n" + body
+        )
+
+    client.event_hooks["response"].append(keep)
+    return responses
+
+
+# --- through the API ------------------------------------------------------------------------------
+
+
+def relay(port: int, tls_ca_pem: str, **changes: Any) -> dict[str, Any]:
+    return {
+        "from_address": "alerts@example.com",
+        "hostname": "127.0.0.1",
+        "port": port,
+        "encryption": "starttls",
+        "auth_type": "basic",
+        "username": USERNAME,
+        "tls_trusted_ca": tls_ca_pem,
+        "connect_timeout": 5,
+        "admin_contacts": RECIPIENT,
+        **changes,
+    }
+
+
+async def start_api_sinks(smtp_server_factory: SmtpServerFactory) -> dict[str, SmtpSink]:
+    """The relay that accepts PASSWORD, and three that fail in their own way."""
+    auth = {"tls": "starttls", "auth_required": True, "username": USERNAME}
+    return {
+        "good": await smtp_server_factory(**auth, password=PASSWORD),
+        # AUTH LOGIN only: the password then travels on its own, base64-encoded.
+        "wrong password": await smtp_server_factory(
+            **auth, password="not-the-canary", auth_mechanisms=("LOGIN",)
+        ),
+        "no starttls": await smtp_server_factory(),
+        "554 at data": await smtp_server_factory(**auth, password=PASSWORD, data_reply=CONTENT_REJECTED),
+    }
+
+
+async def save(client: httpx.AsyncClient, method: str, body: dict[str, Any], status: int = 200) -> Any:
+    response = await client.request(method, "/api/v1/mail-settings", json=body)
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+async def send_test_email(client: httpx.AsyncClient, status: int) -> dict[str, Any]:
+    response = await client.post("/api/v1/mail-settings/test-email", json={"to": RECIPIENT})
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def send_then_fail(client: httpx.AsyncClient, sinks: dict[str, SmtpSink], pem: str, refused: int) -> int:
+    """One test e-mail that arrives, then one per failure; returns the number of failures."""
+    await save(client, "PATCH", relay(sinks["good"].port, pem, password=PASSWORD, client_secret=CLIENT_SECRET))
+    assert (await send_test_email(client, 200))["sent"] is True
+    failures = [
+        ({"port": sinks["wrong password"].port}, "smtp_auth"),
+        ({"port": refused}, "connect_refused"),
+        ({"port": sinks["no starttls"].port}, "tls_unavailable"),
+        ({"port": sinks["good"].port, "tls_trusted_ca": ""}, "tls_handshake"),
+        ({"port": sinks["554 at data"].port, "tls_trusted_ca": pem}, "smtp_policy"),
+    ]
+    for changes, category in failures:
+        await save(client, "PATCH", changes)
+        failed = await send_test_email(client, 502)
+        assert failed["sent"] is False and failed["failure"]["category"] == category, failed
+    return len(failures)
+
+
+async def change_settings_repeatedly(client: httpx.AsyncClient, good: SmtpSink, pem: str) -> None:
+    await save(client, "PATCH", {"port": good.port, "password": PASSWORD})  # the same password again
+    await save(client, "PATCH", {"password": "", "client_secret": ""})  # empty: keep the stored ones
+    await save(client, "PATCH", {"port": 70000, "password": PASSWORD}, status=422)
+    await save(client, "PATCH", {"port": "x", "client_secret": CLIENT_SECRET}, status=422)
+    replaced = await save(client, "PUT", relay(good.port, pem))  # without secrets: they are kept
+    assert replaced["settings"]["settings"]["password_set"] is True
+    with_test = relay(good.port, pem, password=PASSWORD, client_secret=CLIENT_SECRET, send_test_on_save=True)
+    assert (await save(client, "PUT", with_test))["test_email"]["sent"] is True
+
+
+async def read_every_page(client: httpx.AsyncClient) -> list[dict[str, Any]]:
+    """GET everything there is to read; returns the Mail Server Logs entries."""
+    for path in ("/api/v1/mail-settings", "/openapi.json", "/docs", "/healthz"):
+        assert (await client.get(path)).status_code == 200
+    assert (await client.get("/api/v1/mail-server-logs", params={"category": "smtp_auth"})).status_code == 200
+    logs = await client.get("/api/v1/mail-server-logs")
+    entries: list[dict[str, Any]] = logs.json()["entries"]
+    return entries
+
+
+def assert_stored_encrypted(database: Path) -> None:
+    """Non-vacuity: both secrets are in the database, as Fernet ciphertext."""
+    with closing(sqlite3.connect(database)) as connection:
+        row = connection.execute("SELECT password, client_secret FROM mail_settings").fetchone()
+    assert row is not None and all(value.startswith("gAAAAA") for value in row), row
+
+
+async def test_api_never_reveals_a_secret(
+    api: Api,
+    app_config: AppConfig,
+    smtp_server_factory: SmtpServerFactory,
+    tls_ca_pem: str,
+    refused_port: int,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    secrets = {"API password": PASSWORD, "API client secret": CLIENT_SECRET}
+    assert_search_finds(secrets)
+    caplog.set_level(logging.DEBUG)
+    for logger in ("aiosmtplib", "mail.log"):
+        caplog.set_level(logging.DEBUG, logger=logger)
+    responses = record_responses(api.client)
+    sinks = await start_api_sinks(smtp_server_factory)
+
+    failures = await send_then_fail(api.client, sinks, tls_ca_pem, refused_port)
+    await change_settings_repeatedly(api.client, sinks["good"], tls_ca_pem)
+    entries = await read_every_page(api.client)
+
+    assert len(sinks["good"].messages) == 2  # the test e-mail and the one sent on save
+    assert [a.success for a in sinks["wrong password"].auth_attempts] == [False]  # it did travel
+    assert len(entries) >= failures
+    assert len(app_config.mail_log_path.read_text().splitlines()) >= failures
+    assert_stored_encrypted(app_config.data_dir / "alertmail.db")
+    assert any(r.name.startswith("mail.log") and r.levelno == logging.DEBUG for r in caplog.records)
+    output = capsys.readouterr()
+    haystacks = {
+        **responses,
+        **database_haystacks(app_config.data_dir),
+        **file_haystacks(app_config.data_dir, app_config.resolved_secret_key_file),
+        **log_haystacks(caplog),
+        **{f"e-mail {n} received": m.content for n, m in enumerate(sinks["good"].messages)},
+        "stdout": output.out,
+        "stderr": output.err,
+    }
+    assert find_leaks(haystacks, needles_for(secrets)) == []
+
+
+# --- through the CLI ------------------------------------------------------------------------------
+
+
+def cli_steps(rejecting: SmtpSink, tls_ca_pem: str, refused_port: int) -> list[tuple[list[str], str, int]]:
+    """(arguments, standard input, exit code) of each `alertmail` command, in order."""
+    relay_fields = [f"{name}={value}" for name, value in relay(refused_port, tls_ca_pem).items()]
+    test_email = ["test-email", "--to", RECIPIENT]
+    return [
+        (["settings", "set", *relay_fields, "password=-", "client_secret=-"],
+         f"{CLI_PASSWORD}\n{CLI_CLIENT_SECRET}\n", 0),
+        (test_email, "", 1),  # refused
+        (["settings", "set", f"port={rejecting.port}", "password=-"], CLI_PASSWORD + "\n", 0),
+        (test_email, "", 1),  # 535
+        (["settings", "set", "password=-"], "\n", 0),  # empty: keep the stored one
+        (["settings", "show"], "", 0),
+        (["settings", "show", "--json"], "", 0),
+        (["settings", "export"], "", 0),
+        (["logs"], "", 0),
+        (["logs", "--json"], "", 0),
+    ]  # fmt: skip
+
+
+async def run_cli(cli: Cli, steps: list[tuple[list[str], str, int]]) -> dict[str, str]:
+    """Run each step in a thread (the sinks live on this event loop); returns stdout + stderr."""
+    outputs: dict[str, str] = {}
+    for number, (arguments, stdin, exit_code) in enumerate(steps, start=1):
+        result = await asyncio.to_thread(cli, *arguments, stdin=stdin)
+        assert result.returncode == exit_code, (arguments[:2], result.stdout, result.stderr)
+        outputs[f"output of command {number}: alertmail {' '.join(arguments[:2])}"] = (
+            result.stdout + "\n" + result.stderr
+        )
+    return outputs
+
+
+async def test_cli_never_reveals_a_secret(
+    cli: Cli, smtp_server_factory: SmtpServerFactory, tls_ca_pem: str, refused_port: int
+) -> None:
+    secrets = {"CLI password": CLI_PASSWORD, "CLI client secret": CLI_CLIENT_SECRET}
+    assert_search_finds(secrets)
+    rejecting = await smtp_server_factory(
+        tls="starttls", auth_required=True, username=USERNAME, password="not-the-cli-canary"
+    )
+
+    outputs = await run_cli(cli, cli_steps(rejecting, tls_ca_pem, refused_port))
+
+    # aiosmtplib tries each mechanism offered (PLAIN, then LOGIN): the password did travel.
+    attempts = {(a.mechanism, a.username, a.success) for a in rejecting.auth_attempts}
+    assert attempts == {("PLAIN", USERNAME, False), ("LOGIN", USERNAME, False)}
+    logged = [json.loads(line) for line in list(outputs.values())[-1].splitlines() if line.strip()]
+    assert sorted(entry["category"] for entry in logged) == ["connect_refused", "smtp_auth"]
+    assert_stored_encrypted(cli.data_dir / "alertmail.db")
+    key_file = AppConfig(data_dir=cli.data_dir).resolved_secret_key_file
+    assert key_file.is_file()
+    haystacks = {
+        **outputs,
+        **database_haystacks(cli.data_dir),
+        **file_haystacks(cli.data_dir, key_file),
+    }
+    assert find_leaks(haystacks, needles_for(secrets)) == []
