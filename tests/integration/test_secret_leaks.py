@@ -31,6 +31,7 @@ PASSWORD = "Leak-Canary-7f3a9e1"  # lengths not multiples of 3, so base64 of eac
 CLIENT_SECRET = "Leak-Client-Secret-5c2b80d"
 CLI_PASSWORD = "Cli-Canary-Pw-84d1e6a0"
 CLI_CLIENT_SECRET = "Cli-Client-Secret-3e9f7"
+API_SECRET_FIELDS = {"password": PASSWORD, "client_secret": CLIENT_SECRET}
 RECIPIENT = "ops@example.com"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -231,11 +232,13 @@ async def send_test_email(client: httpx.AsyncClient, status: int) -> dict[str, A
     return body
 
 
-async def send_then_fail(client: httpx.AsyncClient, sinks: dict[str, SmtpSink], pem: str, refused: int) -> int:
+async def send_then_fail(
+    client: httpx.AsyncClient, sinks: dict[str, SmtpSink], pem: str, refused: int
+) -> int:
     """One test e-mail that arrives, then one per failure; returns the number of failures."""
-    await save(client, "PATCH", relay(sinks["good"].port, pem, password=PASSWORD, client_secret=CLIENT_SECRET))
+    await save(client, "PATCH", relay(sinks["good"].port, pem, **API_SECRET_FIELDS))
     assert (await send_test_email(client, 200))["sent"] is True
-    failures = [
+    failures: list[tuple[dict[str, Any], str]] = [
         ({"port": sinks["wrong password"].port}, "smtp_auth"),
         ({"port": refused}, "connect_refused"),
         ({"port": sinks["no starttls"].port}, "tls_unavailable"),
@@ -256,7 +259,7 @@ async def change_settings_repeatedly(client: httpx.AsyncClient, good: SmtpSink, 
     await save(client, "PATCH", {"port": "x", "client_secret": CLIENT_SECRET}, status=422)
     replaced = await save(client, "PUT", relay(good.port, pem))  # without secrets: they are kept
     assert replaced["settings"]["settings"]["password_set"] is True
-    with_test = relay(good.port, pem, password=PASSWORD, client_secret=CLIENT_SECRET, send_test_on_save=True)
+    with_test = relay(good.port, pem, **API_SECRET_FIELDS, send_test_on_save=True)
     assert (await save(client, "PUT", with_test))["test_email"]["sent"] is True
 
 
@@ -288,8 +291,8 @@ async def test_api_never_reveals_a_secret(
 ) -> None:
     secrets = {"API password": PASSWORD, "API client secret": CLIENT_SECRET}
     assert_search_finds(secrets)
-    caplog.set_level(logging.DEBUG)
-    for logger in ("aiosmtplib", "mail.log"):
+    caplog.set_level(logging.DEBUG)  # every logger, the product's and its libraries'
+    for logger in ("aiosmtplib", "mail.log"):  # explicitly, should either ever be set higher
         caplog.set_level(logging.DEBUG, logger=logger)
     responses = record_responses(api.client)
     sinks = await start_api_sinks(smtp_server_factory)
@@ -314,7 +317,8 @@ async def test_api_never_reveals_a_secret(
         "stdout": output.out,
         "stderr": output.err,
     }
-    assert find_leaks(haystacks, needles_for(secrets)) == []
+    leaks = find_leaks(haystacks, needles_for(secrets))
+    assert not leaks, "secrets leaked:\n" + "\n".join(leaks)
 
 
 # --- through the CLI ------------------------------------------------------------------------------
@@ -375,4 +379,5 @@ async def test_cli_never_reveals_a_secret(
         **database_haystacks(cli.data_dir),
         **file_haystacks(cli.data_dir, key_file),
     }
-    assert find_leaks(haystacks, needles_for(secrets)) == []
+    leaks = find_leaks(haystacks, needles_for(secrets))
+    assert not leaks, "secrets leaked:\n" + "\n".join(leaks)
