@@ -111,22 +111,16 @@ class SaveResultPublic(BaseModel):
     test_email_problem: str | None = None
 
 
-class MailLogEntryPublic(BaseModel):
-    """One Mail Server Logs entry, built from a `MailLogEntry`; `detail` stays in the log file."""
+class MailLogEntryPublic(FailurePublic):
+    """One Mail Server Logs entry: the failure, and when, where and with which settings it happened.
 
-    model_config = ConfigDict(from_attributes=True)
+    Built from a `MailLogEntry`; its `detail` (the library's own wording) stays in the log file.
+    """
 
     id: int | None
     registered_at: datetime
     auth_type: str
     status: str
-    category: str
-    retryable: bool
-    message: str
-    hint: str
-    smtp_code: int | None
-    enhanced_code: str | None
-    provider_code: str | None
     context: str
     node: str
     settings_snapshot: dict[str, Any]
