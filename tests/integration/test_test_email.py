@@ -207,6 +207,9 @@ async def test_cli_walkthrough(
     assert failed.returncode == 1
     assert messages.TEST_EMAIL_FAILED in failed.stderr
     assert "connect_refused" in failed.stderr and "Fix:" in failed.stderr
+    plain = await cli.run("logs")
+    # Regression: Rich once read "[connect_refused]" as a style tag and printed no category.
+    assert f"[connect_refused] Connection refused by 127.0.0.1:{refused_port}" in plain.stdout
     logs = await cli.run("logs", "--json")
     entry = json.loads(logs.stdout.splitlines()[0])
     assert entry["category"] == "connect_refused"

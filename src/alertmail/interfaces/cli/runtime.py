@@ -9,6 +9,7 @@ from typing import NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from alertmail.composition import Container, open_container
 from alertmail.config import AppConfig
@@ -16,8 +17,10 @@ from alertmail.errors import AlertmailError, FieldError, SettingsValidationError
 
 T = TypeVar("T")
 
-console = Console(highlight=False, soft_wrap=True)
-errors = Console(stderr=True, highlight=False, soft_wrap=True)
+# No markup: what we print includes server replies and categories in brackets, which Rich would
+# otherwise take for style tags and swallow.
+console = Console(highlight=False, soft_wrap=True, markup=False)
+errors = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 def run(work: Callable[[Container], Awaitable[T]]) -> T:
@@ -37,12 +40,12 @@ def run(work: Callable[[Container], Awaitable[T]]) -> T:
 
 def fail_fields(problems: list[FieldError]) -> NoReturn:
     for problem in problems:
-        errors.print(f"[red]error:[/red] {problem.field}: {problem.message}")
+        errors.print(Text.assemble(("error:", "red"), f" {problem.field}: {problem.message}"))
     raise typer.Exit(1)
 
 
 def fail(message: str) -> NoReturn:
-    errors.print(f"[red]error:[/red] {message}")
+    errors.print(Text.assemble(("error:", "red"), f" {message}"))
     raise typer.Exit(1)
 
 

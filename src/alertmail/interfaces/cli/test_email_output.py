@@ -10,7 +10,7 @@ def print_test_result(result: TestEmailResult) -> None:
     if result.sent:
         console.print(result.message)
         return
-    errors.print(f"[red]{result.message}[/red]")
+    errors.print(result.message, style="red")
     if result.failure is not None:
         errors.print(f"Reason ({result.failure.category}): {result.failure.message}")
         errors.print(f"Fix: {result.failure.hint}")
