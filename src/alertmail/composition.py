@@ -64,9 +64,10 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
     sessions = database.sessionmaker
     settings_repository = SqlSettingsRepository(sessions, box)
     administrators = SqlAdministratorRepository(sessions)
+    mail_log = SqlMailLogRepository(sessions)
     sending = MailSendingService(
         {"smtp": SmtpTransport(), "native": NativeTransport(config.sendmail_path)},
-        SqlMailLogRepository(sessions),
+        mail_log,
         log_file,
         node=config.node_name or socket.gethostname(),
     )
@@ -76,7 +77,7 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
         database=database,
         settings=SettingsService(settings_repository, test_email),
         test_email=test_email,
-        mail_logs=MailLogService(SqlMailLogRepository(sessions)),
+        mail_logs=MailLogService(mail_log),
         administrators=AdministratorService(administrators, SqlApiTokenRepository(sessions)),
         sending=sending,
     )

@@ -6,32 +6,12 @@ import json
 import logging
 import stat
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from alertmail.adapters.mail_log_file import RotatingMailLogFile
-from alertmail.domain.records import MailLogEntry
-
-
-def entry(**changes: Any) -> MailLogEntry:
-    fields: dict[str, Any] = {
-        "registered_at": datetime(2024, 5, 1, 10, 0, tzinfo=UTC),
-        "auth_type": "basic",
-        "status": "failed",
-        "category": "smtp_auth",
-        "retryable": False,
-        "message": "Authentication unsuccessful",
-        "hint": "Check the username and password",
-        "settings_snapshot": {"hostname": "smtp.example.com", "port": 587},
-        "smtp_code": 535,
-        "enhanced_code": "5.7.3",
-        "detail": "535 5.7.3 Authentication unsuccessful",
-        "context": "test e-mail",
-    }
-    return MailLogEntry(**(fields | changes))
+from tests.support.records import mail_log_entry as entry
 
 
 @pytest.fixture

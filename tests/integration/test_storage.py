@@ -30,6 +30,7 @@ from alertmail.adapters.storage.repositories import (
 from alertmail.domain.records import AuditEntry, MailLogEntry
 from alertmail.domain.settings import FIELD_NAMES, SECRET_FIELDS, MailSettings, validate_settings
 from alertmail.errors import ConflictError, NotFoundError
+from tests.support.records import mail_log_entry
 
 PASSWORD = "correct horse battery staple"
 CLIENT_SECRET = "cl13nt~s3cr3t.value"
@@ -57,22 +58,7 @@ def audit_entry(action: str = "settings.update", **details: Any) -> AuditEntry:
 
 
 def log_entry(at: datetime, category: str = "smtp_auth", **changes: Any) -> MailLogEntry:
-    fields: dict[str, Any] = {
-        "registered_at": at,
-        "auth_type": "basic",
-        "status": "failed",
-        "category": category,
-        "retryable": False,
-        "message": "Authentication unsuccessful",
-        "hint": "Check the username and password",
-        "settings_snapshot": {"hostname": "smtp.example.com", "port": 587},
-        "smtp_code": 535,
-        "enhanced_code": "5.7.3",
-        "detail": "535 5.7.3 Authentication unsuccessful",
-        "context": "test e-mail",
-        "node": "node-a",
-    }
-    return MailLogEntry(**(fields | changes))
+    return mail_log_entry(registered_at=at, category=category, node="node-a", **changes)
 
 
 @pytest.fixture

@@ -5,16 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from alertmail.domain.classification import RULES
 from alertmail.domain.ports import MailLogRepository
 from alertmail.domain.records import MailLogEntry
 from alertmail.errors import FieldError, SettingsValidationError
 
 __all__ = ["CATEGORIES", "MailLogService"]
 
-CATEGORIES = (
-    "dns", "connect_timeout", "connect_refused", "tls_handshake", "tls_unavailable", "smtp_auth",
-    "smtp_recipient", "smtp_throttled", "smtp_policy", "smtp_other", "oauth", "oauth_reauth", "native",
-)  # fmt: skip
+# Derived from the classification table, so a category added there can be filtered on at once.
+CATEGORIES = tuple(dict.fromkeys(rule.category for rule in RULES))
 MAX_LIMIT = 1000
 
 
