@@ -9,12 +9,18 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 from alertmail.adapters.mail_log_file import RotatingMailLogFile
 from alertmail.adapters.native_transport import NativeTransport
+from alertmail.adapters.oauth_client import HttpOAuthClient
 from alertmail.adapters.secret_box import FernetSecretBox
 from alertmail.adapters.smtp_transport import SmtpTransport
 from alertmail.adapters.storage.database import Database
+from alertmail.adapters.storage.oauth_repositories import (
+    SqlOAuthAuthorizationRepository,
+    SqlOAuthTokenRepository,
+)
 from alertmail.adapters.storage.repositories import (
     SqlAdministratorRepository,
     SqlApiTokenRepository,
@@ -24,6 +30,9 @@ from alertmail.adapters.storage.repositories import (
 from alertmail.config import AppConfig
 from alertmail.services.administrators import AdministratorService
 from alertmail.services.mail_logs import MailLogService
+from alertmail.services.oauth_keepalive import OAuthKeepAlive
+from alertmail.services.oauth_signin import OAuthSignInService
+from alertmail.services.oauth_tokens import OAuthTokenService
 from alertmail.services.sending import MailSendingService
 from alertmail.services.settings_service import SettingsService
 from alertmail.services.test_email import TestEmailService
@@ -42,6 +51,9 @@ class Container:
     mail_logs: MailLogService
     administrators: AdministratorService
     sending: MailSendingService
+    oauth_tokens: OAuthTokenService
+    oauth_sign_in: OAuthSignInService
+    oauth_keepalive: OAuthKeepAlive
 
 
 @asynccontextmanager
@@ -65,8 +77,14 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
     settings_repository = SqlSettingsRepository(sessions, box)
     administrators = SqlAdministratorRepository(sessions)
     mail_log = SqlMailLogRepository(sessions)
+    oauth_client = HttpOAuthClient()
+    oauth_tokens = OAuthTokenService(
+        SqlOAuthTokenRepository(sessions, box, dialect=database.dialect),
+        oauth_client,
+        refresh_margin=timedelta(seconds=config.oauth_refresh_margin),
+    )
     sending = MailSendingService(
-        {"smtp": SmtpTransport(), "native": NativeTransport(config.sendmail_path)},
+        {"smtp": SmtpTransport(tokens=oauth_tokens), "native": NativeTransport(config.sendmail_path)},
         mail_log,
         log_file,
         node=config.node_name or socket.gethostname(),
@@ -80,4 +98,19 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
         mail_logs=MailLogService(mail_log),
         administrators=AdministratorService(administrators, SqlApiTokenRepository(sessions)),
         sending=sending,
+        oauth_tokens=oauth_tokens,
+        oauth_sign_in=OAuthSignInService(
+            settings_repository,
+            SqlOAuthAuthorizationRepository(sessions, box),
+            oauth_client,
+            oauth_tokens,
+            sending,
+            public_url=config.public_url,
+        ),
+        oauth_keepalive=OAuthKeepAlive(
+            settings_repository,
+            oauth_tokens,
+            sending,
+            interval=timedelta(hours=config.oauth_keepalive_hours),
+        ),
     )

@@ -27,6 +27,8 @@ class AppConfig(BaseSettings):
     node_name: str = ""
     log_max_bytes: int = 5 * 1024 * 1024
     log_backups: int = 5
+    oauth_refresh_margin: float = 300.0  # seconds before expiry at which an access token is refreshed
+    oauth_keepalive_hours: float = 24.0  # refresh at least this often, so inactivity never kills a token
 
     @property
     def resolved_database_url(self) -> str:

@@ -22,6 +22,8 @@ __all__ = [
     "NativeTransportError",
     "NotConfiguredError",
     "NotFoundError",
+    "OAuthError",
+    "OAuthStateError",
     "SettingsValidationError",
     "SmtpReplyError",
     "TlsHandshakeError",
@@ -175,3 +177,72 @@ class NotConfiguredError(AlertmailError):
     """Nothing can be sent before the mail settings have been saved once."""
 
     category = "not_configured"
+
+
+# --- OAuth2 -------------------------------------------------------------------------------------
+
+
+class OAuthError(TransportError):
+    """An OAuth2 step failed: the provider refused a request, or no usable token is left.
+
+    It is a `TransportError` because it stops a send like a refused connection does, and it is
+    classified and logged the same way. The fields are the provider's own error response (RFC 6749
+    5.2 plus Microsoft's `error_codes`, `trace_id`, `correlation_id` and `timestamp`), kept for
+    support; none of them holds a secret. `provider_code` is the most specific code known:
+    `AADSTS700082` for Microsoft, else the `error` itself (`invalid_grant`).
+
+    `stage` is where it happened: `authorize` (the provider's sign-in page or the callback), `token`
+    (the code exchange), `refresh`, `client_credentials`, `xoauth2` (the relay refused a token
+    freshly obtained) or `stored` (the saved token is known dead: nothing was asked of anyone).
+    """
+
+    category = "oauth"
+
+    def __init__(
+        self,
+        error: str,
+        description: str = "",
+        *,
+        stage: str,
+        provider_code: str | None = None,
+        error_codes: tuple[int, ...] = (),
+        http_status: int | None = None,
+        trace_id: str = "",
+        correlation_id: str = "",
+        timestamp: str = "",
+        error_uri: str = "",
+        host: str | None = None,
+        port: int | None = None,
+    ) -> None:
+        self.error = error
+        self.description = description
+        self.stage = stage
+        self.provider_code = provider_code or error
+        self.error_codes = error_codes
+        self.http_status = http_status
+        self.trace_id = trace_id
+        self.correlation_id = correlation_id
+        self.timestamp = timestamp
+        self.error_uri = error_uri
+        first_line = description.splitlines()[0].strip() if description else ""
+        super().__init__(f"{error}: {first_line}" if first_line else error, host=host, port=port)
+
+    def support_details(self) -> dict[str, str]:
+        """What a provider's support desk asks for; empty values left out."""
+        details = {
+            "error": self.error,
+            "error_codes": ",".join(str(code) for code in self.error_codes),
+            "http_status": str(self.http_status or ""),
+            "trace_id": self.trace_id,
+            "correlation_id": self.correlation_id,
+            "timestamp": self.timestamp,
+            "error_uri": self.error_uri,
+        }
+        return {name: value for name, value in details.items() if value}
+
+
+class OAuthStateError(AlertmailError):
+    """A sign-in callback that cannot be trusted: unknown, reused or expired `state`, or a callback
+    for a flow another administrator started. Nothing is exchanged and nothing changes."""
+
+    category = "oauth_state"

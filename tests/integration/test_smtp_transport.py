@@ -8,7 +8,7 @@ import pytest
 import trustme
 from aiosmtplib import SMTPConnectError
 
-from alertmail.adapters.smtp_transport import AccessTokenProvider, SmtpTransport, _Stage, _translate_errors
+from alertmail.adapters.smtp_transport import SmtpTransport, _Stage, _translate_errors
 from alertmail.domain.settings import MailSettings
 from alertmail.errors import (
     ConnectRefusedError,
@@ -17,7 +17,6 @@ from alertmail.errors import (
     SmtpReplyError,
     TlsHandshakeError,
     TlsUnavailableError,
-    TransportError,
 )
 from tests.support.smtp import (
     CONTENT_REJECTED,
@@ -44,27 +43,6 @@ def basic_auth(sink: SmtpSink, tls_ca_pem: str, **changes: object) -> MailSettin
         "tls_trusted_ca": tls_ca_pem,
     }
     return relay_settings(sink, **(fields | changes))
-
-
-def oauth2(sink: SmtpSink, tls_ca_pem: str) -> MailSettings:
-    return relay_settings(
-        sink,
-        auth_type="oauth2",
-        oauth_provider="google",
-        client_id="client-id",
-        authorization_endpoint="https://accounts.google.com/o/oauth2/v2/auth",
-        token_endpoint="https://oauth2.googleapis.com/token",
-        scopes="https://mail.google.com/",
-        username="relay-user",
-        tls_trusted_ca=tls_ca_pem,
-    )
-
-
-def token(value: str) -> AccessTokenProvider:
-    async def provide() -> str:
-        return value
-
-    return provide
 
 
 # --- delivery ---------------------------------------------------------------------------------
@@ -122,21 +100,6 @@ async def test_basic_auth_over_implicit_tls(smtp_server_factory: SmtpServerFacto
     assert sink.messages[0].authenticated_as == "relay-user"
 
 
-async def test_oauth2_authenticates_with_xoauth2_and_the_provided_token(
-    smtp_server_factory: SmtpServerFactory, tls_ca_pem: str
-) -> None:
-    sink = await smtp_server_factory(
-        tls="starttls", auth_required=True, auth_mechanisms=("XOAUTH2",), access_token="fresh-token"
-    )
-
-    transport = SmtpTransport(access_token_provider=token("fresh-token"))
-    await transport.send(alert_message(), [ADMIN], oauth2(sink, tls_ca_pem))
-
-    assert sink.auth_attempts == [AuthAttempt("XOAUTH2", "relay-user", success=True, tls=True)]
-    assert [command.argument for command in sink.commands if command.verb == "AUTH"] == ["XOAUTH2"]
-    assert len(sink.messages) == 1
-
-
 # --- authentication failures ------------------------------------------------------------------
 
 
@@ -155,32 +118,6 @@ async def test_wrong_password_is_reply_535_at_auth(
     assert "not-the-password" not in error.detail
     assert sink.auth_attempts and not any(attempt.success for attempt in sink.auth_attempts)
     assert not sink.mail_received
-
-
-async def test_rejected_oauth2_token_is_reply_535_at_auth(
-    smtp_server_factory: SmtpServerFactory, tls_ca_pem: str
-) -> None:
-    sink = await smtp_server_factory(tls="starttls", auth_mechanisms=("XOAUTH2",), access_token="fresh")
-
-    with pytest.raises(SmtpReplyError) as caught:
-        await SmtpTransport(access_token_provider=token("expired")).send(
-            alert_message(), [ADMIN], oauth2(sink, tls_ca_pem)
-        )
-
-    assert (caught.value.code, caught.value.stage) == (535, "auth")
-    assert "expired" not in caught.value.detail
-    assert not sink.mail_received
-
-
-async def test_oauth2_without_a_token_provider_fails_before_connecting(
-    smtp_server_factory: SmtpServerFactory, tls_ca_pem: str
-) -> None:
-    sink = await smtp_server_factory(tls="starttls", auth_mechanisms=("XOAUTH2",))
-
-    with pytest.raises(TransportError, match="no access token is available; sign in first"):
-        await SmtpTransport().send(alert_message(), [ADMIN], oauth2(sink, tls_ca_pem))
-
-    assert sink.connections == 0
 
 
 async def test_relay_requiring_auth_without_credentials_is_reply_530_at_mail(

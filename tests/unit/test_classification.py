@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 
 from alertmail.domain.classification import RULES, classify, enhanced_code
+from alertmail.domain.oauth_classification import OAUTH_CODES
 from alertmail.errors import (
     ConnectRefusedError,
     ConnectTimeoutError,
     DnsError,
     NativeTransportError,
+    OAuthError,
     SmtpReplyError,
     TlsHandshakeError,
     TlsUnavailableError,
@@ -115,6 +117,48 @@ CASES: list[tuple[str, TransportError, str, bool]] = [
     ),
     ("native", NativeTransportError("exit 1", program="/usr/sbin/sendmail", exit_code=1), "native", False),
     ("connection_lost", TransportError("Connection lost", **HOST), "smtp_other", True),
+    (
+        "xoauth2_rejected",
+        reply(535, "5.7.3 Authentication unsuccessful", "xoauth2"),
+        "oauth",
+        False,
+    ),
+    # OAuth2: each known provider code is its own row; these are what the error and stage say.
+    *(
+        (
+            f"oauth_{code.lower()}",
+            OAuthError("x", f"{code}: text", stage="refresh", provider_code=code),
+            known.category,
+            known.retryable,
+        )
+        for code, known in OAUTH_CODES.items()
+    ),
+    (
+        "oauth_stored_dead",
+        OAuthError("reauthorization_required", "dead", stage="stored"),
+        "oauth_reauth",
+        False,
+    ),
+    (
+        "oauth_not_authorized",
+        OAuthError("not_authorized", "nobody signed in", stage="stored"),
+        "oauth",
+        False,
+    ),
+    ("oauth_code_refused", OAuthError("invalid_grant", "Bad Request", stage="token"), "oauth", False),
+    (
+        "oauth_invalid_grant",
+        OAuthError("invalid_grant", "Token has been expired or revoked.", stage="refresh"),
+        "oauth_reauth",
+        False,
+    ),
+    (
+        "oauth_unavailable",
+        OAuthError("network_error", "could not reach", stage="refresh", host="login.microsoftonline.com"),
+        "oauth",
+        True,
+    ),
+    ("oauth_other", OAuthError("invalid_request", "Bad request", stage="token"), "oauth", False),
 ]
 
 
@@ -164,3 +208,20 @@ def test_hint_names_host_and_port() -> None:
 )
 def test_enhanced_code(text: str, code: str | None) -> None:
     assert enhanced_code(text) == code
+
+
+def test_a_dead_refresh_token_is_oauth_reauth_and_keeps_the_provider_code() -> None:
+    error = OAuthError(
+        "invalid_grant",
+        "AADSTS700082: The refresh token has expired due to inactivity.\r\nTrace ID: 1",
+        stage="refresh",
+        provider_code="AADSTS700082",
+    )
+    found = classify(error)
+    assert (found.category, found.retryable, found.provider_code) == ("oauth_reauth", False, "AADSTS700082")
+    assert found.message == "AADSTS700082: The refresh token has expired due to inactivity."
+
+
+def test_a_throttled_token_endpoint_is_retried() -> None:
+    error = OAuthError("temporarily_unavailable", "busy", stage="refresh", http_status=503)
+    assert classify(error).retryable

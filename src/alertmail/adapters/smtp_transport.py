@@ -18,6 +18,7 @@ by `_translate_errors`, the one place that knows them.
 from __future__ import annotations
 
 import asyncio
+import base64
 import errno
 import re
 import socket
@@ -42,6 +43,7 @@ from aiosmtplib import (
     SMTPSenderRefused,
 )
 
+from alertmail.domain.ports import AccessTokenSource
 from alertmail.domain.settings import MailSettings
 from alertmail.errors import (
     AlertmailError,
@@ -54,16 +56,15 @@ from alertmail.errors import (
     TransportError,
 )
 
-__all__ = ["AccessTokenProvider", "SmtpTransport"]
-
-AccessTokenProvider = Callable[[], Awaitable[str]]
-"""Returns a current OAuth2 access token; called right before AUTH, once per message."""
+__all__ = ["SmtpTransport"]
 
 
 class SmtpTransport:
     """Hands a message to the configured SMTP relay, or raises a `TransportError`.
 
-    `access_token_provider` is needed only for `auth_type` oauth2 (AUTH XOAUTH2).
+    `tokens` is needed only for `auth_type` oauth2: it is asked for an access token right before
+    AUTH XOAUTH2 (or OAUTHBEARER when that is all the server offers), which only ever goes over TLS.
+    A token the relay refuses with 535 is replaced once by a fresh one before the failure counts.
 
     Recipients: the message goes to every recipient the server accepts. When the server refuses
     some of them and accepts others, the message is still sent to the accepted ones and then
@@ -72,11 +73,11 @@ class SmtpTransport:
     at-least-once outbox allows. When every recipient is refused, nothing is sent.
     """
 
-    def __init__(self, *, access_token_provider: AccessTokenProvider | None = None) -> None:
-        self._access_token_provider = access_token_provider
+    def __init__(self, *, tokens: AccessTokenSource | None = None) -> None:
+        self._tokens = tokens
 
     async def send(self, message: EmailMessage, recipients: Sequence[str], settings: MailSettings) -> None:
-        if settings.auth_type == "oauth2" and self._access_token_provider is None:
+        if settings.auth_type == "oauth2" and self._tokens is None:
             raise _no_access_token(settings)
         stage = _Stage()
         with _translate_errors(settings, stage):
@@ -103,14 +104,62 @@ class SmtpTransport:
             # aiosmtplib picks the mechanism (CRAM-MD5, PLAIN, LOGIN) from what the server offers.
             await client.login(settings.username, password)
             return
-        if "xoauth2" not in client.server_auth_methods:
-            raise TransportError(
-                "the server does not offer AUTH XOAUTH2", host=settings.hostname, port=settings.port
-            )
-        provider = self._access_token_provider
-        if provider is None:  # `send` checks before connecting; this keeps the type checker sure
+        await self._authenticate_oauth(client, settings)
+
+    async def _authenticate_oauth(self, client: SMTP, settings: MailSettings) -> None:
+        tokens = self._tokens
+        if tokens is None:  # `send` checks before connecting; this keeps the type checker sure
             raise _no_access_token(settings)
-        await client.auth_xoauth2(settings.username, await provider())
+        if settings.encryption == "none" or client.get_transport_info("sslcontext") is None:
+            # Validation refuses OAuth2 without TLS; this is the last guard before a token leaves.
+            raise TlsUnavailableError(
+                "an access token is never sent without TLS", host=settings.hostname, port=settings.port
+            )
+        mechanism = _bearer_mechanism(client, settings)
+        try:
+            await mechanism(client, settings, await tokens.access_token(settings))
+        except SMTPAuthenticationError as refused:
+            if refused.code != 535:
+                raise
+            # The relay refused a token we hold: it may have been revoked or have expired early.
+            # One fresh token, one more try; if that fails too, the refusal is about the account.
+            try:
+                await mechanism(client, settings, await tokens.access_token(settings, force_refresh=True))
+            except SMTPAuthenticationError as again:
+                raise SmtpReplyError(
+                    again.code, again.message, stage="xoauth2", host=settings.hostname, port=settings.port
+                ) from again
+        await tokens.token_accepted(settings)
+
+
+_Mechanism = Callable[[SMTP, MailSettings, str], Awaitable[None]]
+
+
+def _bearer_mechanism(client: SMTP, settings: MailSettings) -> _Mechanism:
+    offered = client.server_auth_methods
+    if "xoauth2" in offered:
+        return _xoauth2
+    if "oauthbearer" in offered:
+        return _oauthbearer
+    raise TransportError(
+        "the server offers neither AUTH XOAUTH2 nor OAUTHBEARER", host=settings.hostname, port=settings.port
+    )
+
+
+async def _xoauth2(client: SMTP, settings: MailSettings, token: str) -> None:
+    # aiosmtplib answers the 334 error challenge with an empty line and raises on the final 535.
+    await client.auth_xoauth2(settings.username, token)
+
+
+async def _oauthbearer(client: SMTP, settings: MailSettings, token: str) -> None:
+    """RFC 7628. On failure the server sends a 334 error challenge; the client answers ^A."""
+    initial = f"n,a={settings.username},\x01host={settings.hostname}\x01port={settings.port}\x01"
+    initial += f"auth=Bearer {token}\x01\x01"
+    response = await client.execute_command(b"AUTH", b"OAUTHBEARER", base64.b64encode(initial.encode()))
+    if response.code == 334:
+        response = await client.execute_command(base64.b64encode(b"\x01"))
+    if response.code != 235:
+        raise SMTPAuthenticationError(response.code, response.message)
 
 
 def _no_access_token(settings: MailSettings) -> TransportError:

@@ -12,11 +12,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from alertmail.domain.oauth_classification import OAUTH_RULES, oauth_log_message
 from alertmail.errors import (
     ConnectRefusedError,
     ConnectTimeoutError,
     DnsError,
     NativeTransportError,
+    OAuthError,
     SmtpReplyError,
     TlsHandshakeError,
     TlsUnavailableError,
@@ -108,6 +110,7 @@ _QUOTA_HINT = (
 )
 
 RULES: tuple[Rule, ...] = (
+    *(Rule(*row) for row in OAUTH_RULES),
     Rule(
         "dns",
         _is(DnsError),
@@ -181,6 +184,15 @@ RULES: tuple[Rule, ...] = (
         "SMTP AUTH is disabled for the tenant or the mailbox. In the Microsoft 365 admin center, "
         "open Users > Active users > the mailbox > Mail > Manage email apps and enable "
         "Authenticated SMTP.",
+    ),
+    Rule(
+        "xoauth2_rejected",
+        _reply(535, stage="xoauth2"),
+        "oauth",
+        False,
+        "The relay refused a freshly issued access token. Check that the Username is the mailbox "
+        "that signed in, that the app has the SMTP.Send permission (Google: the "
+        "https://mail.google.com/ scope), and that Authenticated SMTP is enabled for the mailbox.",
     ),
     Rule(
         "app_password_required",
@@ -315,12 +327,15 @@ def classify(error: TransportError) -> Classification:
         rule=rule.name,
         smtp_code=code,
         enhanced_code=enhanced_code(error.message) if isinstance(error, SmtpReplyError) else None,
+        provider_code=error.provider_code if isinstance(error, OAuthError) else None,
     )
 
 
 def log_message(error: TransportError) -> str:
     """The human message of Mail Server Logs, in the seed's words where the seed gives them."""
     where = f"{error.host}:{error.port}"
+    if isinstance(error, OAuthError):
+        return oauth_log_message(error)
     if isinstance(error, DnsError):
         return f"Could not resolve hostname {error.host}"
     if isinstance(error, ConnectTimeoutError):

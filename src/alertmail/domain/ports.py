@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Protocol
 
+from alertmail.domain.oauth import OAuthTokens, PendingAuthorization, TokenGrant
 from alertmail.domain.records import (
     Administrator,
     ApiToken,
@@ -17,12 +19,16 @@ from alertmail.domain.records import (
 from alertmail.domain.settings import MailSettings
 
 __all__ = [
+    "AccessTokenSource",
     "AdministratorRepository",
     "ApiTokenRepository",
     "AuditRepository",
     "MailLogFile",
     "MailLogRepository",
     "MailTransport",
+    "OAuthAuthorizationRepository",
+    "OAuthClient",
+    "OAuthTokenRepository",
     "SecretBox",
     "SettingsRepository",
 ]
@@ -95,3 +101,74 @@ class ApiTokenRepository(Protocol):
 
 class AuditRepository(Protocol):
     async def list(self, *, limit: int = 100) -> Sequence[AuditEntry]: ...
+
+
+# --- OAuth2 ---------------------------------------------------------------------------------------
+
+
+class AccessTokenSource(Protocol):
+    """What the SMTP transport asks for an access token right before AUTH XOAUTH2."""
+
+    async def access_token(self, settings: MailSettings, *, force_refresh: bool = False) -> str:
+        """A current access token for `settings`, refreshed ahead of expiry; raises `OAuthError`.
+
+        `force_refresh`: the relay refused the token it was given; get a new one if one can be had.
+        """
+        ...
+
+    async def token_accepted(self, settings: MailSettings) -> None:
+        """The relay accepted the token: the sign-in works end to end."""
+        ...
+
+
+class OAuthClient(Protocol):
+    """The provider's authorization and token endpoints. Errors are raised as `OAuthError`."""
+
+    def authorization_url(
+        self, settings: MailSettings, *, redirect_uri: str, state: str, code_verifier: str
+    ) -> str:
+        """The URL to send the browser to: code flow with PKCE S256."""
+        ...
+
+    async def preflight(self, authorization_url: str) -> None:
+        """Ask the authorization endpoint without a browser; raise `OAuthError` when it refuses the
+        request outright (unknown client, redirect URI mismatch), which it would otherwise only
+        show on its own page and never send back to the callback."""
+        ...
+
+    async def exchange_code(
+        self, settings: MailSettings, *, code: str, code_verifier: str, redirect_uri: str
+    ) -> TokenGrant: ...
+
+    async def refresh(self, settings: MailSettings, refresh_token: str) -> TokenGrant: ...
+
+    async def client_credentials(self, settings: MailSettings) -> TokenGrant: ...
+
+
+class OAuthTokenRepository(Protocol):
+    """The one set of tokens of the configured account; secrets encrypted at rest."""
+
+    async def load(self) -> OAuthTokens | None: ...
+
+    async def save(self, tokens: OAuthTokens) -> None: ...
+
+    async def delete(self) -> None: ...
+
+    def refresh_lock(self) -> AbstractAsyncContextManager[None]:
+        """Held while refreshing, so that processes sharing the database refresh one at a time."""
+        ...
+
+
+class OAuthAuthorizationRepository(Protocol):
+    """Sign-ins in progress. The state is stored hashed and the PKCE verifier encrypted."""
+
+    async def add(self, pending: PendingAuthorization) -> None: ...
+
+    async def claim(self, state: str, now: datetime) -> PendingAuthorization | None:
+        """Atomically mark a pending, unexpired sign-in as claimed and return it; None when the
+        state is unknown, already used or expired. A state can be claimed once."""
+        ...
+
+    async def finish(self, state: str, *, succeeded: bool, message: str, reason: str) -> None: ...
+
+    async def get(self, state: str) -> PendingAuthorization | None: ...

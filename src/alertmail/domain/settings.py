@@ -33,6 +33,7 @@ EmailType = Literal["smtp", "native"]
 Encryption = Literal["none", "tls", "starttls"]
 AuthType = Literal["none", "basic", "oauth2"]
 OAuthProvider = Literal["microsoft", "google", "custom"]
+OAuthGrant = Literal["authorization_code", "client_credentials"]
 
 SECRET_FIELDS = frozenset({"password", "client_secret"})
 
@@ -91,6 +92,8 @@ class MailSettings(BaseModel):
     authorization_endpoint: str = ""
     token_endpoint: str = ""
     redirect_uri: str = ""
+    oauth_grant: OAuthGrant = "authorization_code"  # client_credentials: app-only, no sign-in
+    oauth_app_testing: bool = False  # Google: the app's publishing status is Testing (7-day tokens)
     admin_contacts: list[str] = []
     daily_notice: bool = False
     daily_notice_time: str = "08:00"
@@ -208,11 +211,27 @@ def _combination_problems(s: MailSettings) -> list[tuple[str, str]]:
                 found.append((field, "is required with OAuth2"))
         if not s.username:
             found.append(("username", "is required with OAuth2: the mailbox that sends"))
+        if s.encryption == "none":
+            found.append(
+                ("encryption", "must be tls or starttls with OAuth2: an access token never crosses in clear")
+            )
+        found.extend(_grant_problems(s))
     if s.auth_type == "basic" and s.email_type == "smtp":
         if not s.username:
             found.append(("username", "is required with username and password authentication"))
         if s.password is None or not s.password.get_secret_value():
             found.append(("password", "is required with username and password authentication"))
+    return found
+
+
+def _grant_problems(s: MailSettings) -> list[tuple[str, str]]:
+    if s.oauth_grant != "client_credentials":
+        return []
+    found: list[tuple[str, str]] = []
+    if s.oauth_provider == "google":
+        found.append(("oauth_grant", "client_credentials (app-only) is not available for Google SMTP"))
+    if s.client_secret is None or not s.client_secret.get_secret_value():
+        found.append(("client_secret", "is required for app-only (client_credentials) sending"))
     return found
 
 
@@ -341,6 +360,7 @@ def settings_snapshot(settings: MailSettings) -> dict[str, Any]:
     if settings.auth_type == "oauth2":
         snapshot |= {
             "oauth_provider": settings.oauth_provider,
+            "oauth_grant": settings.oauth_grant,
             "tenant_id": settings.tenant_id,
             "client_id": settings.client_id,
             "redirect_uri": settings.redirect_uri,

@@ -25,6 +25,7 @@ from sqlalchemy import (
     TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
 __all__ = [
     "AdministratorRow",
@@ -33,6 +34,8 @@ __all__ = [
     "Base",
     "MailServerLogRow",
     "MailSettingsRow",
+    "OAuthAuthorizationRow",
+    "OAuthTokenRow",
     "UtcDateTime",
 ]
 
@@ -96,6 +99,8 @@ class MailSettingsRow(Base):
     authorization_endpoint: Mapped[str] = mapped_column(Text)
     token_endpoint: Mapped[str] = mapped_column(Text)
     redirect_uri: Mapped[str] = mapped_column(Text)
+    oauth_grant: Mapped[str] = mapped_column(String(32), server_default="authorization_code")
+    oauth_app_testing: Mapped[bool] = mapped_column(Boolean, server_default=false())
     admin_contacts: Mapped[list[str]] = mapped_column(JSON)
     daily_notice: Mapped[bool] = mapped_column(Boolean)
     daily_notice_time: Mapped[str] = mapped_column(String(5))
@@ -162,3 +167,43 @@ class ApiTokenRow(Base):
     token_hash: Mapped[str] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class OAuthTokenRow(Base):
+    """The one set of OAuth2 tokens (id 1). `access_token` and `refresh_token` hold ciphertext."""
+
+    __tablename__ = "oauth_tokens"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    grant: Mapped[str] = mapped_column(String(32))
+    access_token: Mapped[str] = mapped_column(Text)
+    refresh_token: Mapped[str | None] = mapped_column(Text)
+    access_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    obtained_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    client_id: Mapped[str] = mapped_column(Text)
+    token_endpoint: Mapped[str] = mapped_column(Text)
+    account: Mapped[str] = mapped_column(Text)
+    refreshed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    reauthorization_required: Mapped[bool] = mapped_column(Boolean)
+    last_error: Mapped[str] = mapped_column(Text)
+    last_error_code: Mapped[str] = mapped_column(String(64))
+    last_error_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class OAuthAuthorizationRow(Base):
+    """A sign-in in progress. The state is kept as its SHA-256, the PKCE verifier as ciphertext."""
+
+    __tablename__ = "oauth_authorizations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    code_verifier: Mapped[str] = mapped_column(Text)
+    administrator: Mapped[str] = mapped_column(Text)
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)

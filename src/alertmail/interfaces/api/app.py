@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 
@@ -11,7 +12,7 @@ import alertmail
 from alertmail.composition import open_container
 from alertmail.config import AppConfig
 from alertmail.interfaces.api.errors import install_error_handlers
-from alertmail.interfaces.api.routes import health, mail_server_logs, mail_settings
+from alertmail.interfaces.api.routes import health, mail_server_logs, mail_settings, oauth, oauth_callback
 
 
 def create_app(config: AppConfig) -> FastAPI:
@@ -19,7 +20,13 @@ def create_app(config: AppConfig) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_container(config) as container:
             app.state.container = container
-            yield
+            keepalive = asyncio.create_task(container.oauth_keepalive.run_forever(), name="oauth-keepalive")
+            try:
+                yield
+            finally:
+                keepalive.cancel()
+                with suppress(asyncio.CancelledError):
+                    await keepalive
 
     app = FastAPI(
         title="alertmail",
@@ -28,6 +35,6 @@ def create_app(config: AppConfig) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (mail_settings, mail_server_logs, health):
+    for module in (mail_settings, mail_server_logs, oauth, oauth_callback, health):
         app.include_router(module.router)
     return app

@@ -15,9 +15,13 @@ from alertmail.errors import (
     ConflictError,
     NotConfiguredError,
     NotFoundError,
+    OAuthError,
+    OAuthStateError,
     SettingsValidationError,
     UnauthorizedError,
 )
+from alertmail.interfaces.api.schemas import SignInPublic
+from alertmail.services.oauth_signin import SignInFailedError
 
 logger = logging.getLogger("alertmail.api")
 
@@ -28,12 +32,15 @@ _STATUS: dict[type[AlertmailError], int] = {
     NotConfiguredError: 409,
     AdministratorEmailMissingError: 409,
     UnauthorizedError: 401,
+    OAuthStateError: 400,
+    OAuthError: 502,
 }
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SettingsValidationError, _validation)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _request_validation)  # type: ignore[arg-type]
+    app.add_exception_handler(SignInFailedError, _sign_in_failed)  # type: ignore[arg-type]
     app.add_exception_handler(AlertmailError, _alertmail_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
 
@@ -60,6 +67,10 @@ async def _alertmail_error(request: Request, exc: AlertmailError) -> JSONRespons
     status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 500)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(_body(str(exc)), status_code=status, headers=headers)
+
+
+async def _sign_in_failed(request: Request, exc: SignInFailedError) -> JSONResponse:
+    return JSONResponse(SignInPublic.of(exc.outcome).model_dump(mode="json"), status_code=502)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -7,8 +7,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from alertmail.domain.oauth import AuthorizationRequest
 from alertmail.domain.records import StoredSettings
 from alertmail.domain.settings import public_view
+from alertmail.services.oauth_signin import SignInOutcome
+from alertmail.services.oauth_tokens import OAuthStatus
 from alertmail.services.test_email import TestEmailResult
 
 
@@ -33,6 +36,8 @@ class MailSettingsUpdate(BaseModel):
     authorization_endpoint: str | None = None
     token_endpoint: str | None = None
     redirect_uri: str | None = None
+    oauth_grant: Literal["authorization_code", "client_credentials"] | None = None
+    oauth_app_testing: bool | None = None
     admin_contacts: list[str] | str | None = None
     daily_notice: bool | None = None
     daily_notice_time: str | None = None
@@ -135,3 +140,89 @@ class ErrorPublic(BaseModel):
 
     message: str
     errors: list[dict[str, str]] = []
+
+
+# --- OAuth2 ---------------------------------------------------------------------------------------
+
+
+class AuthorizationPublic(BaseModel):
+    """Where to send the browser. `redirect_uri` is what must be registered with the provider."""
+
+    authorization_url: str
+    redirect_uri: str
+    state: str
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, request: AuthorizationRequest) -> AuthorizationPublic:
+        return cls(
+            authorization_url=request.authorization_url,
+            redirect_uri=request.redirect_uri,
+            state=request.state,
+            expires_at=request.expires_at,
+        )
+
+
+class CallbackCreate(BaseModel):
+    """The address the provider sent the browser back to, pasted by the administrator."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str
+
+
+class SignInPublic(BaseModel):
+    succeeded: bool
+    message: str
+    account: str = ""
+    warning: str = ""
+    failure: FailurePublic | None = None
+    log_entry_id: int | None = None
+
+    @classmethod
+    def of(cls, outcome: SignInOutcome) -> SignInPublic:
+        return cls(
+            succeeded=outcome.succeeded,
+            message=outcome.message,
+            account=outcome.account,
+            warning=outcome.warning,
+            failure=FailurePublic.model_validate(outcome.failure) if outcome.failure else None,
+            log_entry_id=outcome.log_entry_id,
+        )
+
+
+class OAuthStatusPublic(BaseModel):
+    """Token health. Never a token."""
+
+    state: str
+    reason: str
+    grant: str
+    account: str
+    obtained_at: datetime | None
+    refreshed_at: datetime | None
+    accepted_at: datetime | None
+    access_expires_at: datetime | None
+    refresh_risk_at: datetime | None
+    risk: str
+    last_error: str
+    last_error_code: str
+    last_error_at: datetime | None
+
+    @classmethod
+    def of(cls, status: OAuthStatus) -> OAuthStatusPublic:
+        health = status.health
+        return cls(
+            state=health.state,
+            reason=health.reason,
+            grant=status.grant,
+            account=status.account,
+            obtained_at=status.obtained_at,
+            refreshed_at=status.refreshed_at,
+            accepted_at=status.accepted_at,
+            access_expires_at=health.access_expires_at,
+            refresh_risk_at=health.refresh_risk_at,
+            risk=health.risk,
+            last_error=status.last_error,
+            last_error_code=status.last_error_code,
+            last_error_at=status.last_error_at,
+        )

@@ -13,7 +13,7 @@ import typer
 import alertmail
 from alertmail.config import AppConfig
 from alertmail.domain.records import MailLogEntry
-from alertmail.interfaces.cli import admin_commands, settings_commands
+from alertmail.interfaces.cli import admin_commands, oauth_commands, settings_commands
 from alertmail.interfaces.cli.runtime import console, fail, run
 from alertmail.interfaces.cli.test_email_output import print_test_result
 
@@ -26,6 +26,7 @@ app = typer.Typer(
 app.add_typer(settings_commands.app, name="settings")
 app.add_typer(admin_commands.admin_app, name="admin")
 app.add_typer(admin_commands.token_app, name="token")
+app.add_typer(oauth_commands.app, name="oauth")
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 

@@ -1,0 +1,209 @@
+"""The provider's authorization and token endpoints, through Authlib's httpx client.
+
+Authlib builds the requests (PKCE S256, client authentication, grant parameters). What it would do
+with an error response, raise its own `OAuthError` with `error` and `error_description` only, loses
+Microsoft's `error_codes`, `trace_id` and `correlation_id`; so a compliance hook reads every token
+response first and raises `alertmail.errors.OAuthError` with the whole body. httpx's own errors are
+translated here too, the one place that knows them.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from authlib.deprecate import AuthlibDeprecationWarning
+from authlib.oauth2.client import OAuth2Client as _UrlBuilder
+from pydantic import SecretStr
+
+from alertmail.domain.oauth import (
+    Grant,
+    TokenGrant,
+    authorization_params,
+    endpoint_host,
+    id_token_claims,
+    provider_error,
+    request_scopes,
+)
+from alertmail.domain.settings import MailSettings
+from alertmail.errors import OAuthError
+
+with warnings.catch_warnings():
+    # Authlib 1.9 prefers the `httpx2` fork and warns when it falls back to httpx, which is the
+    # HTTP client this project chose; the fallback is the documented, supported path.
+    warnings.filterwarnings("ignore", category=AuthlibDeprecationWarning)
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
+
+__all__ = ["HttpOAuthClient"]
+
+_MICROSOFT_REFUSAL = re.compile(r"AADSTS\d+\s*:")
+
+
+class HttpOAuthClient:
+    """Implements the `OAuthClient` port. `transport` lets a test route requests to an ASGI app."""
+
+    def __init__(self, *, timeout: float = 30.0, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._timeout = timeout
+        self._transport = transport
+
+    def authorization_url(
+        self, settings: MailSettings, *, redirect_uri: str, state: str, code_verifier: str
+    ) -> str:
+        builder = _UrlBuilder(
+            session=None,
+            client_id=settings.client_id,
+            scope=request_scopes(settings, "authorization_code"),
+            redirect_uri=redirect_uri,
+            code_challenge_method="S256",
+        )
+        url, _ = builder.create_authorization_url(
+            settings.authorization_endpoint,
+            state=state,
+            code_verifier=code_verifier,
+            **authorization_params(settings),
+        )
+        return str(url)
+
+    async def preflight(self, authorization_url: str) -> None:
+        host = endpoint_host(authorization_url)
+        with _translate_http_errors("authorize", host):
+            async with self._http() as http:
+                response = await http.get(authorization_url, follow_redirects=False)
+        _check_authorization_answer(response, host)
+
+    async def exchange_code(
+        self, settings: MailSettings, *, code: str, code_verifier: str, redirect_uri: str
+    ) -> TokenGrant:
+        async with self._oauth(settings, "authorization_code", "token", redirect_uri) as client:
+            token = await client.fetch_token(
+                settings.token_endpoint,
+                grant_type="authorization_code",
+                code=code,
+                code_verifier=code_verifier,
+            )
+        return _grant(token)
+
+    async def refresh(self, settings: MailSettings, refresh_token: str) -> TokenGrant:
+        async with self._oauth(settings, "authorization_code", "refresh") as client:
+            token = await client.refresh_token(settings.token_endpoint, refresh_token=refresh_token)
+        # Authlib copies the old refresh token in when the response has none; only a new one counts.
+        if token.get("refresh_token") == refresh_token:
+            token = {**token, "refresh_token": None}
+        return _grant(token)
+
+    async def client_credentials(self, settings: MailSettings) -> TokenGrant:
+        async with self._oauth(settings, "client_credentials", "client_credentials") as client:
+            token = await client.fetch_token(settings.token_endpoint, grant_type="client_credentials")
+        return _grant(token)
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    def _http(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=self._timeout, transport=self._transport)
+
+    @asynccontextmanager
+    async def _oauth(
+        self, settings: MailSettings, grant: Grant, stage: str, redirect_uri: str | None = None
+    ) -> AsyncIterator[AsyncOAuth2Client]:
+        secret = settings.client_secret.get_secret_value() if settings.client_secret else None
+        host = endpoint_host(settings.token_endpoint)
+        client = AsyncOAuth2Client(
+            client_id=settings.client_id,
+            client_secret=secret,
+            token_endpoint_auth_method=_auth_method(settings, secret),
+            scope=request_scopes(settings, grant),
+            redirect_uri=redirect_uri,
+            timeout=self._timeout,
+            transport=self._transport,
+        )
+        check = _token_response_check(stage, host)
+        client.register_compliance_hook("access_token_response", check)
+        client.register_compliance_hook("refresh_token_response", check)
+        with _translate_http_errors(stage, host):
+            async with client:
+                yield client
+
+
+def _auth_method(settings: MailSettings, secret: str | None) -> str:
+    if not secret:
+        return "none"  # a public client: PKCE is its proof
+    # Microsoft's and Google's documentation send the secret in the body; RFC 6749 prefers Basic,
+    # which is what a provider registered without saying (dynamic registration's default) expects.
+    return (
+        "client_secret_post" if settings.oauth_provider in ("microsoft", "google") else "client_secret_basic"
+    )
+
+
+def _token_response_check(stage: str, host: str | None) -> Callable[[httpx.Response], httpx.Response]:
+    def check(response: httpx.Response) -> httpx.Response:
+        body = _json(response)
+        if response.status_code >= 400 or (isinstance(body, dict) and "error" in body):
+            raise provider_error(
+                body if isinstance(body, dict) else response.text[:2000],
+                stage=stage,
+                http_status=response.status_code,
+                host=host,
+            )
+        if not isinstance(body, dict) or "access_token" not in body:
+            raise OAuthError(
+                "invalid_response",
+                f"the token endpoint answered HTTP {response.status_code} without an access token",
+                stage=stage,
+                http_status=response.status_code,
+                host=host,
+            )
+        return response
+
+    return check
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _check_authorization_answer(response: httpx.Response, host: str | None) -> None:
+    """A redirect elsewhere (a login page) or a page without an error is a request accepted."""
+    if response.is_redirect:
+        query = parse_qs(urlsplit(response.headers.get("location", "")).query)
+        if "error" in query:
+            body = {"error": query["error"][0], "error_description": query.get("error_description", [""])[0]}
+            raise provider_error(body, stage="authorize", http_status=response.status_code, host=host)
+        return
+    page = response.text[:200_000]
+    # A sign-in page that loads is a request accepted; Microsoft shows its refusals on such a page.
+    if response.status_code >= 400 or _MICROSOFT_REFUSAL.search(page):
+        raise provider_error(page, stage="authorize", http_status=response.status_code, host=host)
+
+
+@contextmanager
+def _translate_http_errors(stage: str, host: str | None) -> Iterator[None]:
+    try:
+        yield
+    except httpx.HTTPError as exc:
+        raise OAuthError(
+            "network_error",
+            f"could not reach {host or 'the provider'}: {exc or type(exc).__name__}",
+            stage=stage,
+            host=host,
+        ) from exc
+
+
+def _grant(token: dict[str, Any]) -> TokenGrant:
+    refresh = token.get("refresh_token")
+    expires_in = token.get("expires_in")
+    id_token = token.get("id_token")
+    return TokenGrant(
+        access_token=SecretStr(str(token["access_token"])),
+        refresh_token=SecretStr(str(refresh)) if refresh else None,
+        expires_in=float(expires_in) if expires_in is not None else None,
+        scope=str(token.get("scope") or ""),
+        id_token_claims=id_token_claims(id_token) if isinstance(id_token, str) else None,
+    )

@@ -1,0 +1,170 @@
+"""`alertmail oauth ...`: sign in to the OAuth2 provider, see token health, refresh, sign out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import threading
+import webbrowser
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from alertmail.composition import Container
+from alertmail.domain.oauth import AuthorizationRequest
+from alertmail.interfaces.api.schemas import OAuthStatusPublic
+from alertmail.interfaces.cli.runtime import cli_actor, console, errors, run
+from alertmail.services.oauth_signin import SignInFailedError, SignInOutcome
+from alertmail.services.oauth_tokens import OAuthStatus
+
+app = typer.Typer(help="OAuth2 sign-in and token health.", no_args_is_help=True)
+
+_POLL_SECONDS = 0.5
+
+
+@app.command("sign-in")
+def sign_in(
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Only print the address; do not open a browser.")
+    ] = False,
+    admin: Annotated[str | None, typer.Option(help="The administrator this sign-in is for.")] = None,
+) -> None:
+    """Sign In / Verify OAuth2 Provider.
+
+    Prints the provider's sign-in address, then finishes when the provider sends the browser back
+    to alertmail (`alertmail serve` must be reachable at the Redirect URI), or when the address
+    the browser ended on is pasted here: for appliances whose address the browser cannot reach.
+    App-only (client credentials) settings are verified by getting a token; no browser is needed.
+    """
+    outcome = run(lambda c: _sign_in(c, admin or cli_actor(), open_browser=not no_browser))
+    _print_outcome(outcome)
+    if not outcome.succeeded:
+        raise typer.Exit(1)
+
+
+@app.command("status")
+def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Token health: state, account, when obtained and refreshed, expiry and refresh-token risk."""
+    found = run(_status)
+    if as_json:
+        sys.stdout.write(json.dumps(OAuthStatusPublic.of(found).model_dump(mode="json"), indent=2) + "\n")
+        return
+    health = found.health
+    console.print(f"state: {health.state} ({health.reason})")
+    for label, value in _status_lines(found):
+        console.print(f"{label}: {value}")
+
+
+@app.command("refresh")
+def refresh() -> None:
+    """Refresh the access token now (the daily keep-alive does this by itself)."""
+    found = run(_refresh)
+    expires = _when(found.health.access_expires_at)
+    console.print(f"refreshed; state: {found.health.state}, access token expires {expires}")
+
+
+@app.command("sign-out")
+def sign_out() -> None:
+    """Forget the stored tokens. Sending with OAuth2 stops until the next sign-in."""
+    run(lambda c: c.oauth_tokens.sign_out())
+    console.print("signed out: the stored tokens are deleted")
+
+
+# --- the work -------------------------------------------------------------------------------
+
+
+async def _sign_in(container: Container, administrator: str, *, open_browser: bool) -> SignInOutcome:
+    service = container.oauth_sign_in
+    settings = (await container.settings.current()).settings
+    if settings.auth_type == "oauth2" and settings.oauth_grant == "client_credentials":
+        return await service.verify_app_only()
+    try:
+        request = await service.begin(administrator)
+    except SignInFailedError as refused:
+        return refused.outcome
+    _print_request(request)
+    if open_browser:
+        webbrowser.open(request.authorization_url)
+    pasted = _read_line_in_background()
+    while datetime.now(UTC) < request.expires_at:
+        progress = await service.progress(request.state)
+        if progress is not None and progress.status in ("succeeded", "failed"):
+            # Finished by `alertmail serve` at the callback: its message and reason as it stored them.
+            return SignInOutcome(progress.status == "succeeded", progress.message, warning=progress.reason)
+        if pasted.done() and pasted.result().strip():
+            return await service.complete_from_url(pasted.result(), administrator=administrator)
+        await asyncio.sleep(_POLL_SECONDS)
+    errors.print("The sign-in expired after 10 minutes without an answer; start it again.")
+    raise typer.Exit(1)
+
+
+def _read_line_in_background() -> asyncio.Future[str]:
+    """One line of standard input, without keeping the process alive if none ever comes."""
+    loop = asyncio.get_running_loop()
+    line: asyncio.Future[str] = loop.create_future()
+
+    def deliver(text: str) -> None:
+        if not line.done():
+            line.set_result(text)
+
+    def read() -> None:
+        loop.call_soon_threadsafe(deliver, sys.stdin.readline())
+
+    threading.Thread(target=read, name="paste-reader", daemon=True).start()
+    return line
+
+
+async def _status(container: Container) -> OAuthStatus:
+    settings = (await container.settings.current()).settings
+    return await container.oauth_tokens.status(settings)
+
+
+async def _refresh(container: Container) -> OAuthStatus:
+    settings = (await container.settings.current()).settings
+    await container.oauth_tokens.refresh(settings)
+    return await container.oauth_tokens.status(settings)
+
+
+# --- printing ---------------------------------------------------------------------------------
+
+
+def _print_request(request: AuthorizationRequest) -> None:
+    console.print("Open this address in a browser and sign in with the mailbox that sends:")
+    console.print(request.authorization_url)
+    console.print(f"The provider must have this Redirect URI registered: {request.redirect_uri}")
+    console.print(
+        "Waiting for the provider to send the browser back to alertmail. If the browser cannot "
+        "reach that address, paste the address it ended on here and press Enter:"
+    )
+
+
+def _print_outcome(outcome: SignInOutcome) -> None:
+    target = console if outcome.succeeded else errors
+    target.print(outcome.message)
+    if outcome.account:
+        console.print(f"Signed in as {outcome.account}")
+    if outcome.reason:
+        target.print(outcome.reason)
+
+
+def _status_lines(found: OAuthStatus) -> list[tuple[str, str]]:
+    health = found.health
+    lines = [
+        ("account", found.account or "-"),
+        ("grant", found.grant or "-"),
+        ("obtained", _when(found.obtained_at)),
+        ("last refreshed", _when(found.refreshed_at)),
+        ("access token expires", _when(health.access_expires_at)),
+        ("refresh token at risk", _when(health.refresh_risk_at)),
+    ]
+    if health.risk:
+        lines.append(("risk", health.risk))
+    if found.last_error:
+        lines.append(("last error", f"{found.last_error} ({_when(found.last_error_at)})"))
+    return lines
+
+
+def _when(moment: datetime | None) -> str:
+    return "-" if moment is None else f"{moment:%Y-%m-%d %H:%M:%S} UTC"
