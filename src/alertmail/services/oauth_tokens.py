@@ -88,8 +88,8 @@ class OAuthTokenService:
     async def refresh(self, settings: MailSettings) -> OAuthTokens:
         """Refresh now, whatever the expiry: the daily keep-alive and `alertmail oauth refresh`."""
         if settings.oauth_grant == "client_credentials":
-            await self._app_only_token(settings, await self._tokens.load(), force_refresh=True)
-            return _usable(await self._tokens.load(), settings)
+            async with self._lock, self._tokens.refresh_lock():
+                return await self._fetch_app_only(settings, await self._tokens.load())
         _usable(await self._tokens.load(), settings)
         async with self._lock, self._tokens.refresh_lock():
             current = _usable(await self._tokens.load(), settings)
@@ -188,33 +188,46 @@ class OAuthTokenService:
     async def _app_only_token(
         self, settings: MailSettings, tokens: OAuthTokens | None, *, force_refresh: bool
     ) -> str:
-        reusable = (
+        if not force_refresh and self._app_only_reusable(tokens, settings) and tokens is not None:
+            return tokens.access_token.get_secret_value()
+        async with self._lock, self._tokens.refresh_lock():
+            current = await self._tokens.load()  # someone may have fetched one while we waited
+            rejected = tokens.access_token if tokens is not None and force_refresh else None
+            if (
+                current is not None
+                and self._app_only_reusable(current, settings)
+                and current.access_token != rejected
+            ):
+                return current.access_token.get_secret_value()
+            return (await self._fetch_app_only(settings, current)).access_token.get_secret_value()
+
+    def _app_only_reusable(self, tokens: OAuthTokens | None, settings: MailSettings) -> bool:
+        return (
             tokens is not None
             and tokens.grant == "client_credentials"
-            and not force_refresh
             and self._fresh(tokens)
             and not settings_changed_since_sign_in(tokens, settings)
         )
-        if tokens is not None and reusable:
-            return tokens.access_token.get_secret_value()
-        async with self._lock, self._tokens.refresh_lock():
-            self.refreshes += 1
-            grant = await self._client.client_credentials(settings)
-            now = self._clock()
-            first = tokens.obtained_at if tokens is not None and tokens.grant == "client_credentials" else now
-            fetched = OAuthTokens(
-                grant="client_credentials",
-                access_token=grant.access_token,
-                refresh_token=None,
-                access_expires_at=self._expiry(grant, now),
-                obtained_at=first,
-                refreshed_at=now,
-                client_id=settings.client_id,
-                token_endpoint=settings.token_endpoint,
-                account=settings.username,
-            )
-            await self._tokens.save(fetched)
-        return fetched.access_token.get_secret_value()
+
+    async def _fetch_app_only(self, settings: MailSettings, tokens: OAuthTokens | None) -> OAuthTokens:
+        """Ask for an app-only token; the caller holds the locks."""
+        self.refreshes += 1
+        grant = await self._client.client_credentials(settings)
+        now = self._clock()
+        first = tokens.obtained_at if tokens is not None and tokens.grant == "client_credentials" else now
+        fetched = OAuthTokens(
+            grant="client_credentials",
+            access_token=grant.access_token,
+            refresh_token=None,
+            access_expires_at=self._expiry(grant, now),
+            obtained_at=first,
+            refreshed_at=now,
+            client_id=settings.client_id,
+            token_endpoint=settings.token_endpoint,
+            account=settings.username,
+        )
+        await self._tokens.save(fetched)
+        return fetched
 
     def _fresh(self, tokens: OAuthTokens) -> bool:
         expires = tokens.access_expires_at
