@@ -4,8 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8025
+NPM ?= npm
+OAUTH_SERVER := tests/oauth_server
 
-.PHONY: run test install dev lint format typecheck unit integration bench clean
+.PHONY: run test install dev oauth-server lint format typecheck unit integration bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +24,20 @@ $(VENV)/.dev-installed: $(BIN)/python pyproject.toml
 install: $(VENV)/.installed  ## the package and its runtime dependencies
 dev: $(VENV)/.dev-installed  ## plus the development extras
 
+# The tests' OAuth2 server (oidc-provider on Node.js). Without npm its tests skip (CI: fail).
+oauth-server: $(OAUTH_SERVER)/node_modules/.installed  ## the packages of the tests' OAuth2 server
+
+$(OAUTH_SERVER)/node_modules/.installed: $(OAUTH_SERVER)/package.json $(OAUTH_SERVER)/package-lock.json
+	@if command -v $(NPM) >/dev/null 2>&1; then \
+		$(NPM) ci --prefix $(OAUTH_SERVER) --no-audit --no-fund && touch $@; \
+	else \
+		echo "npm not found: the tests that need the local OAuth2 server will skip (install Node.js and npm)"; \
+	fi
+
 run: install  ## start alertmail serve on http://127.0.0.1:8025 with embedded SQLite
 	$(BIN)/alertmail serve --host $(HOST) --port $(PORT)
 
-test: dev lint typecheck  ## the whole suite (PostgreSQL tests skip unless reachable)
+test: dev lint typecheck oauth-server  ## the whole suite (PostgreSQL tests skip unless reachable)
 	$(BIN)/pytest
 
 lint: dev
@@ -42,8 +54,8 @@ typecheck: dev
 unit: dev
 	$(BIN)/pytest tests/unit
 
-integration: dev
+integration: dev oauth-server
 	$(BIN)/pytest tests/integration
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(OAUTH_SERVER)/node_modules

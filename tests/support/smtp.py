@@ -14,25 +14,35 @@ and every connection is closed before the loop is. Use them through the fixtures
 
 Helpers: `relay_settings(sink, **changes)` builds `MailSettings` pointing at a sink;
 `alert_message(...)` builds an `EmailMessage`; `server_context(cert)`; `user_unknown(address)`.
+
+AUTH offers LOGIN and PLAIN by default; XOAUTH2 and OAUTHBEARER on request
+(`auth_mechanisms=("XOAUTH2",)`). The aiosmtpd internals live in `tests/support/smtp_sink.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any, Literal, cast
 
 import pytest
 import trustme
-from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from alertmail.domain.settings import MailSettings, validate_settings
+from tests.support.smtp_sink import (
+    AuthAttempt,
+    ReceivedMessage,
+    RecordingSMTP,
+    ScriptedProtocol,
+    SinkHandler,
+    SmtpCommand,
+    encrypted,
+)
 
 __all__ = [
     "AUTH_UNSUCCESSFUL",
@@ -44,6 +54,7 @@ __all__ = [
     "SmtpServerFactory",
     "SmtpServerOptions",
     "SmtpSink",
+    "TokenValidator",
     "alert_message",
     "relay_settings",
     "server_context",
@@ -54,7 +65,10 @@ HOST = "127.0.0.1"
 TRY_AGAIN_LATER = "421 4.7.0 Try again later"
 AUTH_UNSUCCESSFUL = "535 5.7.3 Authentication unsuccessful"
 CONTENT_REJECTED = "554 5.7.1 Message rejected due to content policy"
-MECHANISMS = frozenset({"LOGIN", "PLAIN", "XOAUTH2"})  # aiosmtpd's two, and the sink's XOAUTH2
+# aiosmtpd's two, and the sink's bearer-token two (see tests/support/smtp_sink.py)
+MECHANISMS = frozenset({"LOGIN", "PLAIN", "XOAUTH2", "OAUTHBEARER"})
+
+TokenValidator = Callable[[str, str], Awaitable[bool]]  # (username, bearer token) -> accepted
 
 
 def user_unknown(address: str) -> str:
@@ -73,7 +87,10 @@ class SmtpServerOptions:
     auth_mechanisms: tuple[str, ...] = ("LOGIN", "PLAIN")  # offer only these (force one)
     username: str = "relay-user"  # the only credentials AUTH accepts
     password: str = "relay-password"
-    access_token: str = "access-token"  # the only bearer token XOAUTH2 accepts, for `username`
+    # XOAUTH2 and OAUTHBEARER accept `access_token` for `username`; or, when set, what
+    # `token_validator` accepts (e.g. introspection_validator of tests.support.oauth_server).
+    access_token: str = "access-token"
+    token_validator: TokenValidator | None = None
     auth_failure_reply: str = AUTH_UNSUCCESSFUL
     greeting: str | None = None  # e.g. TRY_AGAIN_LATER: send this instead of 220, then close
     silent: bool = False  # accept the TCP connection and never say anything
@@ -84,39 +101,6 @@ class SmtpServerOptions:
         unknown = set(self.auth_mechanisms) - MECHANISMS
         if unknown:
             raise ValueError(f"the sink offers only {sorted(MECHANISMS)}, not {sorted(unknown)}")
-
-
-@dataclass(frozen=True)
-class SmtpCommand:
-    """One command line the server received. For AUTH only the mechanism is kept, never the
-    credentials; continuation lines (AUTH LOGIN) and message data are not commands."""
-
-    verb: str
-    argument: str
-    tls: bool  # the connection was encrypted when the command arrived
-
-
-@dataclass(frozen=True)
-class AuthAttempt:
-    mechanism: str
-    username: str
-    success: bool
-    tls: bool
-
-
-@dataclass(frozen=True)
-class ReceivedMessage:
-    """A message the server accepted."""
-
-    mail_from: str
-    rcpt_tos: tuple[str, ...]
-    content: bytes
-    tls: bool
-    authenticated_as: str | None
-
-    @property
-    def message(self) -> EmailMessage:
-        return message_from_bytes(self.content, policy=policy.default)
 
 
 class SmtpSink:
@@ -210,8 +194,8 @@ class SmtpSink:
     def _protocol(self) -> asyncio.BaseProtocol:
         self.connections += 1
         if self.options.silent or self.options.greeting is not None:
-            return _ScriptedProtocol(self, self.options.greeting)
-        return _RecordingSMTP(self, _SinkHandler(self), **self._smtp_options())
+            return ScriptedProtocol(self, self.options.greeting)
+        return RecordingSMTP(self, SinkHandler(self), **self._smtp_options())
 
     def _smtp_options(self) -> dict[str, Any]:
         starttls = self.options.tls == "starttls"
@@ -236,18 +220,10 @@ class SmtpSink:
             self.options.username,
             self.options.password,
         )
-        self.auth_attempts.append(AuthAttempt(mechanism, username, success, _encrypted(server)))
+        self.auth_attempts.append(AuthAttempt(mechanism, username, success, encrypted(server)))
         if success:
             return AuthResult(success=True, auth_data=login)
         return AuthResult(success=False, handled=False, message=self.options.auth_failure_reply)
-
-    def _check_xoauth2(self, server: SMTP, blob: bytes) -> LoginPassword | None:
-        user, _, rest = blob.partition(b"\x01")
-        username = user.removeprefix(b"user=").decode("utf-8", "replace")
-        token = rest.split(b"\x01")[0].removeprefix(b"auth=Bearer ").decode("utf-8", "replace")
-        success = (username, token) == (self.options.username, self.options.access_token)
-        self.auth_attempts.append(AuthAttempt("XOAUTH2", username, success, _encrypted(server)))
-        return LoginPassword(username.encode(), b"") if success else None
 
     def _opened(self, protocol: asyncio.BaseProtocol, transport: asyncio.BaseTransport) -> None:
         self._open[protocol] = transport
@@ -257,123 +233,6 @@ class SmtpSink:
         self._open.pop(protocol, None)
         if not self._open:
             self._all_closed.set()
-
-
-def _encrypted(server: SMTP) -> bool:
-    transport = server.transport
-    return server._tls_protocol is not None or (
-        transport is not None and transport.get_extra_info("sslcontext") is not None
-    )
-
-
-class _RecordingSMTP(SMTP):
-    """aiosmtpd's SMTP, recording each command line before aiosmtpd looks at it.
-
-    Commands are read with `readuntil()` (b"\\n"); message data with `readuntil(b"\\r\\n")` and
-    AUTH continuation lines with `readline()`, so only commands are recorded. Recording before
-    aiosmtpd's own checks means an AUTH refused for want of TLS is recorded too.
-    """
-
-    def __init__(self, sink: SmtpSink, handler: _SinkHandler, **options: Any) -> None:
-        self._sink = sink
-        self._connected = False
-        super().__init__(handler, **options)
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if not self._connected:  # called again after STARTTLS, with the TLS transport
-            self._connected = True
-            self._sink._opened(self, transport)
-        super().connection_made(transport)
-        if self._handler_coroutine is not None and self._handler_coroutine not in self._sink._tasks:
-            self._sink._tasks.append(self._handler_coroutine)
-
-    def connection_lost(self, error: Exception | None) -> None:
-        super().connection_lost(error)
-        self._sink._closed(self)
-
-    def _cb_client_connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        super()._cb_client_connected(reader, writer)
-        read_until = reader.readuntil
-
-        async def recording_readuntil(separator: bytes = b"\n") -> bytes:
-            line = await read_until(separator)
-            if separator == b"\n":
-                self._record(line)
-            return line
-
-        reader.readuntil = recording_readuntil  # type: ignore[method-assign,assignment]
-
-    def _record(self, line: bytes) -> None:
-        verb, _, argument = line.decode("ascii", "replace").strip().partition(" ")
-        verb = verb.upper()
-        if verb == "AUTH":
-            argument = argument.split(" ")[0]  # the mechanism; an initial response is a secret
-        self._sink.commands.append(SmtpCommand(verb, argument, _encrypted(self)))
-
-
-class _SinkHandler:
-    """aiosmtpd handler hooks: the failure replies the options ask for, and the recording."""
-
-    def __init__(self, sink: SmtpSink) -> None:
-        self._sink = sink
-
-    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
-        """XOAUTH2 as Google and Microsoft speak it: on a bad token a 334 error challenge, the
-        client's empty answer, then the failure reply."""
-        try:
-            blob = base64.b64decode(args[1], validate=True) if len(args) > 1 else b""
-        except ValueError:
-            await server.push("501 5.5.2 Can't decode base64")
-            return AuthResult(success=False, handled=True)
-        identity = self._sink._check_xoauth2(server, blob)
-        if identity is not None:
-            return AuthResult(success=True, auth_data=identity)
-        await server.challenge_auth(b'{"status":"401","schemes":"bearer","scope":"https://mail.google.com/"}')
-        return AuthResult(success=False, handled=False, message=self._sink.options.auth_failure_reply)
-
-    async def handle_MAIL(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
-    ) -> object:
-        if self._sink.options.auth_required and not session.authenticated:
-            return "530 5.7.0 Authentication required"
-        return MISSING  # aiosmtpd's own handling
-
-    async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
-    ) -> object:
-        return self._sink.options.rcpt_replies.get(address.lower(), MISSING)
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        if self._sink.options.data_reply is not None:
-            return self._sink.options.data_reply
-        auth = session.auth_data
-        self._sink.messages.append(
-            ReceivedMessage(
-                mail_from=envelope.mail_from or "",
-                rcpt_tos=tuple(envelope.rcpt_tos),
-                content=envelope.original_content or b"",
-                tls=_encrypted(server),
-                authenticated_as=auth.login.decode() if isinstance(auth, LoginPassword) else None,
-            )
-        )
-        return "250 2.0.0 OK: queued"
-
-
-class _ScriptedProtocol(asyncio.Protocol):
-    """A server that says `greeting` and hangs up, or (greeting None) never says anything."""
-
-    def __init__(self, sink: SmtpSink, greeting: str | None) -> None:
-        self._sink = sink
-        self._greeting = greeting
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._sink._opened(self, transport)
-        if self._greeting is not None:
-            cast(asyncio.WriteTransport, transport).write(self._greeting.encode() + b"\r\n")
-            transport.close()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._sink._closed(self)
 
 
 # --- settings and messages ----------------------------------------------------------------------

@@ -201,3 +201,14 @@ def test_google_redirect_uri_mismatch_at_the_token_endpoint() -> None:
 def test_every_catalogue_entry_has_a_case() -> None:
     keys = [case[0] for case in CASES]
     assert sorted(keys) == sorted({*MICROSOFT_ERRORS, *GOOGLE_ERRORS})
+
+
+def test_an_rfc6749_error_page_with_inline_markup_is_read() -> None:
+    page = (
+        "<h1>oops! something went wrong</h1><pre><strong>error</strong>: invalid_redirect_uri</pre>"
+        "<pre><strong>error_description</strong>: redirect_uri did not match any of the client&#39;s "
+        "registered redirect_uris</pre>"
+    )
+    error = provider_error(page, stage="authorize", http_status=400)
+    assert (error.error, error.provider_code) == ("invalid_redirect_uri", "invalid_redirect_uri")
+    assert error.description == "redirect_uri did not match any of the client's registered redirect_uris"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
 import json
 import re
 from collections.abc import Mapping
@@ -202,7 +203,8 @@ _PAGE_PATTERNS = (
 
 
 def _page_error(page: str, *, stage: str, http_status: int | None, host: str | None) -> OAuthError:
-    text = re.sub(r"<[^>]+>", "\n", page)
+    inline = re.sub(r"</?(?:strong|b|em|i|span|code|a)\b[^>]*>", "", page)
+    text = html.unescape(re.sub(r"<[^>]+>", "\n", inline))
     for pattern in _PAGE_PATTERNS:
         found = pattern.search(text)
         if found:

@@ -1,0 +1,148 @@
+// A real OAuth2 / OpenID Connect authorization server for alertmail's tests: panva's oidc-provider
+// (a certified OpenID provider) on 127.0.0.1 and a port the system picks. Nothing here is ours
+// but the configuration; tests/support/oauth_server.py starts it and drives it.
+//
+// Stdout carries exactly one line, `{"issuer": "...", "port": N}`, once the server listens;
+// everything oidc-provider prints (notices included) goes to stderr. SIGTERM/SIGINT stop it.
+
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+
+// oidc-provider 9 uses URL.parse and crypto.hash: Node.js 20.18 or later (it prefers 22 LTS and
+// says so on stderr; 20.18+ works). Say so plainly instead of failing on the first request.
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 20 || (major === 20 && minor < 18)) {
+  console.error(`tests/oauth_server needs Node.js 20.18 or later, not ${process.versions.node}`);
+  process.exit(1);
+}
+
+// oidc-provider writes its configuration notices with console.info, which is stdout.
+console.info = console.error;
+console.log = console.error;
+
+const { default: Provider, errors } = await import('oidc-provider');
+
+const SMTP_SCOPE = 'smtp.send';
+const DEFAULT_ACCESS_TOKEN_TTL = 3600;
+
+function signingKeys() {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return { keys: [{ ...privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256' }] };
+}
+
+function accessTokenTtl(_ctx, _token, client) {
+  return client?.access_token_ttl ?? DEFAULT_ACCESS_TOKEN_TTL;
+}
+
+function validateClientMetadata(_ctx, key, value) {
+  if (key === 'access_token_ttl' && value !== undefined && !(Number.isInteger(value) && value > 0)) {
+    throw new errors.InvalidClientMetadata('access_token_ttl must be a positive integer');
+  }
+}
+
+// Any login is accepted by the development forms; an address-like login is also the account's
+// e-mail address, so that the ID token names the mailbox.
+async function findAccount(_ctx, id) {
+  return {
+    accountId: id,
+    async claims() {
+      return id.includes('@') ? { sub: id, email: id, email_verified: true } : { sub: id };
+    },
+  };
+}
+
+function configuration(issuer) {
+  const smtpResource = `${issuer}/smtp`;
+  return {
+    jwks: signingKeys(),
+    cookies: { keys: [randomBytes(32).toString('base64url')] },
+    findAccount,
+    scopes: ['openid', 'offline_access', 'email', SMTP_SCOPE],
+    claims: { openid: ['sub'], email: ['email', 'email_verified'] },
+    pkce: { required: () => true },
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    extraClientMetadata: { properties: ['access_token_ttl'], validator: validateClientMetadata },
+    // A refresh token on every authorization_code grant of a client allowed to refresh, whether
+    // or not offline_access was asked for; a new one on every use; none tied to the browser session.
+    issueRefreshToken: (_ctx, client, source) =>
+      client.grantTypeAllowed('refresh_token') && source.kind === 'AuthorizationCode',
+    rotateRefreshToken: true,
+    expiresWithSession: () => false,
+    ttl: {
+      AccessToken: accessTokenTtl,
+      ClientCredentials: accessTokenTtl,
+      AuthorizationCode: 60,
+      IdToken: 3600,
+      RefreshToken: 14 * 24 * 3600,
+      Interaction: 600,
+      Session: 24 * 3600,
+      Grant: 14 * 24 * 3600,
+    },
+    features: {
+      devInteractions: { enabled: true },
+      introspection: { enabled: true, allowedPolicy: async () => true },
+      revocation: { enabled: true },
+      clientCredentials: { enabled: true },
+      registration: { enabled: true, initialAccessToken: false },
+      // Requests never name a resource. A request for `smtp.send` defaults to the SMTP resource,
+      // and the grant's resource is used at the token endpoint (even next to `openid`), so the
+      // access token is an opaque token for that resource with scope `smtp.send`, introspectable,
+      // like Microsoft's token for outlook.office.com. Without `smtp.send` the token is the plain
+      // userinfo token.
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: async (ctx, _client, oneOf) => {
+          if (oneOf) return oneOf;
+          const requested = String(ctx.oidc.params.scope ?? '').split(' ');
+          return requested.includes(SMTP_SCOPE) ? smtpResource : undefined;
+        },
+        useGrantedResource: async () => true,
+        getResourceServerInfo: async (_ctx, resource, client) => {
+          if (resource !== smtpResource) throw new errors.InvalidTarget();
+          return {
+            scope: SMTP_SCOPE,
+            accessTokenFormat: 'opaque',
+            accessTokenTTL: client?.access_token_ttl ?? DEFAULT_ACCESS_TOKEN_TTL,
+          };
+        },
+      },
+    },
+  };
+}
+
+// OpenID Connect ignores offline_access unless `prompt` includes `consent` (Core 1.0 section 11),
+// and oidc-provider then leaves it out of the grant, so a client that repeats its scopes at the
+// refresh_token grant (Authlib does) is refused with invalid_scope. Microsoft grants offline access
+// without that prompt; so does this server, by asking for consent when no prompt was given.
+async function grantOfflineAccessWithoutPrompt(ctx, next) {
+  const { scope, prompt } = ctx.query;
+  if (ctx.method === 'GET' && ctx.path === '/auth' && prompt === undefined
+      && typeof scope === 'string' && scope.split(' ').includes('offline_access')) {
+    ctx.query = { ...ctx.query, prompt: 'consent' };
+  }
+  await next();
+}
+
+const server = createServer();
+server.listen(0, '127.0.0.1', () => {
+  const { port } = server.address();
+  const issuer = `http://127.0.0.1:${port}`;
+  // The default renderError stays: an unregistered redirect_uri gets its HTTP 400 error page.
+  const provider = new Provider(issuer, configuration(issuer));
+  provider.use(grantOfflineAccessWithoutPrompt);
+  provider.on('server_error', (_ctx, error) => console.error('server_error', error));
+  server.on('request', provider.callback());
+  process.stdout.write(`${JSON.stringify({ issuer, port })}\n`);
+});
+
+function stop() {
+  server.close(() => process.exit(0));
+  server.closeAllConnections();
+}
+
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
