@@ -1,0 +1,181 @@
+"""The outbox's storage: enqueue, claim under a lease, record the outcome, requeue.
+
+Claiming is atomic on both databases, so two workers never hold one row:
+- PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED` picks due rows no other transaction holds, then
+  `UPDATE ... RETURNING` leases them, in one transaction;
+- SQLite: one conditional `UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING`. SQLite runs one
+  writer at a time and the statement starts with its write lock (writes first, see repositories.py),
+  so a second claimer waits for the busy timeout instead of failing.
+
+Outcomes (`mark_sent`, `mark_failed`) apply only while the row is still leased by the worker that
+reports them: a worker whose lease expired and was taken over cannot overwrite the new owner's result.
+Owners must therefore be unique per worker (node id and a random suffix, say).
+"""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import fields
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from alertmail.adapters.storage.models import OutboxRow
+from alertmail.domain.outbox import OUTBOX_STATUSES, FailureStatus, OutboxMessage, OutboxStatus
+from alertmail.errors import ConflictError, NotFoundError
+
+__all__ = ["SqlOutboxRepository"]
+
+Sessions = async_sessionmaker[AsyncSession]
+_COLUMNS = tuple(f.name for f in fields(OutboxMessage))
+_RETRIABLE_BY_HAND = ("dead", "waiting_config")
+
+
+class SqlOutboxRepository:
+    def __init__(self, sessions: Sessions, *, dialect: str) -> None:
+        self._sessions = sessions
+        self._dialect = dialect
+
+    async def enqueue(self, message: OutboxMessage) -> OutboxMessage:
+        """Store a new message; it is accepted once this returns (the row is committed)."""
+        async with self._sessions.begin() as session:
+            await session.execute(insert(OutboxRow).values(**_values(message)))
+        return message
+
+    async def claim(
+        self, owner: str, now: datetime, lease: timedelta, limit: int
+    ) -> builtins.list[OutboxMessage]:
+        """Lease up to `limit` due messages to `owner` (status `sending`); each claim counts an attempt."""
+        leased = {
+            "status": "sending",
+            "lease_owner": owner,
+            "lease_expires_at": now + lease,
+            "attempts": OutboxRow.attempts + 1,
+        }
+        due_ids = select(OutboxRow.id).where(_due(now)).order_by(OutboxRow.next_attempt_at).limit(limit)
+        async with self._sessions.begin() as session:
+            if self._dialect == "postgresql":
+                ids = (await session.scalars(due_ids.with_for_update(skip_locked=True))).all()
+                if not ids:
+                    return []
+                chosen: ColumnElement[bool] = OutboxRow.id.in_(ids)
+            else:
+                chosen = and_(OutboxRow.id.in_(due_ids.scalar_subquery()), _due(now))
+            rows = await session.scalars(
+                update(OutboxRow)
+                .where(chosen)
+                .values(**leased)
+                .returning(OutboxRow)
+                .execution_options(synchronize_session=False)
+            )
+            messages = [_message(row) for row in rows]
+        return sorted(messages, key=lambda m: (m.next_attempt_at or now, m.created_at))
+
+    async def mark_sent(self, id: str, owner: str, now: datetime) -> bool:
+        """Record delivery; False (and nothing changed) when `owner` no longer holds the lease."""
+        return await self._finish(id, owner, status="sent", sent_at=now, next_attempt_at=None)
+
+    async def mark_failed(
+        self,
+        id: str,
+        owner: str,
+        *,
+        status: FailureStatus,
+        next_attempt_at: datetime | None,
+        last_error: str,
+        last_category: str,
+    ) -> bool:
+        """Record a failed attempt (see `domain.outbox.decide`); False when the lease was lost."""
+        return await self._finish(
+            id,
+            owner,
+            status=status,
+            next_attempt_at=next_attempt_at,
+            last_error=last_error,
+            last_category=last_category,
+        )
+
+    async def release_waiting(self, now: datetime) -> int:
+        """Requeue every message waiting for the configuration; how many. After a save or sign-in."""
+        async with self._sessions.begin() as session:
+            ids = await session.scalars(
+                update(OutboxRow)
+                .where(OutboxRow.status == "waiting_config")
+                .values(status="queued", next_attempt_at=now)
+                .returning(OutboxRow.id)
+                .execution_options(synchronize_session=False)
+            )
+            return len(ids.all())
+
+    async def retry(self, id: str, now: datetime) -> OutboxMessage:
+        """Requeue a dead or waiting message by hand; its attempts are kept. The message as requeued."""
+        async with self._sessions.begin() as session:
+            row = await session.scalar(
+                update(OutboxRow)
+                .where(OutboxRow.id == id, OutboxRow.status.in_(_RETRIABLE_BY_HAND))
+                .values(status="queued", next_attempt_at=now)
+                .returning(OutboxRow)
+                .execution_options(synchronize_session=False)
+            )
+        if row is not None:
+            return _message(row)
+        found = await self.get(id)
+        if found is None:
+            raise NotFoundError(f"There is no outbox message {id!r}")
+        raise ConflictError(f"Outbox message {id!r} is {found.status}: only dead or waiting messages retry")
+
+    async def get(self, id: str) -> OutboxMessage | None:
+        async with self._sessions() as session:
+            row = await session.get(OutboxRow, id, populate_existing=True)
+        return None if row is None else _message(row)
+
+    async def list(
+        self, status: OutboxStatus | None = None, limit: int = 100
+    ) -> builtins.list[OutboxMessage]:
+        """The newest messages first, optionally of one status."""
+        query = select(OutboxRow).order_by(OutboxRow.created_at.desc(), OutboxRow.id).limit(limit)
+        if status is not None:
+            query = query.where(OutboxRow.status == status)
+        async with self._sessions() as session:
+            return [_message(row) for row in await session.scalars(query)]
+
+    async def counts(self) -> dict[OutboxStatus, int]:
+        """How many messages are in each status, every status listed."""
+        query = select(OutboxRow.status, func.count()).group_by(OutboxRow.status)
+        async with self._sessions() as session:
+            found = {status: count for status, count in await session.execute(query)}
+        return {status: found.get(status, 0) for status in OUTBOX_STATUSES}
+
+    async def _finish(self, id: str, owner: str, **values: Any) -> bool:
+        async with self._sessions.begin() as session:
+            applied = await session.scalar(
+                update(OutboxRow)
+                .where(OutboxRow.id == id, OutboxRow.status == "sending", OutboxRow.lease_owner == owner)
+                .values(lease_owner=None, lease_expires_at=None, **values)
+                .returning(OutboxRow.id)
+                .execution_options(synchronize_session=False)
+            )
+        return applied is not None
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    """Waiting rows whose time has come, and rows whose worker let its lease expire."""
+    return or_(
+        and_(OutboxRow.status.in_(("queued", "retry_wait")), OutboxRow.next_attempt_at <= now),
+        and_(OutboxRow.status == "sending", OutboxRow.lease_expires_at <= now),
+    )
+
+
+def _values(message: OutboxMessage) -> dict[str, Any]:
+    values = {name: getattr(message, name) for name in _COLUMNS}
+    values["recipients"] = list(message.recipients)
+    return values
+
+
+def _message(row: OutboxRow) -> OutboxMessage:
+    values = {name: getattr(row, name) for name in _COLUMNS}
+    values["recipients"] = tuple(row.recipients)
+    values["status"] = cast(OutboxStatus, row.status)
+    return OutboxMessage(**values)
