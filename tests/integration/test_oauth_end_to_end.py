@@ -115,6 +115,7 @@ async def test_sign_in_send_expire_refresh_revoke(
     assert (await send_test_email(api))["sent"] is True
     status = (await api.client.get("/api/v1/oauth/status")).json()
     assert (status["state"], status["account"]) == ("valid", LOGIN)
+    assert status["accepted_at"] is not None  # the relay accepted the token, recorded once
 
     # The access token expires at the server; the next send refreshes it first.
     await asyncio.sleep(ACCESS_TOKEN_TTL + 0.5)

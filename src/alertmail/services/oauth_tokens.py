@@ -66,8 +66,16 @@ class OAuthTokenService:
         self._clock = clock
         self._lock = asyncio.Lock()
         self.refreshes = 0  # token requests made, for tests and metrics
+        # The token last handed out and the one last recorded as accepted: a relay accepting the
+        # same token again needs no database round trip on the send path.
+        self._handed: str | None = None
+        self._recorded_accepted: str | None = None
 
     async def access_token(self, settings: MailSettings, *, force_refresh: bool = False) -> str:
+        self._handed = await self._current_token(settings, force_refresh=force_refresh)
+        return self._handed
+
+    async def _current_token(self, settings: MailSettings, *, force_refresh: bool) -> str:
         tokens = await self._tokens.load()
         if settings.oauth_grant == "client_credentials":
             return await self._app_only_token(settings, tokens, force_refresh=force_refresh)
@@ -78,19 +86,22 @@ class OAuthTokenService:
         return (await self._refresh_once(settings, rejected)).access_token.get_secret_value()
 
     async def token_accepted(self, settings: MailSettings) -> None:
+        handed = self._handed
+        if handed is not None and handed == self._recorded_accepted:
+            return
         tokens = await self._tokens.load()
         if tokens is None:
             return
         issued = tokens.refreshed_at or tokens.obtained_at
         if tokens.accepted_at is None or tokens.accepted_at < issued:  # one write per new token
             await self._tokens.save(replace(tokens, accepted_at=self._clock()))
+        self._recorded_accepted = handed
 
     async def refresh(self, settings: MailSettings) -> OAuthTokens:
         """Refresh now, whatever the expiry: the daily keep-alive and `alertmail oauth refresh`."""
         if settings.oauth_grant == "client_credentials":
             async with self._lock, self._tokens.refresh_lock():
                 return await self._fetch_app_only(settings, await self._tokens.load())
-        _usable(await self._tokens.load(), settings)
         async with self._lock, self._tokens.refresh_lock():
             current = _usable(await self._tokens.load(), settings)
             return await self._refresh(settings, current)
