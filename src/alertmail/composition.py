@@ -11,31 +11,51 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
+import alertmail
+from alertmail.adapters.event_renderer import JinjaEventRenderer
+from alertmail.adapters.event_types_file import load_event_types
 from alertmail.adapters.mail_log_file import RotatingMailLogFile
+from alertmail.adapters.metrics import PrometheusMetrics
 from alertmail.adapters.native_transport import NativeTransport
 from alertmail.adapters.oauth_client import HttpOAuthClient
 from alertmail.adapters.secret_box import FernetSecretBox
 from alertmail.adapters.smtp_transport import SmtpTransport
 from alertmail.adapters.storage.database import Database
+from alertmail.adapters.storage.event_repository import SqlEventRepository
+from alertmail.adapters.storage.node_repository import SqlNodeRepository
 from alertmail.adapters.storage.oauth_repositories import (
     SqlOAuthAuthorizationRepository,
     SqlOAuthTokenRepository,
 )
+from alertmail.adapters.storage.outbox_repository import SqlOutboxRepository
+from alertmail.adapters.storage.primary_lock import PostgresPrimaryLock, SingleNodeLock
 from alertmail.adapters.storage.repositories import (
     SqlAdministratorRepository,
     SqlApiTokenRepository,
     SqlMailLogRepository,
     SqlSettingsRepository,
 )
+from alertmail.adapters.storage.scheduler_repository import SqlSchedulerRunRepository
+from alertmail.adapters.storage.web_session_repository import SqlWebSessionRepository
 from alertmail.config import AppConfig
+from alertmail.domain.events import EventCatalog
+from alertmail.domain.outbox import OutboxMessage, RetryPolicy
+from alertmail.domain.ports import MailTransport, PrimaryLock
 from alertmail.services.administrators import AdministratorService
+from alertmail.services.cluster import ClusterOptions, ClusterService
+from alertmail.services.delivery import DeliveryOptions, DeliveryWorker
+from alertmail.services.local_submission import LocalSubmissionService
 from alertmail.services.mail_logs import MailLogService
+from alertmail.services.notifications import CoalescingOptions, NotificationService
 from alertmail.services.oauth_keepalive import OAuthKeepAlive
 from alertmail.services.oauth_signin import OAuthSignInService
 from alertmail.services.oauth_tokens import OAuthTokenService
+from alertmail.services.outbox_service import OutboxService
+from alertmail.services.scheduler import Scheduler
 from alertmail.services.sending import MailSendingService
 from alertmail.services.settings_service import SettingsService
 from alertmail.services.test_email import TestEmailService
+from alertmail.services.web_sessions import WebSessionService
 
 __all__ = ["Container", "open_container"]
 
@@ -54,6 +74,14 @@ class Container:
     oauth_tokens: OAuthTokenService
     oauth_sign_in: OAuthSignInService
     oauth_keepalive: OAuthKeepAlive
+    local_submission: LocalSubmissionService
+    notifications: NotificationService
+    outbox: OutboxService
+    delivery_worker: DeliveryWorker
+    scheduler: Scheduler
+    metrics: PrometheusMetrics
+    web_sessions: WebSessionService
+    cluster: ClusterService
 
 
 @asynccontextmanager
@@ -74,29 +102,81 @@ async def open_container(config: AppConfig) -> AsyncIterator[Container]:
 def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile) -> Container:
     box = FernetSecretBox.from_key_file(config.resolved_secret_key_file)
     sessions = database.sessionmaker
+    node = config.node_name or socket.gethostname()
     settings_repository = SqlSettingsRepository(sessions, box)
     administrators = SqlAdministratorRepository(sessions)
     mail_log = SqlMailLogRepository(sessions)
+    outbox = SqlOutboxRepository(sessions, dialect=database.dialect)
+    policy = RetryPolicy(lifetime=timedelta(hours=config.message_lifetime_hours))
+    metrics = PrometheusMetrics()
     oauth_client = HttpOAuthClient()
+    token_repository = SqlOAuthTokenRepository(sessions, box, dialect=database.dialect)
     oauth_tokens = OAuthTokenService(
-        SqlOAuthTokenRepository(sessions, box, dialect=database.dialect),
-        oauth_client,
-        refresh_margin=timedelta(seconds=config.oauth_refresh_margin),
+        token_repository, oauth_client, refresh_margin=timedelta(seconds=config.oauth_refresh_margin)
     )
-    sending = MailSendingService(
-        {"smtp": SmtpTransport(tokens=oauth_tokens), "native": NativeTransport(config.sendmail_path)},
-        mail_log,
-        log_file,
-        node=config.node_name or socket.gethostname(),
-    )
+    transports: dict[str, MailTransport] = {
+        "smtp": SmtpTransport(tokens=oauth_tokens),
+        "native": NativeTransport(config.sendmail_path),
+    }
+    sending = MailSendingService(transports, mail_log, log_file, node=node)
     test_email = TestEmailService(settings_repository, administrators, sending)
+    keepalive = OAuthKeepAlive(
+        settings_repository, oauth_tokens, sending, interval=timedelta(hours=config.oauth_keepalive_hours)
+    )
+
+    async def sign_in_marker() -> object:
+        tokens = await token_repository.load()
+        return None if tokens is None else tokens.obtained_at
+
+    async def dead_lettered(message: OutboxMessage, reason: str) -> None:
+        details = {"message_id": message.message_id, "subject": message.subject, "reason": reason}
+        await notifications.raise_event("delivery.dead_lettered", details, source="delivery")
+
+    worker = DeliveryWorker(
+        outbox,
+        settings_repository,
+        transports,
+        sending,
+        policy=policy,
+        node=node,
+        options=DeliveryOptions(
+            batch_size=config.delivery_batch_size,
+            poll_interval=config.delivery_poll_seconds,
+            lease=timedelta(seconds=config.delivery_lease_seconds),
+        ),
+        observer=metrics,
+        authorization_marker=sign_in_marker,
+        on_dead_letter=dead_lettered,
+    )
+    catalog = EventCatalog.default()
+    for own in load_event_types(config.data_dir / "event-types.json"):
+        catalog.register(own)
+    notifications = NotificationService(
+        catalog,
+        JinjaEventRenderer(
+            appliance=node,
+            timezone=config.appliance_timezone,
+            public_url=config.public_url,
+            override_dir=config.data_dir / "templates",
+        ),
+        SqlEventRepository(sessions, dialect=database.dialect),
+        settings_repository,
+        policy=policy,
+        node=node,
+        coalescing=CoalescingOptions(
+            window=timedelta(minutes=config.coalesce_window_minutes), max_mailed_keys=config.coalesce_max_keys
+        ),
+        on_queued=worker.wake,
+        on_received=metrics.event_received,
+    )
+    admin_service = AdministratorService(administrators, SqlApiTokenRepository(sessions))
     return Container(
         config=config,
         database=database,
         settings=SettingsService(settings_repository, test_email),
         test_email=test_email,
         mail_logs=MailLogService(mail_log),
-        administrators=AdministratorService(administrators, SqlApiTokenRepository(sessions)),
+        administrators=admin_service,
         sending=sending,
         oauth_tokens=oauth_tokens,
         oauth_sign_in=OAuthSignInService(
@@ -107,10 +187,61 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
             sending,
             public_url=config.public_url,
         ),
-        oauth_keepalive=OAuthKeepAlive(
+        oauth_keepalive=keepalive,
+        local_submission=LocalSubmissionService(
+            outbox,
             settings_repository,
-            oauth_tokens,
-            sending,
-            interval=timedelta(hours=config.oauth_keepalive_hours),
+            policy=policy,
+            max_bytes=config.local_submission_max_bytes,
         ),
+        notifications=notifications,
+        outbox=OutboxService(outbox, on_queued=worker.wake),
+        delivery_worker=worker,
+        scheduler=Scheduler(
+            settings_repository,
+            notifications,
+            SqlSchedulerRunRepository(sessions),
+            outbox,
+            keepalive,
+            oauth_tokens,
+            timezone=config.appliance_timezone,
+            node=node,
+        ),
+        metrics=metrics,
+        web_sessions=WebSessionService(SqlWebSessionRepository(sessions), admin_service),
+        cluster=_cluster(config, database, notifications, metrics, node),
+    )
+
+
+def _cluster(
+    config: AppConfig,
+    database: Database,
+    notifications: NotificationService,
+    metrics: PrometheusMetrics,
+    node: str,
+) -> ClusterService:
+    """The node's place in the cluster: on PostgreSQL the advisory lock; on SQLite always primary."""
+    lock: PrimaryLock = (
+        PostgresPrimaryLock(config.resolved_database_url, database.engine)
+        if database.dialect == "postgresql"
+        else SingleNodeLock()
+    )
+    options = ClusterOptions(
+        node_id=node,
+        hostname=socket.gethostname(),
+        advertised_url=config.advertised_url or config.public_url,
+        version=config.version_override or alertmail.__version__,
+        role=config.node_role,
+        heartbeat=config.heartbeat_seconds,
+        grace=config.failover_grace_seconds,
+        automatic_failover=config.automatic_failover,
+    )
+    sessions = database.sessionmaker
+    return ClusterService(
+        SqlNodeRepository(sessions),
+        lock,
+        notifications,
+        SqlSchedulerRunRepository(sessions),
+        options,
+        observer=metrics,
     )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +32,35 @@ class AppConfig(BaseSettings):
     log_backups: int = 5
     oauth_refresh_margin: float = 300.0  # seconds before expiry at which an access token is refreshed
     oauth_keepalive_hours: float = 24.0  # refresh at least this often, so inactivity never kills a token
+    timezone: str = ""  # the appliance's time zone (IANA name) for the daily notice; "" = the system's
+    message_lifetime_hours: float = 48.0  # a message not delivered by then is dead-lettered
+    coalesce_window_minutes: float = 10.0  # repeats of one event and dedupe key fold into one digest
+    coalesce_max_keys: int = 10  # dedupe keys of one type mailed one by one per window
+    delivery_batch_size: int = 100
+    delivery_poll_seconds: float = 1.0
+    delivery_lease_seconds: float = 120.0  # a claimed batch is another worker's after this long
+    worker: bool = True  # `serve` also delivers; false on a node that only serves the UI and API
+
+    # Legacy local senders: the loopback SMTP submission listener (port 0: off) and the largest
+    # message it and `alertmail sendmail` accept (Exchange Online's default limit is 25 MB).
+    smtp_listener_port: int = Field(default=0, ge=0, le=65535)
+    smtp_listener_host: str = "127.0.0.1"
+    local_submission_max_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
+
+    # Several nodes on one PostgreSQL (docs/cluster.md). A traffic node never becomes the primary.
+    node_role: Literal["primary-capable", "traffic"] = "primary-capable"
+    advertised_url: str = ""  # where the other nodes reach this one; "" = public_url
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
+    failover_grace_seconds: float = Field(default=15.0, ge=0)  # a primary gone this long is replaced
+    automatic_failover: bool = True  # false: backups mail the admins and wait for `cluster promote`
+    version_override: str = ""  # the version this node reports; for tests of a mixed-version cluster
+
+    @property
+    def appliance_timezone(self) -> tzinfo:
+        if self.timezone:
+            return ZoneInfo(self.timezone)
+        local = datetime.now().astimezone().tzinfo
+        return local if local is not None else UTC
 
     @property
     def resolved_database_url(self) -> str:

@@ -20,7 +20,7 @@ from email.utils import getaddresses
 from alertmail.domain.settings import MailSettings
 from alertmail.errors import NativeTransportError
 
-__all__ = ["NativeTransport"]
+__all__ = ["NativeSession", "NativeTransport"]
 
 _RECIPIENT_HEADERS = ("To", "Cc", "Bcc")
 _OUTPUT_LIMIT = 500
@@ -36,6 +36,10 @@ class NativeTransport:
     def __init__(self, program: str = "/usr/sbin/sendmail", *, timeout: float = 60.0) -> None:
         self._program = program
         self._timeout = timeout
+
+    async def open_session(self, settings: MailSettings) -> NativeSession:
+        """A session in name only: the MTA takes each message in its own run of `program`."""
+        return NativeSession(self, settings)
 
     async def send(self, message: EmailMessage, recipients: Sequence[str], settings: MailSettings) -> None:
         addressed = _addressed_to(message, recipients)
@@ -108,3 +112,19 @@ def _failure_detail(program: str, exit_code: int | None, output: bytes) -> str:
     text = output.decode("utf-8", errors="replace").strip()[:_OUTPUT_LIMIT]
     detail = f"{program} failed with exit code {exit_code}"
     return f"{detail}: {text}" if text else detail
+
+
+class NativeSession:
+    def __init__(self, transport: NativeTransport, settings: MailSettings) -> None:
+        self._transport = transport
+        self._settings = settings
+
+    @property
+    def usable(self) -> bool:
+        return True
+
+    async def send(self, message: EmailMessage, recipients: Sequence[str]) -> None:
+        await self._transport.send(message, recipients, self._settings)
+
+    async def close(self) -> None:
+        return None

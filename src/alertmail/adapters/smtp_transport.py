@@ -56,7 +56,7 @@ from alertmail.errors import (
     TransportError,
 )
 
-__all__ = ["SmtpTransport"]
+__all__ = ["SmtpSession", "SmtpTransport"]
 
 
 class SmtpTransport:
@@ -77,6 +77,14 @@ class SmtpTransport:
         self._tokens = tokens
 
     async def send(self, message: EmailMessage, recipients: Sequence[str], settings: MailSettings) -> None:
+        session = await self.open_session(settings)
+        try:
+            await session.send(message, recipients)
+        finally:
+            await session.close()
+
+    async def open_session(self, settings: MailSettings) -> SmtpSession:
+        """Connect, upgrade to TLS and authenticate once; the session then sends many messages."""
         if settings.auth_type == "oauth2" and self._tokens is None:
             raise _no_access_token(settings)
         stage = _Stage()
@@ -85,15 +93,10 @@ class SmtpTransport:
             try:
                 await _open_session(client, settings, stage)
                 await self._authenticate(client, settings, stage)
-                stage.name = "mail"
-                refused, _ = await client.send_message(
-                    message, sender=settings.from_address, recipients=list(recipients)
-                )
-                await _quit_quietly(client)
-            finally:
+            except BaseException:
                 client.close()
-        if refused:
-            raise _partly_refused(refused, settings)
+                raise
+        return SmtpSession(client, settings)
 
     async def _authenticate(self, client: SMTP, settings: MailSettings, stage: _Stage) -> None:
         if settings.auth_type == "none":
@@ -130,6 +133,38 @@ class SmtpTransport:
                     again.code, again.message, stage="xoauth2", host=settings.hostname, port=settings.port
                 ) from again
         await tokens.token_accepted(settings)
+
+
+class SmtpSession:
+    """An open, authenticated connection to the relay that sends messages one after another.
+
+    Between messages the envelope is reset by aiosmtplib after a refused command, so a refused
+    recipient does not spoil the next message. A session the server closed (`usable` is False)
+    must be replaced; sending on it raises a `TransportError` like any lost connection.
+    """
+
+    def __init__(self, client: SMTP, settings: MailSettings) -> None:
+        self._client = client
+        self._settings = settings
+
+    @property
+    def usable(self) -> bool:
+        return self._client.is_connected
+
+    async def send(self, message: EmailMessage, recipients: Sequence[str]) -> None:
+        stage = _Stage()
+        stage.name = "mail"
+        with _translate_errors(self._settings, stage):
+            refused, _ = await self._client.send_message(
+                message, sender=self._settings.from_address, recipients=list(recipients)
+            )
+        if refused:
+            raise _partly_refused(refused, self._settings)
+
+    async def close(self) -> None:
+        if self._client.is_connected:
+            await _quit_quietly(self._client)
+        self._client.close()
 
 
 _Mechanism = Callable[[SMTP, MailSettings, str], Awaitable[None]]

@@ -64,6 +64,8 @@ class OutboxMessage:
     created_at: datetime
     sent_at: datetime | None = None
     expires_at: datetime  # created_at + the policy's lifetime; informative, the policy decides
+    source: str = "event"  # event | digest | sendmail | smtp-listener
+    raw: str | None = None  # a local program's message as submitted; subject/text/html then unused
 
 
 @dataclass(frozen=True)

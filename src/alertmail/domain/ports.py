@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.message import EmailMessage
-from typing import Protocol
+from typing import Literal, Protocol
 
+from alertmail.domain.events import Digest, Event, EventRecorded, EventType, RenderedMail, StoredEvent
 from alertmail.domain.oauth import OAuthTokens, PendingAuthorization, TokenGrant
+from alertmail.domain.outbox import FailureStatus, OutboxMessage, OutboxStatus
 from alertmail.domain.records import (
     Administrator,
     ApiToken,
@@ -23,23 +26,49 @@ __all__ = [
     "AdministratorRepository",
     "ApiTokenRepository",
     "AuditRepository",
+    "ClusterNode",
+    "ClusterObserver",
+    "DeliveryObserver",
+    "EventRenderer",
+    "EventRepository",
     "MailLogFile",
     "MailLogRepository",
+    "MailSession",
     "MailTransport",
+    "NodeRepository",
+    "NodeRole",
     "OAuthAuthorizationRepository",
     "OAuthClient",
     "OAuthTokenRepository",
+    "OutboxRepository",
+    "PrimaryLock",
+    "SchedulerRunRepository",
     "SecretBox",
     "SettingsRepository",
+    "WebSession",
+    "WebSessionRepository",
 ]
 
 
+class MailSession(Protocol):
+    """A connection to the relay, opened and authenticated once, that sends message after message."""
+
+    @property
+    def usable(self) -> bool: ...
+
+    async def send(self, message: EmailMessage, recipients: Sequence[str]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
 class MailTransport(Protocol):
-    """Hands one message to the relay or the local MTA, or raises a `TransportError`."""
+    """Hands messages to the relay or the local MTA, or raises a `TransportError`."""
 
     async def send(
         self, message: EmailMessage, recipients: Sequence[str], settings: MailSettings
     ) -> None: ...
+
+    async def open_session(self, settings: MailSettings) -> MailSession: ...
 
 
 class SecretBox(Protocol):
@@ -67,9 +96,15 @@ class MailLogRepository(Protocol):
     async def add(self, entry: MailLogEntry) -> MailLogEntry: ...
 
     async def list(
-        self, *, limit: int = 100, category: str | None = None, since: datetime | None = None
+        self,
+        *,
+        limit: int = 100,
+        category: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        offset: int = 0,
     ) -> Sequence[MailLogEntry]:
-        """Newest first."""
+        """Newest first; `since` inclusive, `until` exclusive; skip the first `offset` entries."""
         ...
 
 
@@ -89,6 +124,16 @@ class AdministratorRepository(Protocol):
     async def list(self) -> Sequence[Administrator]: ...
 
     async def set_email(self, username: str, email: str | None) -> None: ...
+
+    async def set_password_hash(self, username: str, password_hash: str) -> None: ...
+
+    async def remove(self, username: str) -> None:
+        """Remove an administrator (their API tokens and web sessions go with them).
+
+        Raises `NotFoundError` for an unknown one and `ConflictError` for the last one: an appliance
+        nobody can sign in to is worse than one administrator too many.
+        """
+        ...
 
 
 class ApiTokenRepository(Protocol):
@@ -172,3 +217,179 @@ class OAuthAuthorizationRepository(Protocol):
     async def finish(self, state: str, *, succeeded: bool, message: str, reason: str) -> None: ...
 
     async def get(self, state: str) -> PendingAuthorization | None: ...
+
+
+class OutboxRepository(Protocol):
+    """The outbox's storage (see `alertmail.domain.outbox` for the states)."""
+
+    async def enqueue(self, message: OutboxMessage) -> OutboxMessage: ...
+
+    async def claim(self, owner: str, now: datetime, lease: timedelta, limit: int) -> list[OutboxMessage]: ...
+
+    async def mark_sent_many(self, ids: Sequence[str], owner: str, now: datetime) -> int: ...
+
+    async def mark_failed(
+        self,
+        id: str,
+        owner: str,
+        *,
+        status: FailureStatus,
+        next_attempt_at: datetime | None,
+        last_error: str,
+        last_category: str,
+    ) -> bool: ...
+
+    async def release_unattempted(
+        self, ids: Sequence[str], owner: str, *, status: FailureStatus, next_attempt_at: datetime | None
+    ) -> int: ...
+
+    async def release_waiting(self, now: datetime) -> int: ...
+
+    async def retry(self, id: str, now: datetime) -> OutboxMessage: ...
+
+    async def get(self, id: str) -> OutboxMessage | None: ...
+
+    async def list(self, status: OutboxStatus | None = None, limit: int = 100) -> list[OutboxMessage]: ...
+
+    async def counts(self) -> dict[OutboxStatus, int]: ...
+
+
+class DeliveryObserver(Protocol):
+    """What the delivery worker reports as it goes (metrics)."""
+
+    def sent(self, count: int, latencies: Sequence[float]) -> None: ...
+
+    def failed(self, category: str) -> None: ...
+
+    def retry_scheduled(self) -> None: ...
+
+    def dead_lettered(self) -> None: ...
+
+
+class EventRepository(Protocol):
+    """Events, their coalescing windows and the outbox rows they cause, written together."""
+
+    async def record(
+        self,
+        event: Event,
+        *,
+        window: timedelta,
+        max_mailed_keys: int,
+        make_message: Callable[[], OutboxMessage | None],
+    ) -> EventRecorded: ...
+
+    async def take_due_digests(
+        self, now: datetime, build: Callable[[Digest], OutboxMessage | None], *, limit: int = 50
+    ) -> int: ...
+
+    async def list(
+        self, *, event_type: str | None = None, since: datetime | None = None, limit: int = 100
+    ) -> list[StoredEvent]: ...
+
+    async def count(self, *, event_type: str | None = None) -> int: ...
+
+
+class EventRenderer(Protocol):
+    """Turns an event, or a window's repeats, into the e-mail's subject, text and HTML."""
+
+    def render_event(self, event_type: EventType, event: Event) -> RenderedMail: ...
+
+    def render_digest(self, event_type: EventType, digest: Digest) -> RenderedMail: ...
+
+
+class SchedulerRunRepository(Protocol):
+    async def claim(self, job: str, period: str, *, now: datetime, node: str) -> bool:
+        """Record that `job` runs for `period`; False when it already has, on any node."""
+        ...
+
+
+# --- web UI sessions ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WebSession:
+    """A signed-in browser. `id` is the SHA-256 of the cookie's value: the value itself is not kept."""
+
+    id: str
+    administrator: Administrator
+    csrf_token: str
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    user_agent: str = ""
+
+
+class WebSessionRepository(Protocol):
+    async def add(self, session: WebSession) -> None: ...
+
+    async def find(self, session_id: str) -> WebSession | None:
+        """The session with this id and its administrator, expired or not; None when unknown."""
+        ...
+
+    async def touch(self, session_id: str, *, last_seen_at: datetime, expires_at: datetime) -> None: ...
+
+    async def delete(self, session_id: str) -> None: ...
+
+    async def delete_for_administrator(self, username: str, *, keep: str | None = None) -> None:
+        """End every session of `username` but `keep` (after a password change)."""
+        ...
+
+    async def delete_expired(self, now: datetime) -> int: ...
+
+
+# --- cluster: several nodes on one PostgreSQL -----------------------------------------------------
+
+NodeRole = Literal["primary-capable", "traffic"]
+
+
+@dataclass(frozen=True)
+class ClusterNode:
+    """One alertmail process on the shared database, as it last reported itself."""
+
+    node_id: str
+    hostname: str
+    advertised_url: str
+    version: str
+    role: NodeRole
+    started_at: datetime
+    last_heartbeat: datetime
+    is_primary: bool
+    promote_requested: bool = False
+
+
+class NodeRepository(Protocol):
+    async def register(self, node: ClusterNode) -> None:
+        """Insert or replace the node's row: a restart keeps its id and clears a promotion request."""
+        ...
+
+    async def heartbeat(self, node_id: str, *, now: datetime, is_primary: bool) -> None: ...
+
+    async def mark_primary(self, node_id: str) -> None:
+        """Record `node_id` as the primary and every other node as not."""
+        ...
+
+    async def list(self) -> list[ClusterNode]: ...
+
+    async def request_promotion(self, node_id: str) -> None: ...
+
+
+class PrimaryLock(Protocol):
+    """The primary's lock: held by one node at most, and released when its holder's connection ends."""
+
+    async def try_acquire(self) -> bool: ...
+
+    async def still_held(self) -> bool:
+        """False once the connection holding the lock is gone, and the lock with it."""
+        ...
+
+    async def held_by_anyone(self) -> bool:
+        """Whether some node (this one included) holds the lock now: the backups' primary probe."""
+        ...
+
+    async def release(self) -> None:
+        """Let the lock go and close the connection that held it."""
+        ...
+
+
+class ClusterObserver(Protocol):
+    def node_state(self, role: str, is_primary: bool) -> None: ...

@@ -54,6 +54,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "port": 587,
         "encryption": "starttls",
         "scopes": "https://outlook.office.com/SMTP.Send offline_access",
+        # Exchange Online: 3 concurrent connections per mailbox, 30 messages a minute.
+        "max_connections": 3,
+        "messages_per_minute": 30,
     },
     "google": {
         "hostname": "smtp.gmail.com",
@@ -100,6 +103,10 @@ class MailSettings(BaseModel):
     send_test_on_save: bool = False
     tls_trusted_ca: str = ""
     connect_timeout: float = 30.0
+    # Sending well: at most this many connections to the relay at once, and at most this many
+    # messages a minute (0: no limit). The Microsoft preset sets Exchange Online's 3 and 30.
+    max_connections: int = 3
+    messages_per_minute: int = 0
 
     @classmethod
     def unconfigured(cls) -> MailSettings:
@@ -190,6 +197,20 @@ class MailSettings(BaseModel):
     def _timeout(cls, value: float) -> float:
         if not 1 <= value <= 600:
             raise _problem("timeout", "must be a number of seconds from 1 to 600")
+        return value
+
+    @field_validator("max_connections")
+    @classmethod
+    def _connections(cls, value: int) -> int:
+        if not 1 <= value <= 20:
+            raise _problem("connections", "must be a whole number from 1 to 20")
+        return value
+
+    @field_validator("messages_per_minute")
+    @classmethod
+    def _rate(cls, value: int) -> int:
+        if not 0 <= value <= 100_000:
+            raise _problem("rate", "must be a whole number from 0 (no limit) to 100000")
         return value
 
 

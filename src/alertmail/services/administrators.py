@@ -54,6 +54,9 @@ class AdministratorService:
     async def list(self) -> list[Administrator]:
         return list(await self._administrators.list())
 
+    async def get(self, username: str) -> Administrator | None:
+        return await self._administrators.get(username)
+
     async def verify_password(self, username: str, password: str) -> Administrator | None:
         stored_hash = await self._administrators.password_hash(username)
         if stored_hash is None:
@@ -74,6 +77,21 @@ class AdministratorService:
         if await self._administrators.get(username) is None:
             raise NotFoundError(f"There is no administrator named {username!r}")
         await self._administrators.set_email(username, _normalized(email))
+
+    async def change_password(self, username: str, *, current: str, new: str) -> None:
+        """Change one's own password: the current one proves it is them at the keyboard."""
+        if await self.verify_password(username, current) is None:
+            raise SettingsValidationError([FieldError("current_password", "is not correct")])
+        problems = _password_problems(new, field="new_password")
+        if problems:
+            raise SettingsValidationError(problems)
+        await self._administrators.set_password_hash(username, self._hasher.hash(new))
+
+    async def remove(self, username: str, *, acting: str) -> None:
+        """Remove another administrator; never oneself, never the last one."""
+        if username == acting:
+            raise ConflictError("You cannot remove the account you are signed in with")
+        await self._administrators.remove(username)
 
     async def create_token(self, name: str, *, administrator: str) -> tuple[ApiToken, str]:
         """A new bearer token: the record, and the token itself, which is never shown again."""
@@ -103,9 +121,13 @@ def _administrator_problems(username: str, email: str | None, password: str) -> 
         )
     if email:
         problems += _email_problems(email)
+    return problems + _password_problems(password)
+
+
+def _password_problems(password: str, *, field: str = "password") -> list[FieldError]:
     if len(password) < MIN_PASSWORD_LENGTH:
-        problems.append(FieldError("password", f"must be at least {MIN_PASSWORD_LENGTH} characters"))
-    return problems
+        return [FieldError(field, f"must be at least {MIN_PASSWORD_LENGTH} characters")]
+    return []
 
 
 def _email_problems(email: str) -> list[FieldError]:

@@ -22,13 +22,24 @@ class MailLogService:
         self._repository = repository
 
     async def list(
-        self, *, limit: int = 100, category: str | None = None, since: datetime | None = None
+        self,
+        *,
+        limit: int = 100,
+        category: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        offset: int = 0,
     ) -> Sequence[MailLogEntry]:
+        """Newest first; `since` inclusive, `until` exclusive; `offset` entries skipped (pages)."""
         problems = []
         if not 1 <= limit <= MAX_LIMIT:
             problems.append(FieldError("limit", f"must be from 1 to {MAX_LIMIT}"))
         if category is not None and category not in CATEGORIES:
             problems.append(FieldError("category", "must be one of " + ", ".join(CATEGORIES)))
+        if offset < 0:
+            problems.append(FieldError("offset", "must not be negative"))
         if problems:
             raise SettingsValidationError(problems)
-        return await self._repository.list(limit=limit, category=category, since=since)
+        return await self._repository.list(
+            limit=limit, category=category, since=since, until=until, offset=offset
+        )

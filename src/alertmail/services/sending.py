@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from email.message import EmailMessage
 
 from alertmail.domain.classification import Classification, classify
@@ -89,6 +90,12 @@ class MailSendingService:
             context=context,
             node=self._node,
         )
+        return await self.record(entry)
+
+    async def record(self, entry: MailLogEntry) -> MailLogEntry:
+        """Add an entry to Mail Server Logs (the table and the log file)."""
+        if not entry.node:
+            entry = replace(entry, node=self._node)
         stored = await self._mail_log.add(entry)
         self._log_file.write(stored)
         return stored

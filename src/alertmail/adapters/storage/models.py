@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.expression import false
@@ -33,12 +34,17 @@ __all__ = [
     "ApiTokenRow",
     "AuditLogRow",
     "Base",
+    "EventRow",
+    "EventWindowRow",
     "MailServerLogRow",
     "MailSettingsRow",
+    "NodeRow",
     "OAuthAuthorizationRow",
     "OAuthTokenRow",
     "OutboxRow",
+    "SchedulerRunRow",
     "UtcDateTime",
+    "WebSessionRow",
 ]
 
 # Named constraints let future migrations on SQLite (batch mode) find and alter them.
@@ -109,6 +115,8 @@ class MailSettingsRow(Base):
     send_test_on_save: Mapped[bool] = mapped_column(Boolean)
     tls_trusted_ca: Mapped[str] = mapped_column(Text)
     connect_timeout: Mapped[float] = mapped_column(Float)
+    max_connections: Mapped[int] = mapped_column(Integer, server_default="3")
+    messages_per_minute: Mapped[int] = mapped_column(Integer, server_default="0")
     version: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_by: Mapped[str] = mapped_column(Text)
@@ -235,3 +243,92 @@ class OutboxRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Where it came from: "event", "digest", "sendmail", "smtp-listener".
+    source: Mapped[str] = mapped_column(String(32), server_default="event")
+    # A message a local program submitted, kept as it came (RFC 5322 text); None for our own.
+    raw: Mapped[str | None] = mapped_column(Text)
+
+
+class EventRow(Base):
+    """One event raised by the appliance, whether it was mailed at once or folded into a digest."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_event_type_received_at", "event_type", "received_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    dedupe_key: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(Text)
+    node: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    window_id: Mapped[int | None] = mapped_column(Integer)
+    # The e-mail that carried it: its own, or the digest it was folded into (set when that is queued).
+    outbox_id: Mapped[str | None] = mapped_column(String(36))
+    disposition: Mapped[str] = mapped_column(String(16))  # mailed | coalesced | no_recipients
+
+
+class EventWindowRow(Base):
+    """Repeats of one event type and dedupe key inside one coalescing window (a fixed time bucket)."""
+
+    __tablename__ = "event_windows"
+    __table_args__ = (
+        UniqueConstraint("event_type", "dedupe_key", "bucket_start"),
+        Index("ix_event_windows_digest_due", "digest_pending", "closes_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    dedupe_key: Mapped[str] = mapped_column(Text)
+    bucket_start: Mapped[datetime] = mapped_column(UtcDateTime)
+    closes_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    count: Mapped[int] = mapped_column(Integer)
+    coalesced: Mapped[int] = mapped_column(Integer)  # events not mailed at once: the digest's news
+    first_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    mailed: Mapped[bool] = mapped_column(Boolean)  # its first event went out at once
+    digest_pending: Mapped[bool] = mapped_column(Boolean)
+
+
+class SchedulerRunRow(Base):
+    """A scheduled job's run, one row per period: the primary key makes "once a day" hold cluster-wide."""
+
+    __tablename__ = "scheduler_runs"
+
+    job: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ran_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    node: Mapped[str] = mapped_column(Text)
+
+
+class WebSessionRow(Base):
+    """A signed-in browser. Only the SHA-256 of the session cookie's value is kept."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    administrator_id: Mapped[int] = mapped_column(
+        ForeignKey("administrators.id", ondelete="CASCADE"), index=True
+    )
+    csrf_token: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    user_agent: Mapped[str] = mapped_column(Text)
+
+
+class NodeRow(Base):
+    """One alertmail node on the shared database: who it is, and when it last said it was alive."""
+
+    __tablename__ = "nodes"
+
+    node_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    hostname: Mapped[str] = mapped_column(Text)
+    advertised_url: Mapped[str] = mapped_column(Text)
+    version: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(32))  # primary-capable | traffic
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_heartbeat: Mapped[datetime] = mapped_column(UtcDateTime)
+    # What the node last reported; the advisory lock, not this column, decides who is primary.
+    is_primary: Mapped[bool] = mapped_column(Boolean)
+    promote_requested: Mapped[bool] = mapped_column(Boolean, server_default=false())

@@ -15,6 +15,7 @@ Owners must therefore be unique per worker (node id and a random suffix, say).
 from __future__ import annotations
 
 import builtins
+from collections.abc import Sequence
 from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -26,7 +27,7 @@ from alertmail.adapters.storage.models import OutboxRow
 from alertmail.domain.outbox import OUTBOX_STATUSES, FailureStatus, OutboxMessage, OutboxStatus
 from alertmail.errors import ConflictError, NotFoundError
 
-__all__ = ["SqlOutboxRepository"]
+__all__ = ["SqlOutboxRepository", "outbox_values"]
 
 Sessions = async_sessionmaker[AsyncSession]
 _COLUMNS = tuple(f.name for f in fields(OutboxMessage))
@@ -41,7 +42,7 @@ class SqlOutboxRepository:
     async def enqueue(self, message: OutboxMessage) -> OutboxMessage:
         """Store a new message; it is accepted once this returns (the row is committed)."""
         async with self._sessions.begin() as session:
-            await session.execute(insert(OutboxRow).values(**_values(message)))
+            await session.execute(insert(OutboxRow).values(**outbox_values(message)))
         return message
 
     async def claim(
@@ -76,6 +77,47 @@ class SqlOutboxRepository:
     async def mark_sent(self, id: str, owner: str, now: datetime) -> bool:
         """Record delivery; False (and nothing changed) when `owner` no longer holds the lease."""
         return await self._finish(id, owner, status="sent", sent_at=now, next_attempt_at=None)
+
+    async def mark_sent_many(self, ids: Sequence[str], owner: str, now: datetime) -> int:
+        """Record a batch delivered, in one transaction; how many were still leased by `owner`."""
+        if not ids:
+            return 0
+        async with self._sessions.begin() as session:
+            applied = await session.scalars(
+                update(OutboxRow)
+                .where(OutboxRow.id.in_(ids), OutboxRow.status == "sending", OutboxRow.lease_owner == owner)
+                .values(
+                    status="sent", sent_at=now, next_attempt_at=None, lease_owner=None, lease_expires_at=None
+                )
+                .returning(OutboxRow.id)
+                .execution_options(synchronize_session=False)
+            )
+            return len(applied.all())
+
+    async def release_unattempted(
+        self, ids: Sequence[str], owner: str, *, status: FailureStatus, next_attempt_at: datetime | None
+    ) -> int:
+        """Give back claimed messages that were never tried (the relay failed first).
+
+        Their claim does not count as an attempt: the attempt counter is decremented again.
+        """
+        if not ids:
+            return 0
+        async with self._sessions.begin() as session:
+            applied = await session.scalars(
+                update(OutboxRow)
+                .where(OutboxRow.id.in_(ids), OutboxRow.status == "sending", OutboxRow.lease_owner == owner)
+                .values(
+                    status=status,
+                    next_attempt_at=next_attempt_at,
+                    attempts=OutboxRow.attempts - 1,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                )
+                .returning(OutboxRow.id)
+                .execution_options(synchronize_session=False)
+            )
+            return len(applied.all())
 
     async def mark_failed(
         self,
@@ -168,7 +210,7 @@ def _due(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def _values(message: OutboxMessage) -> dict[str, Any]:
+def outbox_values(message: OutboxMessage) -> dict[str, Any]:
     values = {name: getattr(message, name) for name in _COLUMNS}
     values["recipients"] = list(message.recipients)
     return values

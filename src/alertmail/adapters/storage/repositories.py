@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import fields, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import SecretStr
-from sqlalchemy import Text, insert, literal, select, update
+from sqlalchemy import Text, delete, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -44,6 +44,8 @@ __all__ = [
     "SqlMailLogRepository",
     "SqlSettingsRepository",
 ]
+
+_TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)  # how stale `last_used_at` may be
 
 Clock = Callable[[], datetime]
 Sessions = async_sessionmaker[AsyncSession]
@@ -183,9 +185,15 @@ class SqlMailLogRepository:
         return replace(entry, id=row.id)
 
     async def list(
-        self, *, limit: int = 100, category: str | None = None, since: datetime | None = None
+        self,
+        *,
+        limit: int = 100,
+        category: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        offset: int = 0,
     ) -> Sequence[MailLogEntry]:
-        """Newest first."""
+        """Newest first; `since` inclusive, `until` exclusive."""
         statement = select(MailServerLogRow).order_by(
             MailServerLogRow.registered_at.desc(), MailServerLogRow.id.desc()
         )
@@ -193,8 +201,10 @@ class SqlMailLogRepository:
             statement = statement.where(MailServerLogRow.category == category)
         if since is not None:
             statement = statement.where(MailServerLogRow.registered_at >= since)
+        if until is not None:
+            statement = statement.where(MailServerLogRow.registered_at < until)
         async with self._sessions() as session:
-            rows = (await session.scalars(statement.limit(limit))).all()
+            rows = (await session.scalars(statement.offset(offset).limit(limit))).all()
         return [
             MailLogEntry(id=row.id, **{name: getattr(row, name) for name in _LOG_COLUMNS}) for row in rows
         ]
@@ -244,6 +254,43 @@ class SqlAdministratorRepository:
             if (await session.execute(statement)).scalar_one_or_none() is None:
                 raise NotFoundError(f"there is no administrator named {username!r}")
 
+    async def set_password_hash(self, username: str, password_hash: str) -> None:
+        statement = (
+            update(AdministratorRow)
+            .where(AdministratorRow.username == username)
+            .values(password_hash=password_hash)
+            .returning(AdministratorRow.id)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._sessions.begin() as session:
+            if (await session.execute(statement)).scalar_one_or_none() is None:
+                raise NotFoundError(f"there is no administrator named {username!r}")
+
+    async def remove(self, username: str) -> None:
+        """Remove one administrator, never the last: the count is checked in the DELETE itself."""
+        others = (
+            select(func.count())
+            .select_from(AdministratorRow)
+            .where(AdministratorRow.username != username)
+            .scalar_subquery()
+        )
+        statement = (
+            delete(AdministratorRow)
+            .where(AdministratorRow.username == username, others > 0)
+            .returning(AdministratorRow.id)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._sessions.begin() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # Two removals at once would each still see the other's row; on SQLite the DELETE
+                # already runs alone (one writer at a time), and a read first would risk "locked".
+                await session.execute(select(AdministratorRow.id).with_for_update())
+            if (await session.execute(statement)).scalar_one_or_none() is not None:
+                return
+        if await self._find(username) is None:
+            raise NotFoundError(f"there is no administrator named {username!r}")
+        raise ConflictError("the last administrator cannot be removed: add another one first")
+
     async def _find(self, username: str) -> AdministratorRow | None:
         statement = select(AdministratorRow).where(AdministratorRow.username == username)
         async with self._sessions() as session:
@@ -285,21 +332,31 @@ class SqlApiTokenRepository:
         return ApiToken(name=name, administrator=administrator, created_at=now, id=token_id)
 
     async def find(self, token_hash: str) -> ApiToken | None:
-        touch = (
-            update(ApiTokenRow)
+        """The token and its administrator; `last_used_at` is written at most once a minute.
+
+        A read per API call and not a write: on SQLite every write queues for the one writer
+        lock, which event ingestion needs (see bench/ingest.py).
+        """
+        query = (
+            select(ApiTokenRow, AdministratorRow.username)
+            .join(AdministratorRow, AdministratorRow.id == ApiTokenRow.administrator_id)
             .where(ApiTokenRow.token_hash == token_hash)
-            .values(last_used_at=self._clock())
-            .returning(ApiTokenRow)
-            .execution_options(synchronize_session=False)
         )
-        async with self._sessions.begin() as session:
-            row = (await session.scalars(touch)).one_or_none()
-            if row is None:
-                return None
-            owner = await session.get_one(AdministratorRow, row.administrator_id)
+        async with self._sessions() as session:
+            found = (await session.execute(query)).one_or_none()
+        if found is None:
+            return None
+        row, username = found
+        now = self._clock()
+        if row.last_used_at is None or now - row.last_used_at >= _TOKEN_TOUCH_INTERVAL:
+            async with self._sessions.begin() as session:
+                await session.execute(
+                    update(ApiTokenRow).where(ApiTokenRow.id == row.id).values(last_used_at=now)
+                )
+            row.last_used_at = now
         return ApiToken(
             name=row.name,
-            administrator=owner.username,
+            administrator=username,
             created_at=row.created_at,
             last_used_at=row.last_used_at,
             id=row.id,

@@ -11,22 +11,45 @@ from fastapi import FastAPI
 import alertmail
 from alertmail.composition import open_container
 from alertmail.config import AppConfig
+from alertmail.interfaces import web
 from alertmail.interfaces.api.errors import install_error_handlers
-from alertmail.interfaces.api.routes import health, mail_server_logs, mail_settings, oauth, oauth_callback
+from alertmail.interfaces.api.routes import (
+    cluster,
+    events,
+    health,
+    mail_server_logs,
+    mail_settings,
+    messages,
+    metrics,
+    oauth,
+    oauth_callback,
+)
+from alertmail.interfaces.smtp_listener import configured_listener
+from alertmail.services.web_sessions import FirstRunSetup
 
 
-def create_app(config: AppConfig) -> FastAPI:
+def create_app(config: AppConfig, *, setup_token: str | None = None) -> FastAPI:
+    """`setup_token`: the one-time first-run setup link's token (`alertmail serve` prints the link)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_container(config) as container:
             app.state.container = container
-            keepalive = asyncio.create_task(container.oauth_keepalive.run_forever(), name="oauth-keepalive")
+            tasks = [
+                asyncio.create_task(container.cluster.run_forever(), name="cluster"),
+                # Only the primary runs the schedule; on SQLite the one node always is.
+                asyncio.create_task(
+                    container.cluster.run_while_primary(container.scheduler.run_forever), name="scheduler"
+                ),
+            ]
+            if config.worker:
+                tasks.append(asyncio.create_task(container.delivery_worker.run_forever(), name="delivery"))
             try:
-                yield
+                # Legacy local senders over SMTP, when ALERTMAIL_SMTP_LISTENER_PORT turns it on.
+                async with configured_listener(config, container.local_submission):
+                    yield
             finally:
-                keepalive.cancel()
-                with suppress(asyncio.CancelledError):
-                    await keepalive
+                await _stop(tasks)
 
     app = FastAPI(
         title="alertmail",
@@ -35,6 +58,16 @@ def create_app(config: AppConfig) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (mail_settings, mail_server_logs, oauth, oauth_callback, health):
+    routers = (mail_settings, mail_server_logs, oauth, oauth_callback, events, messages, cluster)
+    for module in (*routers, health, metrics):
         app.include_router(module.router)
+    web.install(app, FirstRunSetup(setup_token))
     return app
+
+
+async def _stop(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with suppress(asyncio.CancelledError):
+            await task

@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from alertmail.composition import Container
 from alertmail.domain.records import Administrator
 from alertmail.errors import UnauthorizedError
+from alertmail.interfaces.web.session import SAFE_METHODS, check_csrf, session_from_request
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `alertmail token create`")
 
@@ -23,12 +24,19 @@ ContainerDep = Annotated[Container, Depends(get_container)]
 
 
 async def current_administrator(
+    request: Request,
     container: ContainerDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Administrator:
-    if credentials is None:
+    """A bearer token, or the web UI's session cookie (then unsafe methods need the CSRF header)."""
+    if credentials is not None:
+        return await container.administrators.authenticate_token(credentials.credentials)
+    session = await session_from_request(request)
+    if session is None:
         raise UnauthorizedError("Sign in, or send an API token as 'Authorization: Bearer <token>'")
-    return await container.administrators.authenticate_token(credentials.credentials)
+    if request.method not in SAFE_METHODS:
+        await check_csrf(request, session)
+    return session.administrator
 
 
 AdministratorDep = Annotated[Administrator, Depends(current_administrator)]

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from alertmail.domain import messages
+from alertmail.domain.events import UnknownEventTypeError
 from alertmail.errors import (
     AdministratorEmailMissingError,
     AlertmailError,
@@ -40,6 +41,7 @@ _STATUS: dict[type[AlertmailError], int] = {
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SettingsValidationError, _validation)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _request_validation)  # type: ignore[arg-type]
+    app.add_exception_handler(UnknownEventTypeError, _unknown_event_type)  # type: ignore[arg-type]
     app.add_exception_handler(SignInFailedError, _sign_in_failed)  # type: ignore[arg-type]
     app.add_exception_handler(AlertmailError, _alertmail_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
@@ -67,6 +69,12 @@ async def _alertmail_error(request: Request, exc: AlertmailError) -> JSONRespons
     status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 500)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(_body(str(exc)), status_code=status, headers=headers)
+
+
+async def _unknown_event_type(request: Request, exc: UnknownEventTypeError) -> JSONResponse:
+    body = _body(str(exc), [{"field": "type", "message": f"unknown event type {exc.name!r}"}])
+    body["known_types"] = list(exc.known)
+    return JSONResponse(body, status_code=422)
 
 
 async def _sign_in_failed(request: Request, exc: SignInFailedError) -> JSONResponse:

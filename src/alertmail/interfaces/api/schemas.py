@@ -44,6 +44,8 @@ class MailSettingsUpdate(BaseModel):
     send_test_on_save: bool | None = None
     tls_trusted_ca: str | None = None
     connect_timeout: float | None = None
+    max_connections: int | None = None
+    messages_per_minute: int | None = None
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import sys
 from dataclasses import asdict
 from datetime import datetime
@@ -13,7 +14,14 @@ import typer
 import alertmail
 from alertmail.config import AppConfig
 from alertmail.domain.records import MailLogEntry
-from alertmail.interfaces.cli import admin_commands, oauth_commands, settings_commands
+from alertmail.interfaces.cli import (
+    admin_commands,
+    cluster_commands,
+    event_commands,
+    oauth_commands,
+    sendmail_command,
+    settings_commands,
+)
 from alertmail.interfaces.cli.runtime import console, fail, run
 from alertmail.interfaces.cli.test_email_output import print_test_result
 
@@ -27,6 +35,11 @@ app.add_typer(settings_commands.app, name="settings")
 app.add_typer(admin_commands.admin_app, name="admin")
 app.add_typer(admin_commands.token_app, name="token")
 app.add_typer(oauth_commands.app, name="oauth")
+app.add_typer(event_commands.events_app, name="events")
+app.add_typer(event_commands.outbox_app, name="outbox")
+app.add_typer(cluster_commands.app, name="cluster")
+app.command("notify")(event_commands.notify)
+app.command("worker")(event_commands.worker)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
@@ -52,7 +65,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8025,
 ) -> None:
-    """Serve the REST API (and, later, the web UI) on http://HOST:PORT."""
+    """Serve the web UI and the REST API on http://HOST:PORT, and deliver queued mail."""
     import uvicorn
 
     from alertmail.interfaces.api.app import create_app
@@ -60,13 +73,26 @@ def serve(
     config = AppConfig()
     admins = run(lambda c: c.administrators.list())
     console.print(f"alertmail {alertmail.__version__} on http://{host}:{port} (data in {config.data_dir})")
-    if not admins:
+    setup_token = None if admins else secrets.token_urlsafe(32)
+    if setup_token:
         console.print(
-            "No administrator yet. Create the first one with:\n"
-            "  alertmail admin create USERNAME --email ADDRESS\n"
-            "then an API token with: alertmail token create NAME --admin USERNAME"
+            "No administrator yet. Create the first one in your browser with this one-time link\n"
+            "(it works until used, or until alertmail restarts):\n"
+            f"  {_setup_link(config, host, port, setup_token)}\n"
+            "or on the command line: alertmail admin create USERNAME --email ADDRESS\n"
+            "(an API token for scripts: alertmail token create NAME --admin USERNAME)"
         )
-    uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(config, setup_token=setup_token), host=host, port=port, log_level="info")
+
+
+def _setup_link(config: AppConfig, host: str, port: int, token: str) -> str:
+    if config.public_url:
+        base = config.public_url.rstrip("/")
+    else:
+        # A wildcard address is where the server listens, not where a browser finds it.
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+        base = f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+    return f"{base}/setup?token={token}"
 
 
 @app.command("test-email")
@@ -108,6 +134,19 @@ def _entry_json(entry: MailLogEntry) -> dict[str, object]:
     data = asdict(entry)
     data["registered_at"] = entry.registered_at.isoformat()
     return data
+
+
+@app.command(
+    "sendmail",
+    # sendmail's flags (-oi, -fFROM, -t ...) are not Typer's: they go through untouched, --help too.
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+def sendmail(ctx: typer.Context) -> None:
+    """Queue the message on stdin, sendmail-style: [-t] [-i] [-f FROM] [RECIPIENT ...] (see --help)."""
+    status = sendmail_command.run(ctx.args, stdin=sys.stdin.buffer, stdout=sys.stdout, stderr=sys.stderr)
+    if status:
+        raise typer.Exit(status)
 
 
 @db_app.command("upgrade")

@@ -11,5 +11,7 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz")
 async def health(container: ContainerDep) -> dict[str, str]:
+    """200 while the database answers. `delivery` says whether mail is held for a configuration fix."""
     await container.settings.current()
-    return {"status": "ok"}
+    held = container.delivery_worker.blocked
+    return {"status": "ok", "delivery": "held_for_configuration" if held else "ok"}

@@ -1,0 +1,191 @@
+"""Drain throughput: 2,000 queued messages delivered by alertmail vs. the ceiling vs. naive code.
+
+    .venv/bin/python -m bench.drain [--messages 2000] [--connections 3] [--naive 300] [--rounds 3]
+                                    [--reply-delay-ms 0]
+
+All three send the same messages to one sink in a separate process that requires STARTTLS and
+AUTH PLAIN (bench/sink.py):
+- alertmail: the messages are already committed to the outbox (SQLite); alertmail's
+  DeliveryWorker claims, sends over its pooled connections and records them, batch by batch;
+- ceiling: a minimal pooled aiosmtplib client with the same number of connections, sending the same
+  messages (built beforehand) straight to the sink, recording nothing;
+- naive: smtplib, one connection per message (connect, STARTTLS, AUTH, send, QUIT), one at a time;
+  measured on the first `--naive` messages, since it is the slow one.
+`--reply-delay-ms` makes the sink hold each reply, as a relay across a network would (on
+127.0.0.1 a handshake and a login are nearly free, which flatters the naive client).
+Goal (issue #5): alertmail >= 0.8 x ceiling and >= 3 x naive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import smtplib
+import ssl
+import tempfile
+import time
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+import aiosmtplib
+
+from alertmail.adapters.storage.outbox_repository import SqlOutboxRepository
+from alertmail.composition import open_container
+from alertmail.config import AppConfig
+from alertmail.domain.message import build_message
+from alertmail.domain.outbox import OutboxMessage, RetryPolicy, new_outbox_message
+from bench.common import Certificates, configure, load_average, median, sink_process
+from bench.sink import PASSWORD, USERNAME, SinkProcess
+
+FROM = "alerts@example.com"
+RECIPIENTS = ("ops@example.com", "oncall@example.com")
+
+
+def outbox_messages(count: int) -> list[OutboxMessage]:
+    now = datetime.now(UTC)
+    return [
+        new_outbox_message(
+            event_type="failover.backup_becoming_primary",
+            recipients=RECIPIENTS,
+            subject=f"[bench] Failover: backup becoming primary #{number}",
+            text=f"The backup node is becoming the primary node (message {number}).\n" * 8,
+            html=f"<p>The backup node is becoming the primary node (message {number}).</p>" * 8,
+            from_address=FROM,
+            now=now,
+            policy=RetryPolicy(),
+        )
+        for number in range(count)
+    ]
+
+
+def emails(messages: list[OutboxMessage]) -> list[EmailMessage]:
+    now = datetime.now(UTC)
+    return [
+        build_message(
+            from_address=FROM,
+            to=m.recipients,
+            subject=m.subject,
+            text=m.text,
+            html=m.html,
+            sent_at=now,
+            message_id=m.message_id,
+        )
+        for m in messages
+    ]
+
+
+async def run_alertmail(
+    messages: list[OutboxMessage], sink: SinkProcess, certificates: Certificates, connections: int
+) -> float:
+    """Messages per second: alertmail's worker draining an outbox that holds `messages`."""
+    with tempfile.TemporaryDirectory(prefix="alertmail-bench-drain-") as directory:
+        config = AppConfig(data_dir=Path(directory) / "data", node_name="bench")
+        async with open_container(config) as container:
+            await configure(container, sink, certificates, max_connections=connections)
+            outbox = SqlOutboxRepository(container.database.sessionmaker, dialect=container.database.dialect)
+            for message in messages:
+                await outbox.enqueue(message)
+            worker = container.delivery_worker
+            sink.reset()
+            started = time.perf_counter()
+            while await worker.run_once():
+                pass
+            elapsed = time.perf_counter() - started
+            await worker.close()
+            counts = await container.outbox.counts()
+    _check(sink, len(messages), f"alertmail (outbox: {counts})")
+    return len(messages) / elapsed
+
+
+async def run_ceiling(
+    prepared: list[EmailMessage], sink: SinkProcess, certificates: Certificates, connections: int
+) -> float:
+    """Messages per second: a minimal pooled aiosmtplib client, `connections` connections."""
+    context = ssl.create_default_context(cadata=certificates.ca_pem)
+    pending = list(reversed(prepared))
+
+    async def lane() -> None:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=sink.port, start_tls=True, tls_context=context)
+        await client.connect()
+        await client.login(USERNAME, PASSWORD)
+        while pending:
+            await client.send_message(pending.pop(), sender=FROM, recipients=list(RECIPIENTS))
+        await client.quit()
+
+    sink.reset()
+    started = time.perf_counter()
+    await asyncio.gather(*(lane() for _ in range(connections)))
+    elapsed = time.perf_counter() - started
+    _check(sink, len(prepared), "ceiling")
+    return len(prepared) / elapsed
+
+
+def run_naive(prepared: list[EmailMessage], sink: SinkProcess, certificates: Certificates) -> float:
+    """Messages per second: smtplib, a new connection, STARTTLS and login for every message."""
+    context = ssl.create_default_context(cadata=certificates.ca_pem)
+    sink.reset()
+    started = time.perf_counter()
+    for message in prepared:
+        with smtplib.SMTP("127.0.0.1", sink.port, timeout=30) as client:
+            client.starttls(context=context)
+            client.login(USERNAME, PASSWORD)
+            client.send_message(message, from_addr=FROM, to_addrs=list(RECIPIENTS))
+    elapsed = time.perf_counter() - started
+    _check(sink, len(prepared), "naive")
+    return len(prepared) / elapsed
+
+
+def _check(sink: SinkProcess, expected: int, who: str) -> None:
+    stats = sink.stats()
+    if (stats["messages"], stats["unique"]) != (expected, expected):
+        raise RuntimeError(f"{who}: the sink got {stats}, expected {expected} unique messages")
+
+
+async def main(arguments: argparse.Namespace) -> None:
+    results: dict[str, list[float]] = {"alertmail": [], "ceiling": [], "naive": []}
+    with sink_process(arguments.reply_delay_ms) as (sink, certificates):
+        for round_number in range(1, arguments.rounds + 1):
+            messages = outbox_messages(arguments.messages)
+            prepared = emails(messages)
+            results["ceiling"].append(await run_ceiling(prepared, sink, certificates, arguments.connections))
+            results["alertmail"].append(
+                await run_alertmail(messages, sink, certificates, arguments.connections)
+            )
+            naive_count = min(arguments.naive, len(prepared))
+            results["naive"].append(
+                await asyncio.to_thread(run_naive, prepared[:naive_count], sink, certificates)
+            )
+            print(
+                f"round {round_number}: "
+                + "  ".join(f"{name} {values[-1]:8.1f} msg/s" for name, values in results.items())
+            )
+    alertmail, ceiling, naive = (median(results[name]) for name in ("alertmail", "ceiling", "naive"))
+    print()
+    print(
+        f"drain of {arguments.messages} messages, {arguments.connections} connection(s), "
+        "STARTTLS + AUTH PLAIN, "
+        f"sink reply delay {arguments.reply_delay_ms:g} ms, median of {arguments.rounds} round(s); "
+        f"{load_average()}"
+    )
+    print(f"  alertmail DeliveryWorker (SQLite outbox) {alertmail:8.1f} msg/s")
+    print(f"  ceiling (pooled aiosmtplib, no storage)  {ceiling:8.1f} msg/s")
+    print(f"  naive (smtplib, login per message)       {naive:8.1f} msg/s  (on {naive_count} messages)")
+    print(f"  alertmail / ceiling = {alertmail / ceiling:.2f}   (goal >= 0.80)")
+    print(f"  alertmail / naive   = {alertmail / naive:.1f}    (goal >= 3)")
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--connections", type=int, default=3)
+    parser.add_argument("--naive", type=int, default=300, help="messages the naive client sends")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--reply-delay-ms", type=float, default=0.0, help="the sink holds each reply")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse()))

@@ -1,0 +1,95 @@
+"""Event e-mails from sandboxed Jinja2 templates: the package's, or the administrator's own.
+
+Templates are looked up as `events/<type>.txt.j2` / `.html.j2` first, then the shared
+`events/event.*` (one event) or `events/digest.*` (a window's repeats). A directory given as
+`override_dir` is searched before the package, so an administrator can reword any type without
+touching the code. The environment is sandboxed: a template (which an administrator may edit) can
+read the context it is given and nothing else, and HTML templates escape every value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any
+
+from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
+
+from alertmail.domain.events import Digest, Event, EventType, RenderedMail
+
+__all__ = ["JinjaEventRenderer"]
+
+
+class JinjaEventRenderer:
+    def __init__(
+        self, *, appliance: str, timezone: tzinfo, public_url: str = "", override_dir: Path | None = None
+    ) -> None:
+        loaders: list[Any] = [PackageLoader("alertmail.adapters", "templates")]
+        if override_dir is not None:
+            loaders.insert(0, FileSystemLoader(override_dir))
+        self._env = SandboxedEnvironment(
+            loader=ChoiceLoader(loaders),
+            autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            keep_trailing_newline=True,
+        )
+        self._appliance = appliance
+        self._timezone = timezone
+        self._public_url = public_url
+
+    def render_event(self, event_type: EventType, event: Event) -> RenderedMail:
+        subject = f"[{self._appliance}] {event_type.title}"
+        context = self._context(event_type, subject) | {
+            "event_id": event.id,
+            "received_at": self._when(event.received_at),
+            "details": dict(event.details),
+            "dedupe_key": event.dedupe_key,
+        }
+        return self._render(event_type, "event", subject, context)
+
+    def render_digest(self, event_type: EventType, digest: Digest) -> RenderedMail:
+        times = "time" if digest.total == 1 else "times"
+        subject = f"[{self._appliance}] {event_type.title}: {digest.total} more {times}"
+        windows = [
+            {
+                "dedupe_key": w.dedupe_key,
+                "coalesced": w.coalesced,
+                "first_at": self._when(w.first_at),
+                "last_at": self._when(w.last_at),
+                "details": dict(w.details),
+            }
+            for w in digest.windows
+        ]
+        context = self._context(event_type, subject) | {
+            "windows": windows,
+            "more_windows": digest.more_windows,
+            "total": digest.total,
+            "first_at": self._when(digest.first_at),
+            "last_at": self._when(digest.last_at),
+            "window_start": self._when(digest.window_start),
+            "window_end": self._when(digest.window_end),
+        }
+        return self._render(event_type, "digest", subject, context)
+
+    def _context(self, event_type: EventType, subject: str) -> dict[str, Any]:
+        return {
+            "event_type": event_type,
+            "subject": subject,
+            "appliance": self._appliance,
+            "public_url": self._public_url,
+        }
+
+    def _render(
+        self, event_type: EventType, kind: str, subject: str, context: Mapping[str, Any]
+    ) -> RenderedMail:
+        text = self._env.select_template([f"events/{event_type.name}.{kind}.txt.j2", f"events/{kind}.txt.j2"])
+        html = self._env.select_template(
+            [f"events/{event_type.name}.{kind}.html.j2", f"events/{kind}.html.j2"]
+        )
+        return RenderedMail(subject=subject, text=text.render(context), html=html.render(context))
+
+    def _when(self, moment: datetime) -> str:
+        return moment.astimezone(self._timezone).strftime("%Y-%m-%d %H:%M:%S %Z")

@@ -1,0 +1,103 @@
+"""Prometheus metrics, in a registry of their own (one per container, so tests never collide)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["PrometheusMetrics"]
+
+_TOKEN_STATES = ("not_authorized", "valid", "expiring", "reauthorization_required")
+_NODE_ROLES = ("primary-capable", "traffic")
+
+
+class PrometheusMetrics:
+    """The delivery worker's observer, plus gauges set from the database at scrape time."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._sent = Counter(
+            "alertmail_messages_sent", "Messages the relay accepted.", registry=self.registry
+        )
+        self._failed = Counter(
+            "alertmail_delivery_failures",
+            "Failed delivery attempts, by error category.",
+            ["category"],
+            registry=self.registry,
+        )
+        self._retries = Counter(
+            "alertmail_delivery_retries",
+            "Attempts that failed and were scheduled again.",
+            registry=self.registry,
+        )
+        self._dead = Counter("alertmail_messages_dead_lettered", "Messages given up.", registry=self.registry)
+        self._latency = Histogram(
+            "alertmail_delivery_latency_seconds",
+            "From a message's acceptance to the relay's acceptance.",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400),
+            registry=self.registry,
+        )
+        self._events = Counter(
+            "alertmail_events_received", "Events received, by type.", ["type"], registry=self.registry
+        )
+        self._outbox = Gauge(
+            "alertmail_outbox_messages",
+            "Messages in the outbox, by status.",
+            ["status"],
+            registry=self.registry,
+        )
+        self._token = Gauge(
+            "alertmail_oauth_token_state",
+            "1 for the OAuth2 token's current state, 0 for the others.",
+            ["state"],
+            registry=self.registry,
+        )
+        self._node_role = Gauge(
+            "alertmail_node_role",
+            "1 for this node's cluster role (primary-capable or traffic), 0 for the other.",
+            ["role"],
+            registry=self.registry,
+        )
+        self._node_primary = Gauge(
+            "alertmail_node_is_primary",
+            "1 while this node holds the primary lock (runs the scheduler and the cluster checks).",
+            registry=self.registry,
+        )
+
+    # DeliveryObserver
+    def sent(self, count: int, latencies: Sequence[float]) -> None:
+        self._sent.inc(count)
+        for seconds in latencies:
+            self._latency.observe(max(seconds, 0.0))
+
+    def failed(self, category: str) -> None:
+        self._failed.labels(category=category).inc()
+
+    def retry_scheduled(self) -> None:
+        self._retries.inc()
+
+    def dead_lettered(self) -> None:
+        self._dead.inc()
+
+    # the rest
+    def event_received(self, event_type: str) -> None:
+        self._events.labels(type=event_type).inc()
+
+    def set_outbox(self, counts: Mapping[Any, int]) -> None:
+        for status, count in counts.items():
+            self._outbox.labels(status=status).set(count)
+
+    def set_token_state(self, state: str | None) -> None:
+        for known in _TOKEN_STATES:
+            self._token.labels(state=known).set(1 if known == state else 0)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+    # ClusterObserver
+    def node_state(self, role: str, is_primary: bool) -> None:
+        for known in _NODE_ROLES:
+            self._node_role.labels(role=known).set(1 if known == role else 0)
+        self._node_primary.set(1 if is_primary else 0)

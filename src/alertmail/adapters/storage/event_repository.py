@@ -1,0 +1,262 @@
+"""Events, their coalescing windows, and the outbox rows they become, written together.
+
+An event, the window it counts in and the e-mail it causes are written in one transaction: an
+event is accepted once it is committed, and it is never recorded as mailed without its outbox row
+(nor the other way round). The window is an upsert on (type, dedupe key, bucket): concurrent
+events of one key, from one process or several nodes, agree on which of them was the first.
+
+SQLite: the upsert is the transaction's first statement, so the transaction takes the write lock
+before it reads anything (see outbox_repository.py).
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from alertmail.adapters.storage.models import EventRow, EventWindowRow, OutboxRow
+from alertmail.adapters.storage.outbox_repository import outbox_values
+from alertmail.domain.events import (
+    DIGEST_LISTED,
+    Digest,
+    DigestWindow,
+    Disposition,
+    Event,
+    EventRecorded,
+    StoredEvent,
+    coalescing_bucket,
+)
+from alertmail.domain.outbox import OutboxMessage
+
+__all__ = ["SqlEventRepository"]
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@dataclass(frozen=True)
+class _Window:
+    id: int
+    count: int
+
+
+class SqlEventRepository:
+    def __init__(self, sessions: Sessions, *, dialect: str) -> None:
+        self._sessions = sessions
+        self._dialect = dialect
+
+    async def record(
+        self,
+        event: Event,
+        *,
+        window: timedelta,
+        max_mailed_keys: int,
+        make_message: Callable[[], OutboxMessage | None],
+    ) -> EventRecorded:
+        """Record `event` and, when it is the first of its key in its window, queue its e-mail.
+
+        `make_message` is called only when the event is to be mailed at once; None means there is
+        nobody to mail. At most `max_mailed_keys` keys of one type are mailed one by one per window:
+        the others wait for the type's digest, so a storm of distinct keys stays bounded too.
+        """
+        start, end = coalescing_bucket(event.received_at, window)
+        async with self._sessions.begin() as session:
+            counted = await self._count(session, event, start, end)
+            outbox_id: str | None = None
+            disposition: Disposition = "coalesced"
+            if counted.count == 1 and await self._mailed_keys(session, event, start) < max_mailed_keys:
+                message = make_message()
+                if message is None:
+                    disposition = "no_recipients"
+                else:
+                    await session.execute(insert(OutboxRow).values(**outbox_values(message)))
+                    outbox_id, disposition = message.id, "mailed"
+            if counted.count == 1:  # a repeat was settled by the upsert itself
+                await self._settle_window(session, counted.id, mailed=disposition == "mailed")
+            await session.execute(
+                insert(EventRow).values(**_event_values(event, counted.id, outbox_id, disposition))
+            )
+        return EventRecorded(event.id, disposition, outbox_id, counted.count)
+
+    async def _count(self, session: AsyncSession, event: Event, start: datetime, end: datetime) -> _Window:
+        values = {
+            "event_type": event.event_type,
+            "dedupe_key": event.dedupe_key,
+            "bucket_start": start,
+            "closes_at": end,
+            "count": 1,
+            "coalesced": 0,
+            "first_at": event.received_at,
+            "last_at": event.received_at,
+            "mailed": False,
+            "digest_pending": False,
+        }
+        dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        upsert = (
+            dialect_insert(EventWindowRow)
+            .values(**values)
+            .on_conflict_do_update(
+                index_elements=["event_type", "dedupe_key", "bucket_start"],
+                # A repeat is coalesced: counted for the digest in the same statement.
+                set_={
+                    "count": EventWindowRow.count + 1,
+                    "last_at": event.received_at,
+                    "coalesced": EventWindowRow.coalesced + 1,
+                    "digest_pending": True,
+                },
+            )
+            .returning(EventWindowRow.id, EventWindowRow.count)
+        )
+        window_id, count = (await session.execute(upsert)).one()
+        return _Window(window_id, count)
+
+    async def _mailed_keys(self, session: AsyncSession, event: Event, start: datetime) -> int:
+        query = select(func.count()).where(
+            EventWindowRow.event_type == event.event_type,
+            EventWindowRow.bucket_start == start,
+            EventWindowRow.mailed.is_(True),
+        )
+        return int(await session.scalar(query) or 0)
+
+    async def _settle_window(self, session: AsyncSession, window_id: int, *, mailed: bool) -> None:
+        if mailed:
+            values: dict[str, Any] = {"mailed": True}
+        else:
+            values = {"coalesced": EventWindowRow.coalesced + 1, "digest_pending": True}
+        await session.execute(update(EventWindowRow).where(EventWindowRow.id == window_id).values(**values))
+
+    async def take_due_digests(
+        self, now: datetime, build: Callable[[Digest], OutboxMessage | None], *, limit: int = 50
+    ) -> int:
+        """Queue one digest per type for every ended window with repeats; how many were queued.
+
+        The windows are taken (digest_pending cleared) in the same transaction as the digest's
+        outbox row is written, so a digest is queued once even when several nodes flush at once.
+        """
+        async with self._sessions() as session:
+            due = (
+                await session.execute(
+                    select(EventWindowRow.event_type, EventWindowRow.bucket_start)
+                    .where(EventWindowRow.digest_pending.is_(True), EventWindowRow.closes_at <= now)
+                    .group_by(EventWindowRow.event_type, EventWindowRow.bucket_start)
+                    .limit(limit)
+                )
+            ).all()
+        queued = 0
+        for event_type, bucket_start in due:
+            queued += await self._take_digest(event_type, bucket_start, build)
+        return queued
+
+    async def _take_digest(
+        self, event_type: str, bucket_start: datetime, build: Callable[[Digest], OutboxMessage | None]
+    ) -> int:
+        async with self._sessions.begin() as session:
+            taken = (
+                await session.scalars(
+                    update(EventWindowRow)
+                    .where(
+                        EventWindowRow.event_type == event_type,
+                        EventWindowRow.bucket_start == bucket_start,
+                        EventWindowRow.digest_pending.is_(True),
+                    )
+                    .values(digest_pending=False)
+                    .returning(EventWindowRow)
+                    .execution_options(synchronize_session=False)
+                )
+            ).all()
+            if not taken:
+                return 0  # another node took them first
+            taken = sorted(taken, key=lambda w: (-w.coalesced, w.dedupe_key))
+            listed = taken[:DIGEST_LISTED]
+            latest = await self._latest_details(session, [w.id for w in listed])
+            digest = Digest(
+                event_type=event_type,
+                window_start=bucket_start,
+                window_end=taken[0].closes_at,
+                windows=tuple(
+                    DigestWindow(w.dedupe_key, w.coalesced, w.first_at, w.last_at, latest.get(w.id, {}))
+                    for w in listed
+                ),
+                more_windows=len(taken) - len(listed),
+                total=sum(w.coalesced for w in taken),
+            )
+            message = build(digest)
+            if message is None:
+                return 0
+            await session.execute(insert(OutboxRow).values(**outbox_values(message)))
+            await session.execute(
+                update(EventRow)
+                .where(EventRow.window_id.in_([w.id for w in taken]), EventRow.disposition == "coalesced")
+                .values(outbox_id=message.id)
+                .execution_options(synchronize_session=False)
+            )
+        return 1
+
+    async def _latest_details(
+        self, session: AsyncSession, window_ids: builtins.list[int]
+    ) -> dict[int, Mapping[str, Any]]:
+        newest = (
+            select(EventRow.window_id, func.max(EventRow.received_at).label("at"))
+            .where(EventRow.window_id.in_(window_ids))
+            .group_by(EventRow.window_id)
+            .subquery()
+        )
+        rows = await session.execute(
+            select(EventRow.window_id, EventRow.details).join(
+                newest, (EventRow.window_id == newest.c.window_id) & (EventRow.received_at == newest.c.at)
+            )
+        )
+        return {window_id: details for window_id, details in rows}
+
+    async def list(
+        self, *, event_type: str | None = None, since: datetime | None = None, limit: int = 100
+    ) -> builtins.list[StoredEvent]:
+        """The newest events first."""
+        query = select(EventRow).order_by(EventRow.received_at.desc(), EventRow.id).limit(limit)
+        if event_type is not None:
+            query = query.where(EventRow.event_type == event_type)
+        if since is not None:
+            query = query.where(EventRow.received_at >= since)
+        async with self._sessions() as session:
+            return [_stored(row) for row in await session.scalars(query)]
+
+    async def count(self, *, event_type: str | None = None) -> int:
+        query = select(func.count()).select_from(EventRow)
+        if event_type is not None:
+            query = query.where(EventRow.event_type == event_type)
+        async with self._sessions() as session:
+            return int(await session.scalar(query) or 0)
+
+
+def _event_values(event: Event, window_id: int, outbox_id: str | None, disposition: str) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "event_type": event.event_type,
+        "dedupe_key": event.dedupe_key,
+        "details": dict(event.details),
+        "source": event.source,
+        "node": event.node,
+        "received_at": event.received_at,
+        "window_id": window_id,
+        "outbox_id": outbox_id,
+        "disposition": disposition,
+    }
+
+
+def _stored(row: EventRow) -> StoredEvent:
+    event = Event(
+        id=row.id,
+        event_type=row.event_type,
+        details=row.details,
+        dedupe_key=row.dedupe_key,
+        source=row.source,
+        received_at=row.received_at,
+        node=row.node,
+    )
+    return StoredEvent(event, row.disposition, row.outbox_id)

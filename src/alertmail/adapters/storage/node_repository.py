@@ -1,0 +1,91 @@
+"""The `nodes` table: every alertmail node on the shared database, its role and its heartbeat.
+
+The rows say what each node last reported. Who is primary is decided by the advisory lock
+(`primary_lock.py`); `is_primary` is the holder's own report of it, for status pages and for the
+backups to know whose outage they are looking at.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from alertmail.adapters.storage.models import NodeRow
+from alertmail.domain.ports import ClusterNode, NodeRole
+from alertmail.errors import NotFoundError
+
+__all__ = ["SqlNodeRepository"]
+
+
+class SqlNodeRepository:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def register(self, node: ClusterNode) -> None:
+        async with self._sessions.begin() as db:
+            await db.execute(delete(NodeRow).where(NodeRow.node_id == node.node_id))
+            await db.execute(
+                insert(NodeRow).values(
+                    node_id=node.node_id,
+                    hostname=node.hostname,
+                    advertised_url=node.advertised_url,
+                    version=node.version,
+                    role=node.role,
+                    started_at=node.started_at,
+                    last_heartbeat=node.last_heartbeat,
+                    is_primary=node.is_primary,
+                    promote_requested=False,
+                )
+            )
+
+    async def heartbeat(self, node_id: str, *, now: datetime, is_primary: bool) -> None:
+        async with self._sessions.begin() as db:
+            await db.execute(
+                update(NodeRow)
+                .where(NodeRow.node_id == node_id)
+                .values(last_heartbeat=now, is_primary=is_primary)
+            )
+
+    async def mark_primary(self, node_id: str) -> None:
+        async with self._sessions.begin() as db:
+            await db.execute(
+                update(NodeRow)
+                .where(NodeRow.node_id == node_id)
+                .values(is_primary=True, promote_requested=False)
+            )
+            await db.execute(
+                update(NodeRow).where(NodeRow.node_id != node_id, NodeRow.is_primary).values(is_primary=False)
+            )
+
+    async def list(self) -> list[ClusterNode]:
+        async with self._sessions() as db:
+            rows = (await db.execute(select(NodeRow).order_by(NodeRow.node_id))).scalars().all()
+        return [_node(row) for row in rows]
+
+    async def request_promotion(self, node_id: str) -> None:
+        async with self._sessions.begin() as db:
+            done = await db.execute(
+                update(NodeRow)
+                .where(NodeRow.node_id == node_id)
+                .values(promote_requested=True)
+                .returning(NodeRow.node_id)
+            )
+            if done.scalar_one_or_none() is None:
+                raise NotFoundError(f"there is no node {node_id!r} (alertmail cluster status lists them)")
+
+
+def _node(row: NodeRow) -> ClusterNode:
+    return ClusterNode(
+        node_id=row.node_id,
+        hostname=row.hostname,
+        advertised_url=row.advertised_url,
+        version=row.version,
+        role=cast(NodeRole, row.role),
+        started_at=row.started_at,
+        last_heartbeat=row.last_heartbeat,
+        is_primary=row.is_primary,
+        promote_requested=row.promote_requested,
+    )

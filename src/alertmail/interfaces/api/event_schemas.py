@@ -1,0 +1,119 @@
+"""Request and response schemas of the events, event types, messages and outbox endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from alertmail.domain.events import EventRecorded, RenderedMail, StoredEvent
+
+
+class EventCreate(BaseModel):
+    """An event to raise. `details` are short key/value pairs printed into the e-mail."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(min_length=1, max_length=64)
+    details: dict[str, Any] = {}
+    dedupe_key: str | None = None
+
+
+class EventAccepted(BaseModel):
+    """The event is recorded. `disposition`: mailed (queued now), coalesced (digest), no_recipients."""
+
+    id: str
+    disposition: str
+    outbox_id: str | None
+    repeats: int
+
+    @classmethod
+    def of(cls, recorded: EventRecorded) -> EventAccepted:
+        return cls(
+            id=recorded.event_id,
+            disposition=recorded.disposition,
+            outbox_id=recorded.outbox_id,
+            repeats=recorded.repeats,
+        )
+
+
+class EventPublic(BaseModel):
+    id: str
+    type: str
+    details: dict[str, Any]
+    dedupe_key: str
+    source: str
+    node: str
+    received_at: datetime
+    disposition: str
+    outbox_id: str | None
+
+    @classmethod
+    def of(cls, stored: StoredEvent) -> EventPublic:
+        event = stored.event
+        return cls(
+            id=event.id,
+            type=event.event_type,
+            details=dict(event.details),
+            dedupe_key=event.dedupe_key,
+            source=event.source,
+            node=event.node,
+            received_at=event.received_at,
+            disposition=stored.disposition,
+            outbox_id=stored.outbox_id,
+        )
+
+
+class EventTypePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    title: str
+    severity: str
+    summary: str
+    action: str
+    fields: dict[str, str]
+    builtin: bool
+
+
+class PreviewPublic(BaseModel):
+    subject: str
+    text: str
+    html: str
+
+    @classmethod
+    def of(cls, mail: RenderedMail) -> PreviewPublic:
+        return cls(subject=mail.subject, text=mail.text, html=mail.html)
+
+
+class MessagePublic(BaseModel):
+    """An outbox message without its bodies (see `MessageDetail`). Built from an `OutboxMessage`."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    event_type: str
+    source: str
+    status: str
+    recipients: list[str]
+    subject: str
+    message_id: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str
+    last_category: str
+    created_at: datetime
+    sent_at: datetime | None
+    expires_at: datetime
+
+
+class MessageDetail(MessagePublic):
+    text: str
+    html: str
+    raw: str | None
+
+
+class MessagePage(BaseModel):
+    messages: list[MessagePublic]
+    counts: dict[str, int]

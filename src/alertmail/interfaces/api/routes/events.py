@@ -1,0 +1,54 @@
+"""/api/v1/events and /api/v1/event-types: the appliance raises events, administrators preview them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+
+from alertmail.interfaces.api.deps import AdministratorDep, ContainerDep
+from alertmail.interfaces.api.event_schemas import (
+    EventAccepted,
+    EventCreate,
+    EventPublic,
+    EventTypePublic,
+    PreviewPublic,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["events"])
+
+
+@router.post("/events", status_code=202, response_model=EventAccepted)
+async def raise_event(container: ContainerDep, admin: AdministratorDep, event: EventCreate) -> EventAccepted:
+    """Record an event; 202 once it is committed. Its e-mail is queued, or folded into a digest."""
+    recorded = await container.notifications.raise_event(
+        event.type, event.details, dedupe_key=event.dedupe_key, source=f"api:{admin.username}"
+    )
+    return EventAccepted.of(recorded)
+
+
+@router.get("/events", response_model=list[EventPublic])
+async def list_events(
+    container: ContainerDep,
+    admin: AdministratorDep,
+    type: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[EventPublic]:
+    """The newest events first, with what became of each."""
+    return [EventPublic.of(e) for e in await container.notifications.recent(event_type=type, limit=limit)]
+
+
+@router.get("/event-types", response_model=list[EventTypePublic])
+async def list_event_types(container: ContainerDep, admin: AdministratorDep) -> list[EventTypePublic]:
+    return [EventTypePublic.model_validate(kind) for kind in container.notifications.event_types()]
+
+
+@router.post("/event-types/{name}/preview", response_model=PreviewPublic)
+async def preview_event_type(
+    container: ContainerDep,
+    admin: AdministratorDep,
+    name: str,
+    details: Annotated[dict[str, Any] | None, Body(embed=True)] = None,
+) -> PreviewPublic:
+    """The e-mail an event of this type makes, with the given details or the type's examples."""
+    return PreviewPublic.of(container.notifications.preview(name, details))

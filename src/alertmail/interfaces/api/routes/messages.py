@@ -1,0 +1,36 @@
+"""/api/v1/messages: the outbox, and a retry of a dead or held message."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from alertmail.domain.outbox import OutboxStatus
+from alertmail.interfaces.api.deps import AdministratorDep, ContainerDep
+from alertmail.interfaces.api.event_schemas import MessageDetail, MessagePage, MessagePublic
+
+router = APIRouter(prefix="/api/v1/messages", tags=["messages"])
+
+
+@router.get("", response_model=MessagePage)
+async def list_messages(
+    container: ContainerDep,
+    admin: AdministratorDep,
+    status: OutboxStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> MessagePage:
+    messages = await container.outbox.list(status, limit)
+    counts = await container.outbox.counts()
+    return MessagePage(messages=[MessagePublic.model_validate(m) for m in messages], counts=dict(counts))
+
+
+@router.get("/{id}", response_model=MessageDetail)
+async def get_message(container: ContainerDep, admin: AdministratorDep, id: str) -> MessageDetail:
+    return MessageDetail.model_validate(await container.outbox.get(id))
+
+
+@router.post("/{id}/retry", response_model=MessagePublic)
+async def retry_message(container: ContainerDep, admin: AdministratorDep, id: str) -> MessagePublic:
+    """Queue a dead or held message again now (409 for a message in any other state)."""
+    return MessagePublic.model_validate(await container.outbox.retry(id))

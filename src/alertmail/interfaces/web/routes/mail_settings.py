@@ -1,0 +1,184 @@
+"""The Mail Settings page: save, send a test e-mail, sign in to the OAuth2 provider."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from alertmail.domain import messages
+from alertmail.domain.ports import WebSession
+from alertmail.domain.settings import MICROSOFT_AUTHORIZE, MICROSOFT_TOKEN, PRESETS
+from alertmail.errors import (
+    AdministratorEmailMissingError,
+    ConflictError,
+    NotConfiguredError,
+    SettingsValidationError,
+)
+from alertmail.interfaces.web.pages import Notice, container_of, layout, redirect
+from alertmail.interfaces.web.session import SessionDep
+from alertmail.interfaces.web.settings_form import (
+    LABELS,
+    changes_from_form,
+    field_errors,
+    form_values,
+    submitted_values,
+)
+from alertmail.interfaces.web.templating import render
+from alertmail.services.oauth_signin import CALLBACK_PATH, SignInFailedError, SignInOutcome
+from alertmail.services.settings_service import SaveResult
+from alertmail.services.test_email import TestEmailResult
+
+__all__ = ["outcome_page", "router"]
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/mail-settings")
+async def settings_page(request: Request, session: SessionDep) -> Response:
+    return await _page(request, session)
+
+
+@router.post("/mail-settings")
+async def save_settings(request: Request, session: SessionDep) -> Response:
+    container = container_of(request)
+    form = {name: str(value) for name, value in (await request.form()).items()}
+    stored = await container.settings.current()
+    admin = session.administrator.username
+    try:
+        result = await container.settings.save(
+            changes_from_form(form, stored.settings), actor=admin, test_recipient_admin=admin
+        )
+    except SettingsValidationError as refused:
+        values = submitted_values(form, stored.settings)
+        notice = Notice(False, messages.SAVE_FAILED)
+        return await _page(
+            request, session, values=values, errors=field_errors(refused.errors), notices=[notice], status=422
+        )
+    except ConflictError as conflict:
+        values = submitted_values(form, stored.settings)
+        notice = Notice(False, f"{messages.SAVE_FAILED} {conflict}")
+        return await _page(request, session, values=values, notices=[notice], status=409)
+    return await _page(request, session, notices=_saved(result))
+
+
+@router.post("/mail-settings/test-email")
+async def send_test_email(request: Request, session: SessionDep) -> Response:
+    notice = await _test_email(request, session)
+    if request.headers.get("HX-Request") == "true":
+        # A partial: htmx swaps only 2xx answers in, so the outcome is in the fragment, not the status.
+        context = {"notices": [notice], "admin": session.administrator}
+        return render(request, "_notices.html", context)
+    return await _page(request, session, notices=[notice], status=200 if notice.ok else 502)
+
+
+@router.post("/mail-settings/oauth/sign-in")
+async def sign_in(request: Request, session: SessionDep) -> Response:
+    """Sign In / Verify OAuth2 Provider: off to the provider, who sends the browser back to the callback."""
+    container = container_of(request)
+    try:
+        started = await container.oauth_sign_in.begin(session.administrator.username)
+    except SignInFailedError as failed:
+        return await outcome_page(request, session, failed.outcome)
+    except SettingsValidationError as refused:
+        text = "Sign In needs saved OAuth settings: " + str(refused)
+        return await _page(
+            request, session, errors=field_errors(refused.errors), notices=[Notice(False, text)]
+        )
+    return redirect(started.authorization_url)
+
+
+@router.post("/mail-settings/oauth/verify")
+async def verify_app_only(request: Request, session: SessionDep) -> Response:
+    """App-only sending has no sign-in: fetching a token proves the settings."""
+    try:
+        outcome = await container_of(request).oauth_sign_in.verify_app_only()
+    except SettingsValidationError as refused:
+        return await _page(request, session, notices=[Notice(False, str(refused))])
+    return await outcome_page(request, session, outcome)
+
+
+async def outcome_page(
+    request: Request, session: WebSession | None, outcome: SignInOutcome | None, *, refusal: str = ""
+) -> Response:
+    """The end of a sign-in, in the seed's words: complete, failed with the reason, or refused."""
+    context: dict[str, Any] = {"outcome": outcome, "refusal": refusal}
+    if session is not None:
+        context = await layout(request, session, **context)
+    status = 400 if outcome is None else 200 if outcome.succeeded else 502
+    return render(request, "oauth_result.html", context, status_code=status)
+
+
+async def _test_email(request: Request, session: WebSession) -> Notice:
+    container = container_of(request)
+    try:
+        result = await container.test_email.send_test(administrator=session.administrator.username)
+    except AdministratorEmailMissingError as missing:
+        return Notice(False, str(missing), edit_info=True)
+    except (NotConfiguredError, SettingsValidationError) as refused:
+        return Notice(False, f"{messages.TEST_EMAIL_FAILED} {refused}")
+    return _test_notice(result)
+
+
+def _test_notice(result: TestEmailResult) -> Notice:
+    return Notice(result.sent, result.message, failure=result.failure, log_entry_id=result.log_entry_id)
+
+
+def _saved(result: SaveResult) -> list[Notice]:
+    notices = [Notice(True, messages.CHANGES_SAVED)]
+    if result.test_email is not None:
+        notices.append(_test_notice(result.test_email))
+    if result.test_email_problem:
+        notices.append(Notice(False, result.test_email_problem, edit_info=True))
+    return notices
+
+
+async def _page(
+    request: Request,
+    session: WebSession,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    notices: list[Notice] | None = None,
+    status: int = 200,
+) -> Response:
+    stored = await container_of(request).settings.current()
+    context = await layout(
+        request,
+        session,
+        stored=stored,
+        values=values or form_values(stored.settings),
+        errors=errors or {},
+        notices=notices or [],
+        presets=_presets(),
+        labels=LABELS,
+        redirect=_redirect_check(request, stored.settings.redirect_uri),
+        tab="settings",
+    )
+    return render(request, "mail_settings.html", context, status_code=status)
+
+
+def _presets() -> dict[str, dict[str, Any]]:
+    """What choosing a provider fills in the form (Microsoft's endpoints follow the Tenant ID)."""
+    presets = {name: dict(values) for name, values in PRESETS.items()}
+    presets["microsoft"] |= {"authorization_endpoint": MICROSOFT_AUTHORIZE, "token_endpoint": MICROSOFT_TOKEN}
+    return presets
+
+
+@dataclass(frozen=True)
+class RedirectCheck:
+    """The Redirect URI to register, and whether it reaches this server."""
+
+    expected: str  # this server's callback, as the browser reaches it
+    effective: str  # the saved one, or this server's when none is saved
+    points_here: bool
+
+
+def _redirect_check(request: Request, saved: str) -> RedirectCheck:
+    public_url = container_of(request).config.public_url
+    base = public_url.rstrip("/") if public_url else str(request.base_url).rstrip("/")
+    expected = base + CALLBACK_PATH
+    effective = saved or expected
+    return RedirectCheck(expected, effective, effective == expected)

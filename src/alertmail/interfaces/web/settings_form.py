@@ -1,0 +1,129 @@
+"""The Mail Settings form: the text each field shows, and the change a submitted form asks for.
+
+A submitted form becomes a partial update holding only the fields whose text differs from what the
+form showed. So a field left alone never overrides a provider preset, and Microsoft's endpoints keep
+following the Tenant ID; an empty secret field keeps the stored secret, as everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from alertmail.domain.settings import MailSettings
+from alertmail.errors import FieldError
+
+__all__ = ["CHECKBOXES", "LABELS", "changes_from_form", "field_errors", "form_values", "submitted_values"]
+
+TEXT_FIELDS = (
+    "from_address",
+    "hostname",
+    "port",
+    "username",
+    "tenant_id",
+    "client_id",
+    "scopes",
+    "authorization_endpoint",
+    "token_endpoint",
+    "redirect_uri",
+    "admin_contacts",
+    "daily_notice_time",
+    "tls_trusted_ca",
+    "connect_timeout",
+    "max_connections",
+    "messages_per_minute",
+)
+CHOICES = ("auth_type", "email_type", "encryption", "oauth_provider", "oauth_grant")
+CHECKBOXES = ("daily_notice", "send_test_on_save", "oauth_app_testing")
+SECRETS = ("password", "client_secret")
+# The form's words for each field, for the error summary above it.
+LABELS = {
+    "from_address": "From Address",
+    "auth_type": "E-mail Authentication Type",
+    "email_type": "E-mail Type",
+    "oauth_provider": "E-mail Provider",
+    "hostname": "Hostname",
+    "port": "SMTP Port",
+    "encryption": "SMTP Encryption",
+    "username": "Username",
+    "password": "Password",
+    "tenant_id": "Tenant ID",
+    "client_id": "Application (Client) ID",
+    "client_secret": "Client Secret Value",
+    "scopes": "Scopes",
+    "authorization_endpoint": "Authentication Endpoint",
+    "token_endpoint": "Token Endpoint",
+    "redirect_uri": "Redirect URI",
+    "oauth_grant": "Grant",
+    "oauth_app_testing": "Google app in Testing",
+    "admin_contacts": "Default Admin Contact Email Addresses",
+    "daily_notice": "Send Daily Communication Notice",
+    "daily_notice_time": "Time of the daily notice",
+    "send_test_on_save": "Send a test email when the settings are saved",
+    "connect_timeout": "Connect timeout",
+    "max_connections": "Connections at once",
+    "messages_per_minute": "Messages per minute",
+    "tls_trusted_ca": "Trusted CA certificates",
+}
+# Microsoft's relay is fixed: the form shows these read-only and the preset decides them.
+MICROSOFT_FIXED = ("hostname", "port", "encryption", "email_type")
+
+
+def form_values(settings: MailSettings) -> dict[str, Any]:
+    """What each field shows for these settings; secrets only as whether one is set."""
+    values: dict[str, Any] = {name: str(getattr(settings, name)) for name in TEXT_FIELDS + CHOICES}
+    values["admin_contacts"] = " ".join(settings.admin_contacts)
+    values["connect_timeout"] = f"{settings.connect_timeout:g}"
+    values["oauth_provider"] = settings.oauth_provider or ""
+    values |= {name: bool(getattr(settings, name)) for name in CHECKBOXES}
+    for name in SECRETS:
+        secret = getattr(settings, name)
+        values[f"{name}_set"] = secret is not None and bool(secret.get_secret_value())
+    return values
+
+
+def _text(form: Mapping[str, str], name: str) -> str:
+    if name == "tls_trusted_ca":  # PEM: lines kept, browsers send CRLF
+        return form[name].replace("\r\n", "\n").strip()
+    return form[name].strip()
+
+
+def changes_from_form(form: Mapping[str, str], stored: MailSettings) -> dict[str, Any]:
+    shown = form_values(stored)
+    changes: dict[str, Any] = {}
+    for name in TEXT_FIELDS + CHOICES:
+        if name in form and _text(form, name) != shown[name]:
+            changes[name] = _text(form, name)
+    for name in CHECKBOXES:
+        if (name in form) != shown[name]:
+            changes[name] = name in form
+    changes |= {name: form[name] for name in SECRETS if form.get(name)}
+    if changes.get("oauth_provider") == "":
+        changes["oauth_provider"] = None
+    auth_type = changes.get("auth_type", stored.auth_type)
+    if auth_type == "oauth2":
+        if changes.get("oauth_provider", stored.oauth_provider) == "microsoft":
+            for name in MICROSOFT_FIXED:
+                changes.pop(name, None)
+        if stored.email_type != "smtp":
+            changes["email_type"] = "smtp"  # shown read-only: OAuth2 needs an SMTP relay
+    return changes
+
+
+def submitted_values(form: Mapping[str, str], stored: MailSettings) -> dict[str, Any]:
+    """The field texts to show again after a refused save: what was typed, never a secret."""
+    values = form_values(stored)
+    for name in TEXT_FIELDS + CHOICES:
+        if name in form:
+            values[name] = _text(form, name)
+    values |= {name: name in form for name in CHECKBOXES}
+    return values
+
+
+def field_errors(errors: list[FieldError]) -> dict[str, str]:
+    """One message per form field; `admin_contacts[1]` belongs to the `admin_contacts` field."""
+    found: dict[str, str] = {}
+    for error in errors:
+        field = error.field.split("[", 1)[0]
+        found[field] = f"{found[field]}; {error.message}" if field in found else error.message
+    return found

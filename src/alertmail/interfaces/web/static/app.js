@@ -1,0 +1,146 @@
+// alertmail's small behaviours. Every page works without them; they show only the fields that
+// apply, fill a provider's preset, copy the Redirect URI, expand log rows and confirm removals.
+"use strict";
+
+(function () {
+  function byId(id) { return document.getElementById(id); }
+
+  // --- Mail Settings: which fields apply --------------------------------------------------------
+
+  function current(name) {
+    var field = byId("f-" + name);
+    return field ? field.value : "";
+  }
+
+  function matches(element, attribute, value) {
+    var wanted = element.getAttribute(attribute);
+    return wanted === null || wanted.split(" ").indexOf(value) !== -1;
+  }
+
+  function refreshVisibility() {
+    var auth = current("auth_type");
+    var provider = current("oauth_provider");
+    var email = auth === "oauth2" ? "smtp" : current("email_type");
+    document.querySelectorAll("[data-show-auth], [data-show-provider], [data-show-email]").forEach(function (el) {
+      el.hidden = !(matches(el, "data-show-auth", auth) && matches(el, "data-show-provider", provider) &&
+        matches(el, "data-show-email", email));
+    });
+    var fixed = auth === "oauth2" && provider === "microsoft";
+    document.querySelectorAll("[data-fixed-microsoft]").forEach(function (el) {
+      if (el.tagName === "SELECT") { el.disabled = fixed; } else { el.readOnly = fixed; }
+    });
+    var signIn = document.querySelector("button[form=oauth-sign-in-form]");
+    if (signIn) {
+      signIn.textContent = current("oauth_grant") === "client_credentials"
+        ? "Verify OAuth2 Provider" : "Sign In / Verify OAuth2 Provider";
+    }
+  }
+
+  function presets() {
+    var data = byId("provider-presets");
+    return data ? JSON.parse(data.textContent) : {};
+  }
+
+  function setField(name, value) {
+    var field = byId("f-" + name);
+    if (field) { field.value = String(value); }
+  }
+
+  function microsoftEndpoints(preset) {
+    var tenant = current("tenant_id") || "{tenant}";
+    setField("authorization_endpoint", preset.authorization_endpoint.replace("{tenant}", tenant));
+    setField("token_endpoint", preset.token_endpoint.replace("{tenant}", tenant));
+  }
+
+  function fillPreset() {
+    var provider = current("oauth_provider");
+    var preset = presets()[provider];
+    if (!preset) { return; }
+    Object.keys(preset).forEach(function (name) {
+      if (!name.endsWith("_endpoint")) { setField(name, preset[name]); }
+    });
+    if (provider === "microsoft") { microsoftEndpoints(preset); } else {
+      ["authorization_endpoint", "token_endpoint"].forEach(function (name) {
+        if (preset[name]) { setField(name, preset[name]); }
+      });
+    }
+    document.querySelectorAll("details[data-guide]").forEach(function (guide) {
+      guide.open = guide.getAttribute("data-guide") === provider;
+    });
+  }
+
+  function setUpSettingsForm() {
+    ["auth_type", "oauth_provider", "email_type", "oauth_grant"].forEach(function (name) {
+      var field = byId("f-" + name);
+      if (field) { field.addEventListener("change", refreshVisibility); }
+    });
+    var provider = byId("f-oauth_provider");
+    if (provider) { provider.addEventListener("change", fillPreset); }
+    var tenant = byId("f-tenant_id");
+    if (tenant) {
+      tenant.addEventListener("input", function () {
+        var preset = presets().microsoft;
+        if (current("oauth_provider") === "microsoft" && preset) { microsoftEndpoints(preset); }
+      });
+    }
+    if (byId("f-auth_type")) { refreshVisibility(); }
+  }
+
+  // --- Copy the Redirect URI ----------------------------------------------------------------------
+
+  function copyText(text, status) {
+    function done(message) { if (status) { status.textContent = message; } }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(function () { done("Copied: " + text); },
+        function () { done("Could not copy: select the address and copy it."); });
+      return;
+    }
+    var scratch = document.createElement("textarea");
+    scratch.value = text;
+    scratch.setAttribute("readonly", "");
+    scratch.className = "visually-hidden";
+    document.body.appendChild(scratch);
+    scratch.select();
+    try { document.execCommand("copy"); done("Copied: " + text); } catch (e) { done("Could not copy."); }
+    document.body.removeChild(scratch);
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy-from]");
+    if (!button) { return; }
+    var source = byId(button.getAttribute("data-copy-from"));
+    var text = (source && source.value) || button.getAttribute("data-copy-fallback") || "";
+    copyText(text, button.closest(".field").querySelector("[data-copy-status]"));
+    var label = button.textContent;
+    button.textContent = "Copied";
+    window.setTimeout(function () { button.textContent = label; }, 1500);
+  });
+
+  // --- Mail Server Logs: a row opens its details ----------------------------------------------------
+
+  function toggle(button) {
+    var details = byId(button.getAttribute("aria-controls"));
+    var open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", String(open));
+    button.closest("tr").classList.toggle("is-open", open);
+    if (details) { details.hidden = !open; }
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest(".row-toggle");
+    if (button) { toggle(button); return; }
+    var row = event.target.closest("tr.entry");
+    if (row && !event.target.closest("a, button, input, select")) {
+      toggle(row.querySelector(".row-toggle"));
+    }
+  });
+
+  // --- Confirm before removing ----------------------------------------------------------------------
+
+  document.addEventListener("submit", function (event) {
+    var question = event.target.getAttribute && event.target.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) { event.preventDefault(); }
+  });
+
+  document.addEventListener("DOMContentLoaded", setUpSettingsForm);
+})();
