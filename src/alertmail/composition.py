@@ -193,6 +193,7 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
             settings_repository,
             policy=policy,
             max_bytes=config.local_submission_max_bytes,
+            on_queued=worker.wake,
         ),
         notifications=notifications,
         outbox=OutboxService(outbox, on_queued=worker.wake),

@@ -9,49 +9,20 @@ from pathlib import Path
 import pytest
 
 import alertmail
-from alertmail.adapters.storage.event_repository import SqlEventRepository
 from alertmail.composition import Container, open_container
 from alertmail.config import AppConfig
 from alertmail.domain.events import EventCatalog, EventType, UnknownEventTypeError
 from alertmail.errors import SettingsValidationError
-from alertmail.services.notifications import CoalescingOptions, NotificationService
+from alertmail.services.notifications import CoalescingOptions
 from tests.support.app import Api, Cli
+from tests.support.delivery import FakeClock, clocked_notifications, relay_changes
 from tests.support.smtp import SmtpServerFactory, SmtpSink
 
 CONTACTS = "ops@example.com oncall@example.com"
 
 
-class FakeClock:
-    """Time the test moves by hand, so a 10-minute window closes at once."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 async def configure(container: Container, sink: SmtpSink | int, **changes: object) -> None:
-    port = sink if isinstance(sink, int) else sink.port
-    await container.settings.save(
-        {"from_address": "alerts@example.com", "hostname": "127.0.0.1", "port": port,
-         "encryption": "none", "admin_contacts": CONTACTS, "connect_timeout": 5, **changes},
-        actor="test",
-    )  # fmt: skip
-
-
-def notifications_at(container: Container, clock: FakeClock, **options: object) -> NotificationService:
-    """The container's service, but on `clock` (the repository and renderer are the real ones)."""
-    service = container.notifications
-    return NotificationService(
-        service.catalog,
-        service._renderer,
-        SqlEventRepository(container.database.sessionmaker, dialect=container.database.dialect),
-        container.settings._repository,
-        policy=service._policy,
-        coalescing=CoalescingOptions(**options),  # type: ignore[arg-type]
-        clock=clock,
-    )
+    await container.settings.save(relay_changes(sink, **changes), actor="test")
 
 
 async def test_an_event_is_mailed_at_once_to_every_admin_contact_as_one_message(
@@ -75,7 +46,7 @@ async def test_an_event_is_mailed_at_once_to_every_admin_contact_as_one_message(
 async def test_repeats_fold_into_one_digest_that_says_how_many(container: Container) -> None:
     await configure(container, 2525)
     clock = FakeClock(datetime(2026, 11, 21, 8, 0, 5, tzinfo=UTC))
-    service = notifications_at(container, clock)
+    service = clocked_notifications(container, clock)
     dispositions = []
     for n in range(25):
         clock.now += timedelta(seconds=10)
@@ -100,7 +71,7 @@ async def test_repeats_fold_into_one_digest_that_says_how_many(container: Contai
 async def test_a_storm_of_distinct_keys_is_bounded_per_type(container: Container) -> None:
     await configure(container, 2525)
     clock = FakeClock(datetime(2026, 11, 21, 8, 0, 1, tzinfo=UTC))
-    service = notifications_at(container, clock, max_mailed_keys=3)
+    service = clocked_notifications(container, clock, coalescing=CoalescingOptions(max_mailed_keys=3))
     results = [await service.raise_event("test", {}, dedupe_key=f"k{n}") for n in range(8)]
     assert [r.disposition for r in results] == ["mailed"] * 3 + ["coalesced"] * 5
     clock.now += timedelta(minutes=10)

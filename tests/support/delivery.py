@@ -250,7 +250,9 @@ def clocked_worker(
     )
 
 
-def clocked_notifications(container: Container, clock: FakeClock) -> NotificationService:
+def clocked_notifications(
+    container: Container, clock: FakeClock, *, coalescing: CoalescingOptions | None = None
+) -> NotificationService:
     """A notification service on the container's database and configuration, on `clock`."""
     config = container.config
     database = container.database
@@ -262,7 +264,8 @@ def clocked_notifications(container: Container, clock: FakeClock) -> Notificatio
         SqlSettingsRepository(database.sessionmaker, box),
         policy=RetryPolicy(),
         node="test-node",
-        coalescing=CoalescingOptions(
+        coalescing=coalescing
+        or CoalescingOptions(
             window=timedelta(minutes=config.coalesce_window_minutes), max_mailed_keys=config.coalesce_max_keys
         ),
         clock=clock,

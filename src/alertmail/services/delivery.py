@@ -41,9 +41,10 @@ from alertmail.domain.settings import MailSettings, settings_snapshot
 from alertmail.domain.submission import prepare_for_relay
 from alertmail.errors import SmtpReplyError, TransportError
 from alertmail.services.clock import Clock, utc_now
+from alertmail.services.rate_limiter import RateLimiter
 from alertmail.services.sending import MailSendingService
 
-__all__ = ["DeliveryOptions", "DeliveryWorker", "NullObserver", "RateLimiter"]
+__all__ = ["DeliveryOptions", "DeliveryWorker", "NullObserver"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,24 +70,6 @@ class NullObserver:
     def retry_scheduled(self) -> None: ...
 
     def dead_lettered(self) -> None: ...
-
-
-class RateLimiter:
-    """At most `per_minute` messages a minute, evenly spaced (0: no limit). Shared by the lanes."""
-
-    def __init__(self, per_minute: int) -> None:
-        self._interval = 60.0 / per_minute if per_minute > 0 else 0.0
-        self._next = 0.0
-
-    async def acquire(self) -> None:
-        if not self._interval:
-            return
-        now = asyncio.get_running_loop().time()
-        self._next = max(self._next, now)
-        wait = self._next - now
-        self._next += self._interval
-        if wait > 0:
-            await asyncio.sleep(wait)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from alertmail.domain.outbox import OutboxMessage, RetryPolicy, new_outbox_message
 from alertmail.domain.ports import OutboxRepository, SettingsRepository
@@ -35,9 +35,11 @@ class LocalSubmissionService:
         *,
         policy: RetryPolicy,
         max_bytes: int,
+        on_queued: Callable[[], None] | None = None,
         clock: Clock = utc_now,
     ) -> None:
         self._outbox = outbox
+        self._on_queued = on_queued  # the listener in `serve`: send now, not at the next poll
         self._settings = settings
         self._policy = policy
         self._max_bytes = max_bytes
@@ -92,6 +94,8 @@ class LocalSubmissionService:
             queued, message_id=submission.message_id, source=source, raw=submission.raw
         )
         stored = await self._outbox.enqueue(queued)
+        if self._on_queued is not None:
+            self._on_queued()
         logger.info(
             "queued %s from %s for %d recipient(s), Message-ID %s",
             stored.id,

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from alertmail.domain.events import EventRecorded, RenderedMail, StoredEvent
+from alertmail.domain.events import EventRecorded, StoredEvent
 
 
 class EventCreate(BaseModel):
@@ -78,13 +78,13 @@ class EventTypePublic(BaseModel):
 
 
 class PreviewPublic(BaseModel):
+    """A `RenderedMail`: the subject and both parts."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     subject: str
     text: str
     html: str
-
-    @classmethod
-    def of(cls, mail: RenderedMail) -> PreviewPublic:
-        return cls(subject=mail.subject, text=mail.text, html=mail.html)
 
 
 class MessagePublic(BaseModel):

@@ -7,7 +7,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from alertmail.domain.oauth import AuthorizationRequest
 from alertmail.domain.records import StoredSettings
 from alertmail.domain.settings import public_view
 from alertmail.services.oauth_signin import SignInOutcome
@@ -150,19 +149,12 @@ class ErrorPublic(BaseModel):
 class AuthorizationPublic(BaseModel):
     """Where to send the browser. `redirect_uri` is what must be registered with the provider."""
 
+    model_config = ConfigDict(from_attributes=True)  # built from an `AuthorizationRequest`
+
     authorization_url: str
     redirect_uri: str
     state: str
     expires_at: datetime
-
-    @classmethod
-    def of(cls, request: AuthorizationRequest) -> AuthorizationPublic:
-        return cls(
-            authorization_url=request.authorization_url,
-            redirect_uri=request.redirect_uri,
-            state=request.state,
-            expires_at=request.expires_at,
-        )
 
 
 class CallbackCreate(BaseModel):

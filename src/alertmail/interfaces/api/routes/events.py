@@ -51,4 +51,4 @@ async def preview_event_type(
     details: Annotated[dict[str, Any] | None, Body(embed=True)] = None,
 ) -> PreviewPublic:
     """The e-mail an event of this type makes, with the given details or the type's examples."""
-    return PreviewPublic.of(container.notifications.preview(name, details))
+    return PreviewPublic.model_validate(container.notifications.preview(name, details))

@@ -28,7 +28,7 @@ router = APIRouter(prefix="/api/v1/oauth", tags=["oauth2"])
 )
 async def authorize(container: ContainerDep, admin: AdministratorDep) -> AuthorizationPublic:
     """Start Sign In / Verify OAuth2 Provider: open `authorization_url` in a browser."""
-    return AuthorizationPublic.of(await container.oauth_sign_in.begin(admin.username))
+    return AuthorizationPublic.model_validate(await container.oauth_sign_in.begin(admin.username))
 
 
 @router.post(
