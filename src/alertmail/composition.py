@@ -17,11 +17,14 @@ from alertmail.adapters.event_types_file import load_event_types
 from alertmail.adapters.mail_log_file import RotatingMailLogFile
 from alertmail.adapters.metrics import PrometheusMetrics
 from alertmail.adapters.native_transport import NativeTransport
+from alertmail.adapters.network_interfaces import HostInterfaces
 from alertmail.adapters.oauth_client import HttpOAuthClient
+from alertmail.adapters.probes import NetworkProber
 from alertmail.adapters.secret_box import FernetSecretBox
 from alertmail.adapters.smtp_transport import SmtpTransport
 from alertmail.adapters.storage.database import Database
 from alertmail.adapters.storage.event_repository import SqlEventRepository
+from alertmail.adapters.storage.node_check_repository import SqlNodeCheckRepository
 from alertmail.adapters.storage.node_repository import SqlNodeRepository
 from alertmail.adapters.storage.oauth_repositories import (
     SqlOAuthAuthorizationRepository,
@@ -42,7 +45,9 @@ from alertmail.domain.events import EventCatalog
 from alertmail.domain.outbox import OutboxMessage, RetryPolicy
 from alertmail.domain.ports import MailTransport, PrimaryLock
 from alertmail.services.administrators import AdministratorService
+from alertmail.services.clock import utc_now
 from alertmail.services.cluster import ClusterOptions, ClusterService
+from alertmail.services.cluster_checks import CheckOptions, FailoverChecks, OncePerIncident
 from alertmail.services.delivery import DeliveryOptions, DeliveryWorker
 from alertmail.services.local_submission import LocalSubmissionService
 from alertmail.services.mail_logs import MailLogService
@@ -229,7 +234,7 @@ def _cluster(
     )
     options = ClusterOptions(
         node_id=node,
-        hostname=socket.gethostname(),
+        hostname=config.node_hostname or socket.gethostname(),
         advertised_url=config.advertised_url or config.public_url,
         version=config.version_override or alertmail.__version__,
         role=config.node_role,
@@ -238,11 +243,18 @@ def _cluster(
         automatic_failover=config.automatic_failover,
     )
     sessions = database.sessionmaker
-    return ClusterService(
-        SqlNodeRepository(sessions),
-        lock,
-        notifications,
-        SqlSchedulerRunRepository(sessions),
-        options,
+    raise_once = OncePerIncident(SqlSchedulerRunRepository(sessions), notifications, node, utc_now)
+    checks = FailoverChecks(
+        SqlNodeCheckRepository(sessions),
+        NetworkProber(timeout=config.probe_timeout_seconds, verify=config.cluster_ca_file or True),
+        HostInterfaces(),
+        raise_once,
+        CheckOptions(
+            interval=config.failover_check_seconds,
+            test_addresses=config.test_addresses,
+            shared_ip=config.shared_ip,
+            data_sync_threshold=timedelta(seconds=config.data_sync_threshold_seconds),
+        ),
         observer=metrics,
     )
+    return ClusterService(SqlNodeRepository(sessions), lock, raise_once, checks, options, observer=metrics)

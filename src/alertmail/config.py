@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from alertmail.domain.cluster_checks import ProbeTarget, parse_test_addresses
 
 __all__ = ["AppConfig"]
 
@@ -54,6 +57,35 @@ class AppConfig(BaseSettings):
     failover_grace_seconds: float = Field(default=15.0, ge=0)  # a primary gone this long is replaced
     automatic_failover: bool = True  # false: backups mail the admins and wait for `cluster promote`
     version_override: str = ""  # the version this node reports; for tests of a mixed-version cluster
+    node_hostname: str = ""  # how the other nodes reach this host by name; "" = the system's hostname
+
+    # The failover checks (seed 004): every node probes what concerns it this often.
+    failover_check_seconds: float = Field(default=30.0, gt=0)
+    failover_test_addresses: str = ""  # "host:port, host:port": a backup must reach one (TCP)
+    shared_ip: str = ""  # the address that moves to the primary; it must be on one of its interfaces
+    data_sync_threshold_seconds: float = Field(default=60.0, gt=0)  # longer write outages are mailed
+    probe_timeout_seconds: float = Field(default=5.0, gt=0)
+    cluster_ca_file: str = ""  # the CA of the nodes' HTTPS certificates; "" = the system's
+
+    @field_validator("failover_test_addresses")
+    @classmethod
+    def _test_addresses(cls, value: str) -> str:
+        parse_test_addresses(value)  # the ValueError names the entry; pydantic names the field
+        return value
+
+    @field_validator("shared_ip")
+    @classmethod
+    def _shared_ip(cls, value: str) -> str:
+        if value:
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not an IP address (for example 192.0.2.10)") from None
+        return value
+
+    @property
+    def test_addresses(self) -> tuple[ProbeTarget, ...]:
+        return parse_test_addresses(self.failover_test_addresses)
 
     @property
     def appliance_timezone(self) -> tzinfo:

@@ -1,168 +1,25 @@
-"""The cluster service's election and checks, on in-memory fakes of its ports and a fake clock.
-
-One `Server` stands for the shared database: the nodes table, the advisory lock (one holder at a
-time, freed when the holder "dies") and the scheduler-run claims. Several services on one server
-are several nodes.
-"""
+"""The cluster service's election, on in-memory fakes of its ports and a fake clock (`cluster_fakes`)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from dataclasses import dataclass, replace
+from datetime import timedelta
 
-from alertmail.domain.ports import ClusterNode, NodeRole
-from alertmail.services.cluster import ClusterOptions, ClusterService, node_state
-
-START = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
-
-
-@dataclass
-class Server:
-    nodes: dict[str, ClusterNode] = field(default_factory=dict)
-    holder: str | None = None
-    claims: set[tuple[str, str]] = field(default_factory=set)
-    raised: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    now: datetime = START
-    seconds: float = 0.0
-
-    def advance(self, seconds: float) -> None:
-        self.seconds += seconds
-        self.now += timedelta(seconds=seconds)
-
-    def types(self) -> list[str]:
-        return [event_type for event_type, _ in self.raised]
-
-
-@dataclass
-class Nodes:
-    server: Server
-
-    async def register(self, node: ClusterNode) -> None:
-        self.server.nodes[node.node_id] = node
-
-    async def heartbeat(self, node_id: str, *, now: datetime, is_primary: bool) -> None:
-        node = self.server.nodes[node_id]
-        self.server.nodes[node_id] = replace(node, last_heartbeat=now, is_primary=is_primary)
-
-    async def mark_primary(self, node_id: str) -> None:
-        for other, node in self.server.nodes.items():
-            primary = other == node_id
-            requested = node.promote_requested and not primary
-            self.server.nodes[other] = replace(node, is_primary=primary, promote_requested=requested)
-
-    async def list(self) -> list[ClusterNode]:
-        return sorted(self.server.nodes.values(), key=lambda n: n.node_id)
-
-    async def request_promotion(self, node_id: str) -> None:
-        self.server.nodes[node_id] = replace(self.server.nodes[node_id], promote_requested=True)
-
-
-@dataclass
-class Lock:
-    server: Server
-    owner: str
-
-    async def try_acquire(self) -> bool:
-        if self.server.holder in (None, self.owner):
-            self.server.holder = self.owner
-            return True
-        return False
-
-    async def still_held(self) -> bool:
-        return self.server.holder == self.owner
-
-    async def held_by_anyone(self) -> bool:
-        return self.server.holder is not None
-
-    async def release(self) -> None:
-        if self.server.holder == self.owner:
-            self.server.holder = None
-
-
-@dataclass
-class Runs:
-    server: Server
-
-    async def claim(self, job: str, period: str, *, now: datetime, node: str) -> bool:
-        if (job, period) in self.server.claims:
-            return False
-        self.server.claims.add((job, period))
-        return True
-
-
-@dataclass
-class Notifications:
-    server: Server
-
-    async def raise_event(
-        self, event_type: str, details: dict[str, Any], *, dedupe_key: str, source: str
-    ) -> None:
-        assert source == "cluster" and dedupe_key
-        self.server.raised.append((event_type, details))
-
-
-@dataclass
-class Observer:
-    states: list[tuple[str, bool]] = field(default_factory=list)
-
-    def node_state(self, role: str, is_primary: bool) -> None:
-        self.states.append((role, is_primary))
-
-
-def node(
-    server: Server,
-    name: str,
-    *,
-    role: NodeRole = "primary-capable",
-    version: str = "1.0",
-    automatic: bool = True,
-    observer: Observer | None = None,
-    nodes: Nodes | None = None,
-    heartbeat: float = 1.0,
-) -> ClusterService:
-    options = ClusterOptions(
-        node_id=name,
-        hostname=f"{name}.example.com",
-        advertised_url="",
-        version=version,
-        role=role,
-        heartbeat=heartbeat,
-        grace=10.0,
-        automatic_failover=automatic,
-    )
-    return ClusterService(
-        nodes or Nodes(server),  # type: ignore[arg-type]
-        Lock(server, name),
-        Notifications(server),  # type: ignore[arg-type]
-        Runs(server),
-        options,
-        observer=observer,
-        clock=lambda: server.now,
-        monotonic=lambda: server.seconds,
-    )
-
-
-async def started(*services: ClusterService) -> None:
-    for service in services:
-        await service._register()
-        await service.tick()
-
-
-def crash(server: Server, service: ClusterService) -> None:
-    """The process dies: its connection ends, and the lock with it; its row stays as it was."""
-    if server.holder == service.options.node_id:
-        server.holder = None
-
-
-async def tick_for(server: Server, seconds: float, *services: ClusterService) -> None:
-    for _ in range(int(seconds)):
-        server.advance(1)
-        for service in services:
-            await service.tick()
+from alertmail.domain.ports import ClusterNode
+from alertmail.services.cluster import node_state
+from tests.support.cluster_fakes import (
+    START,
+    Nodes,
+    Observer,
+    Server,
+    crash,
+    node,
+    started,
+    tick_for,
+)
 
 
 async def test_the_first_primary_capable_node_takes_the_lock_at_once_without_an_e_mail() -> None:
@@ -201,7 +58,7 @@ async def test_a_backup_takes_over_after_the_grace_period_and_each_e_mail_goes_o
         "failover.primary_probe_failed_failover_enabled",
         "failover.backup_becoming_primary",
     ]
-    assert server.raised[1][1]["primary"] == "a (a.example.com)"
+    assert server.raised[1][1]["primary"] == "a (http://a.example.com:8025)"
     assert {s.node.node_id: s.state for s in await b.status()}["a"] == "down"
 
 

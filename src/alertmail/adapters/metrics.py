@@ -65,6 +65,12 @@ class PrometheusMetrics:
             "1 while this node holds the primary lock (runs the scheduler and the cluster checks).",
             registry=self.registry,
         )
+        self._check_failing = Gauge(
+            "alertmail_failover_check_failing",
+            "1 while this node's latest probe of the failover check found its problem, else 0.",
+            ["check"],
+            registry=self.registry,
+        )
 
     # DeliveryObserver
     def sent(self, count: int, latencies: Sequence[float]) -> None:
@@ -101,3 +107,6 @@ class PrometheusMetrics:
         for known in _NODE_ROLES:
             self._node_role.labels(role=known).set(1 if known == role else 0)
         self._node_primary.set(1 if is_primary else 0)
+
+    def check_state(self, check: str, failing: bool) -> None:
+        self._check_failing.labels(check=check).set(1 if failing else 0)

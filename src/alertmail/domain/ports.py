@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Literal, Protocol
 
+from alertmail.domain.cluster_checks import CheckResult, InterfaceState, NodeCheck, ProbeOutcome
 from alertmail.domain.events import Digest, Event, EventRecorded, EventType, RenderedMail, StoredEvent
 from alertmail.domain.oauth import OAuthTokens, PendingAuthorization, TokenGrant
 from alertmail.domain.outbox import FailureStatus, OutboxMessage, OutboxStatus
@@ -35,6 +36,8 @@ __all__ = [
     "MailLogRepository",
     "MailSession",
     "MailTransport",
+    "NetworkInterfaces",
+    "NodeCheckRepository",
     "NodeRepository",
     "NodeRole",
     "OAuthAuthorizationRepository",
@@ -42,6 +45,7 @@ __all__ = [
     "OAuthTokenRepository",
     "OutboxRepository",
     "PrimaryLock",
+    "Prober",
     "SchedulerRunRepository",
     "SecretBox",
     "SettingsRepository",
@@ -355,6 +359,8 @@ class ClusterNode:
     last_heartbeat: datetime
     is_primary: bool
     promote_requested: bool = False
+    # Set by an administrator ("backup operations disabled"): the node never takes over as primary.
+    backup_disabled_since: datetime | None = None
 
 
 class NodeRepository(Protocol):
@@ -371,6 +377,42 @@ class NodeRepository(Protocol):
     async def list(self) -> list[ClusterNode]: ...
 
     async def request_promotion(self, node_id: str) -> None: ...
+
+    async def set_backup_operations(self, node_id: str, *, enabled: bool, now: datetime) -> ClusterNode:
+        """Enable or disable the node's backup operations; NotFoundError for an unknown node."""
+        ...
+
+
+class NodeCheckRepository(Protocol):
+    """The failover checks' results, per node: written by the node that probes, read by the primary."""
+
+    async def record(self, node_id: str, results: Sequence[CheckResult], *, now: datetime) -> None:
+        """Fold one probe round in: a problem newly found opens an incident (`since` = now)."""
+        ...
+
+    async def list(self) -> list[NodeCheck]: ...
+
+    async def mark_mailed(self, node_id: str, check: str, since: datetime, *, mailed: bool) -> None:
+        """Record that the incident starting at `since` was mailed (or its cleared note was)."""
+        ...
+
+
+class Prober(Protocol):
+    """Reaches other nodes and the test addresses; never raises: a failure is an outcome."""
+
+    async def http(self, url: str) -> ProbeOutcome:
+        """GET `url`: ok when it answers 200."""
+        ...
+
+    async def tcp(self, host: str, port: int) -> ProbeOutcome:
+        """Open a TCP connection: ok when it is accepted."""
+        ...
+
+
+class NetworkInterfaces(Protocol):
+    def locate(self, ip: str) -> tuple[InterfaceState, str]:
+        """Whether `ip` is on one of this host's interfaces, and that interface's name and state."""
+        ...
 
 
 class PrimaryLock(Protocol):
@@ -390,6 +432,14 @@ class PrimaryLock(Protocol):
         """Let the lock go and close the connection that held it."""
         ...
 
+    async def fence(self) -> int:
+        """End the database session of whoever else holds the lock (a hung primary); how many ended."""
+        ...
+
 
 class ClusterObserver(Protocol):
     def node_state(self, role: str, is_primary: bool) -> None: ...
+
+    def check_state(self, check: str, failing: bool) -> None:
+        """This node's latest result of one failover check."""
+        ...

@@ -11,14 +11,20 @@ primary dies the lock is released with it. Then:
   `scheduler_runs`); with automatic failover, a backup takes the lock after the grace period and
   raises "backup becoming primary"; without it, backups wait for `alertmail cluster promote`.
 
+A primary that hangs (stopped, swapping, wedged) keeps its connection and so the lock, but its
+heartbeat stops: once a backup has seen no new heartbeat from it for three heartbeats, it is an
+outage too, and the backup that takes over first ends the hung primary's database session
+(`PrimaryLock.fence`): the lock is freed, and the old primary steps down when it wakes, since its
+lock check fails. A node whose backup operations are disabled never takes over.
+
 Traffic nodes never take the lock. Only the primary runs `run_while_primary` jobs (the scheduler)
-and the cluster checks (version mismatch); every node delivers mail.
+and mails the failover checks' problems (`cluster_checks.py`); every node probes its own checks and
+delivers mail.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Coroutine, Sequence
@@ -26,17 +32,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from alertmail.domain.cluster_checks import NodeCheck
 from alertmail.domain.ports import (
     ClusterNode,
     ClusterObserver,
     NodeRepository,
     NodeRole,
     PrimaryLock,
-    SchedulerRunRepository,
 )
 from alertmail.errors import ConflictError, NotFoundError
 from alertmail.services.clock import Clock, utc_now
-from alertmail.services.notifications import NotificationService
+from alertmail.services.cluster_checks import (
+    CHECK_CLEARED,
+    FailoverChecks,
+    OncePerIncident,
+    describe,
+    incident_key,
+)
 
 __all__ = ["ClusterOptions", "ClusterService", "NodeState", "NodeStatus", "node_state"]
 
@@ -50,7 +62,6 @@ PROBE_FAILED = {
 }
 BECOMING_PRIMARY = "failover.backup_becoming_primary"
 VERSION_MISMATCH = "failover.version_mismatch"
-CHECK_CLEARED = "failover.check_cleared"
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,11 @@ class NodeStatus:
     node: ClusterNode
     state: NodeState
     this_node: bool
+    checks: tuple[NodeCheck, ...] = ()  # the node's failover checks as last probed
+
+    @property
+    def problems(self) -> tuple[NodeCheck, ...]:
+        return tuple(check for check in self.checks if check.failing)
 
 
 def node_state(node: ClusterNode, now: datetime, stale_after: timedelta) -> NodeState:
@@ -83,11 +99,6 @@ def node_state(node: ClusterNode, now: datetime, stale_after: timedelta) -> Node
     if node.is_primary:
         return "primary"
     return "backup" if node.role == "primary-capable" else "traffic"
-
-
-def incident_key(*parts: str) -> str:
-    """A short, stable name for one incident (a `scheduler_runs` period holds 64 characters)."""
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
 
 
 @dataclass(frozen=True)
@@ -104,8 +115,8 @@ class ClusterService:
         self,
         nodes: NodeRepository,
         lock: PrimaryLock,
-        notifications: NotificationService,
-        runs: SchedulerRunRepository,
+        raise_once: OncePerIncident,
+        checks: FailoverChecks,
         options: ClusterOptions,
         *,
         observer: ClusterObserver | None = None,
@@ -114,8 +125,8 @@ class ClusterService:
     ) -> None:
         self._nodes = nodes
         self._lock = lock
-        self._notifications = notifications
-        self._runs = runs
+        self._raise_once = raise_once
+        self._checks = checks
         self._options = options
         self._observer = observer
         self._clock = clock
@@ -126,6 +137,8 @@ class ClusterService:
         self._stepped_down.set()
         self._outage: _Outage | None = None
         self._mismatches: dict[str, str] = {}  # node id -> open version-mismatch incident
+        self._heard: dict[str, tuple[datetime, float]] = {}  # node id -> (its last heartbeat, seen at)
+        self._serves_http = True
 
     @property
     def options(self) -> ClusterOptions:
@@ -139,12 +152,24 @@ class ClusterService:
 
     async def status(self) -> list[NodeStatus]:
         now = self._clock()
+        recorded = await self._checks.recorded()
         return [
             NodeStatus(
-                node, node_state(node, now, self._options.stale_after), node.node_id == self._options.node_id
+                node,
+                node_state(node, now, self._options.stale_after),
+                node.node_id == self._options.node_id,
+                tuple(check for check in recorded if check.node_id == node.node_id),
             )
             for node in await self._nodes.list()
         ]
+
+    async def set_backup_operations(self, node_id: str | None, *, enabled: bool) -> ClusterNode:
+        """Enable or disable a node's backup operations (this node by default)."""
+        target = node_id or self._options.node_id
+        node = _find(await self._nodes.list(), target)
+        if node.role == "traffic":
+            raise ConflictError(f"{target} is a traffic node: it has no backup operations")
+        return await self._nodes.set_backup_operations(target, enabled=enabled, now=self._clock())
 
     async def promote(
         self, node_id: str | None = None, *, wait: float = 30.0, poll: float = 0.5
@@ -154,13 +179,19 @@ class ClusterService:
         node = _find(await self._nodes.list(), target)
         if node.role == "traffic":
             raise ConflictError(f"{target} is a traffic node: traffic nodes never become primary")
+        if node.backup_disabled_since is not None:
+            raise ConflictError(
+                f"{target}'s backup operations are disabled: enable them first"
+                f" (alertmail cluster backup-operations enable --node {target})"
+            )
         if await self._lock.held_by_anyone():
             if node.is_primary:
                 return node
-            raise ConflictError(
-                "the primary still holds the lock; stop it first (systemctl stop alertmail on it),"
-                " then promote"
-            )
+            if not _silent_primary(await self._nodes.list(), self._clock(), self._options.stale_after):
+                raise ConflictError(
+                    "the primary still holds the lock; stop it first (systemctl stop alertmail on it),"
+                    " then promote"
+                )
         await self._nodes.request_promotion(target)
         deadline = self._monotonic() + wait
         while self._monotonic() < deadline:
@@ -174,9 +205,15 @@ class ClusterService:
 
     # --- the node's own loop ------------------------------------------------------------------
 
-    async def run_forever(self) -> None:
-        """Register, then heartbeat (and elect, and check) until cancelled; step down on the way out."""
+    async def run_forever(self, *, serves_http: bool = True) -> None:
+        """Register, then heartbeat (and elect, and check) until cancelled; step down on the way out.
+
+        `serves_http`: whether this process answers HTTP (`serve`) or not (`worker`): a node without
+        it advertises no URL, so nobody probes it, and it does not probe itself.
+        """
+        self._serves_http = serves_http
         registered = False
+        checks = asyncio.create_task(self._check_forever(), name="failover-checks")
         try:
             while True:
                 try:
@@ -184,11 +221,36 @@ class ClusterService:
                         await self._register()
                         registered = True
                     await self.tick()
+                    self._checks.outages.succeeded(self._clock(), primary=self._primary)
                 except Exception:  # a database hiccup must not end the heartbeat
+                    self._checks.outages.failed(self._clock())
                     logger.exception("cluster heartbeat failed; trying again")
                 await asyncio.sleep(self._options.heartbeat)
         finally:
+            checks.cancel()
+            await asyncio.wait([checks])
             await self._leave()
+
+    async def _check_forever(self) -> None:
+        """Every check interval: probe this node's checks; on the primary, mail what they found."""
+        while True:
+            # First wait: the node's own /healthz is not up before its server is.
+            await asyncio.sleep(self._checks.options.interval)
+            try:
+                await self.check_round()
+            except Exception:
+                logger.exception("the failover checks failed; trying again")
+
+    async def check_round(self) -> None:
+        nodes = await self._nodes.list()
+        me = next((n for n in nodes if n.node_id == self._options.node_id), None)
+        if me is None:
+            return  # not registered yet
+        await self._checks.probe_round(me, nodes, primary=self._primary, serves_http=self._serves_http)
+        if self._primary:
+            now = self._clock()
+            stale = self._options.stale_after
+            await self._checks.report({n.node_id for n in nodes if node_state(n, now, stale) != "down"})
 
     async def run_while_primary(self, job: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run `job` while this node is the primary: started on election, cancelled on stepping down."""
@@ -220,10 +282,9 @@ class ClusterService:
     async def _register(self) -> None:
         now = self._clock()
         o = self._options
+        url = o.advertised_url if self._serves_http else ""
         await self._nodes.register(
-            ClusterNode(
-                o.node_id, o.hostname, o.advertised_url, o.version, o.role, now, now, is_primary=False
-            )
+            ClusterNode(o.node_id, o.hostname, url, o.version, o.role, now, now, is_primary=False)
         )
         self._observe()
 
@@ -242,30 +303,60 @@ class ClusterService:
     # --- election -----------------------------------------------------------------------------
 
     async def _elect(self, nodes: Sequence[ClusterNode]) -> None:
-        if await self._lock.held_by_anyone():
-            await self._outage_over(nodes)
-            return
         me = next((n for n in nodes if n.node_id == self._options.node_id), None)
         recorded = next((n for n in nodes if n.is_primary and n.node_id != self._options.node_id), None)
-        if recorded is None or (me is not None and me.promote_requested):
+        hung = self._primary_hung(nodes)  # heard on every tick, so silence is measured from the first
+        held = await self._lock.held_by_anyone()
+        if held and not hung:
+            await self._outage_over(nodes)
+            return
+        if me is not None and me.backup_disabled_since is not None:
+            if recorded is not None:
+                await self._outage_seen(recorded)  # still say the primary is gone; never take over
+            return
+        promoted = me is not None and me.promote_requested
+        if recorded is None or promoted:
             # a cold start, a primary that stepped down cleanly, or a promotion by hand
-            if await self._take():
+            if await self._take(fence=held):
                 self._outage = None
             return
         outage = await self._outage_seen(recorded)
         waited = self._monotonic() - outage.since
-        if self._options.automatic_failover and waited >= self._options.grace and await self._take():
+        if (
+            self._options.automatic_failover
+            and waited >= self._options.grace
+            and await self._take(fence=held)
+        ):
             self._outage = None
             details = {
                 "node": self._options.node_id,
-                "primary": _name(outage.primary),
+                "primary": describe(outage.primary),
                 "down_for": f"{waited:.0f} s",
             }
             await self._raise_once(
                 BECOMING_PRIMARY, outage.incident, details, dedupe_key=outage.primary.node_id
             )
 
-    async def _take(self) -> bool:
+    def _primary_hung(self, nodes: Sequence[ClusterNode]) -> bool:
+        """Another node recorded as primary whose heartbeat has not moved for three heartbeats.
+
+        Measured on this node's monotonic clock from when its heartbeat was last seen to change, so
+        a clock difference between the hosts cannot make a live primary look hung.
+        """
+        recorded = next((n for n in nodes if n.is_primary and n.node_id != self._options.node_id), None)
+        if recorded is None:
+            return False
+        now = self._monotonic()
+        heard = self._heard.get(recorded.node_id)
+        if heard is None or heard[0] != recorded.last_heartbeat:
+            self._heard[recorded.node_id] = (recorded.last_heartbeat, now)
+            return False
+        return now - heard[1] > self._options.stale_after.total_seconds()
+
+    async def _take(self, *, fence: bool = False) -> bool:
+        if fence:
+            ended = await self._lock.fence()
+            logger.error("ended %d database session(s) of a hung primary that kept the lock", ended)
         if not await self._lock.try_acquire():
             return False
         # Primary from the moment the lock is ours: were the record below to fail, the lock must
@@ -282,7 +373,7 @@ class ClusterService:
         incident = incident_key("primary", recorded.node_id, recorded.last_heartbeat.isoformat())
         self._outage = _Outage(recorded, incident, self._monotonic())
         automatic = self._options.automatic_failover
-        details = {"node": self._options.node_id, "primary": _name(recorded)}
+        details = {"node": self._options.node_id, "primary": describe(recorded)}
         if automatic:
             details["grace_period"] = f"{self._options.grace:g} s"
         logger.error("primary %s does not hold the lock any more", recorded.node_id)
@@ -348,18 +439,14 @@ class ClusterService:
                 await self._raise_once(CHECK_CLEARED, incident, details, dedupe_key=node_id)
         self._mismatches = found
 
-    async def _raise_once(
-        self, event_type: str, incident: str, details: dict[str, Any], *, dedupe_key: str
-    ) -> None:
-        """Raise the event unless a node already has for this incident (the claim is the database's)."""
-        if await self._runs.claim(event_type, incident, now=self._clock(), node=self._options.node_id):
-            await self._notifications.raise_event(
-                event_type, details, dedupe_key=dedupe_key, source="cluster"
-            )
-
     def _observe(self) -> None:
         if self._observer is not None:
             self._observer.node_state(self._options.role, self._primary)
+
+
+def _silent_primary(nodes: Sequence[ClusterNode], now: datetime, stale_after: timedelta) -> bool:
+    """The recorded primary holds the lock but has stopped heartbeating (by the clocks' say)."""
+    return any(n.is_primary and node_state(n, now, stale_after) == "down" for n in nodes)
 
 
 def _find(nodes: Sequence[ClusterNode], node_id: str) -> ClusterNode:
@@ -367,9 +454,3 @@ def _find(nodes: Sequence[ClusterNode], node_id: str) -> ClusterNode:
         if node.node_id == node_id:
             return node
     raise NotFoundError(f"there is no node {node_id!r} (alertmail cluster status lists them)")
-
-
-def _name(node: ClusterNode) -> str:
-    """How the e-mails name a node: its id, and where it is when that says more."""
-    where = node.advertised_url or node.hostname
-    return node.node_id if where in ("", node.node_id) else f"{node.node_id} ({where})"

@@ -38,6 +38,7 @@ __all__ = [
     "EventWindowRow",
     "MailServerLogRow",
     "MailSettingsRow",
+    "NodeCheckRow",
     "NodeRow",
     "OAuthAuthorizationRow",
     "OAuthTokenRow",
@@ -332,3 +333,19 @@ class NodeRow(Base):
     # What the node last reported; the advisory lock, not this column, decides who is primary.
     is_primary: Mapped[bool] = mapped_column(Boolean)
     promote_requested: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    backup_disabled_since: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class NodeCheckRow(Base):
+    """A node's latest result of one failover check, and the incident it is in (or was last in)."""
+
+    __tablename__ = "node_checks"
+
+    node_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    check_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failing: Mapped[bool] = mapped_column(Boolean)
+    since: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    checked_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    failures: Mapped[int] = mapped_column(Integer)
+    mailed: Mapped[bool] = mapped_column(Boolean)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import func, insert, null, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alertmail.adapters.storage.models import NodeRow
@@ -25,21 +25,28 @@ class SqlNodeRepository:
         self._sessions = sessions
 
     async def register(self, node: ClusterNode) -> None:
+        # Update in place, insert if new: a write first, so SQLite takes its write lock at once (a
+        # read first could find the database locked), and nobody ever sees the row missing. The
+        # administrator's backup-operations flag is not the node's to report: it is kept.
+        values = {
+            "hostname": node.hostname,
+            "advertised_url": node.advertised_url,
+            "version": node.version,
+            "role": node.role,
+            "started_at": node.started_at,
+            "last_heartbeat": node.last_heartbeat,
+            "is_primary": node.is_primary,
+            "promote_requested": False,
+        }
         async with self._sessions.begin() as db:
-            await db.execute(delete(NodeRow).where(NodeRow.node_id == node.node_id))
-            await db.execute(
-                insert(NodeRow).values(
-                    node_id=node.node_id,
-                    hostname=node.hostname,
-                    advertised_url=node.advertised_url,
-                    version=node.version,
-                    role=node.role,
-                    started_at=node.started_at,
-                    last_heartbeat=node.last_heartbeat,
-                    is_primary=node.is_primary,
-                    promote_requested=False,
-                )
+            done = await db.execute(
+                update(NodeRow)
+                .where(NodeRow.node_id == node.node_id)
+                .values(**values)
+                .returning(NodeRow.node_id)
             )
+            if done.scalar_one_or_none() is None:
+                await db.execute(insert(NodeRow).values(node_id=node.node_id, **values))
 
     async def heartbeat(self, node_id: str, *, now: datetime, is_primary: bool) -> None:
         async with self._sessions.begin() as db:
@@ -74,7 +81,27 @@ class SqlNodeRepository:
                 .returning(NodeRow.node_id)
             )
             if done.scalar_one_or_none() is None:
-                raise NotFoundError(f"there is no node {node_id!r} (alertmail cluster status lists them)")
+                raise _no_such_node(node_id)
+
+    async def set_backup_operations(self, node_id: str, *, enabled: bool, now: datetime) -> ClusterNode:
+        # One statement: disabled since the first time it was disabled, until enabled again.
+        since = null() if enabled else func.coalesce(NodeRow.backup_disabled_since, now)
+        async with self._sessions.begin() as db:
+            row = (
+                await db.execute(
+                    update(NodeRow)
+                    .where(NodeRow.node_id == node_id)
+                    .values(backup_disabled_since=since)
+                    .returning(NodeRow)
+                )
+            ).scalar_one_or_none()
+            if row is None:
+                raise _no_such_node(node_id)
+            return _node(row)
+
+
+def _no_such_node(node_id: str) -> NotFoundError:
+    return NotFoundError(f"there is no node {node_id!r} (alertmail cluster status lists them)")
 
 
 def _node(row: NodeRow) -> ClusterNode:
@@ -88,4 +115,5 @@ def _node(row: NodeRow) -> ClusterNode:
         last_heartbeat=row.last_heartbeat,
         is_primary=row.is_primary,
         promote_requested=row.promote_requested,
+        backup_disabled_since=row.backup_disabled_since,
     )

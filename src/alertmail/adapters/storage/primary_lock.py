@@ -32,6 +32,12 @@ _HOLDERS = text(
     " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
     " AND classid = CAST(:high AS oid) AND objid = CAST(:low AS oid) AND objsubid = 2"
 )
+_FENCE = text(
+    "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    " AND classid = CAST(:high AS oid) AND objid = CAST(:low AS oid) AND objsubid = 2"
+    " AND pid <> pg_backend_pid()"
+)
 _MINE = (
     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()"
     " AND classid = %s::oid AND objid = %s::oid AND objsubid = 2"
@@ -97,6 +103,14 @@ class PostgresPrimaryLock:
             held = await connection.scalar(_HOLDERS, {"high": self._key[0], "low": self._key[1]})
         return bool(held)
 
+    async def fence(self) -> int:
+        """End the other holder's session. The database role must be the nodes' own (or have
+        pg_signal_backend): PostgreSQL lets a role end its own sessions, not a superuser's."""
+        async with self._engine.connect() as connection:
+            ended = await connection.scalar(_FENCE, {"high": self._key[0], "low": self._key[1]})
+            await connection.commit()
+        return int(ended or 0)
+
     async def release(self) -> None:
         if self._connection is not None and not self._connection.closed:
             try:
@@ -129,3 +143,6 @@ class SingleNodeLock:
 
     async def release(self) -> None:
         self._held = False
+
+    async def fence(self) -> int:
+        return 0

@@ -1,9 +1,11 @@
-"""`alertmail cluster status` and `alertmail cluster promote`: the nodes on the shared database."""
+"""`alertmail cluster status|promote|backup-operations`: the nodes on the shared database."""
 
 from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -11,12 +13,22 @@ import typer
 from alertmail.interfaces.cli.runtime import console, run
 from alertmail.services.cluster import NodeStatus
 
-app = typer.Typer(help="Several nodes on one PostgreSQL: list them, promote a backup.", no_args_is_help=True)
+app = typer.Typer(
+    help="Several nodes on one PostgreSQL: list them and their problems, promote a backup,"
+    " enable or disable a node's backup operations.",
+    no_args_is_help=True,
+)
+
+
+class Switch(StrEnum):
+    enable = "enable"
+    disable = "disable"
 
 
 @app.command("status")
 def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """Every node with its role, version, last heartbeat and state (primary, backup, traffic, down)."""
+    """Every node with its state (primary, backup, traffic, down), role, version, last heartbeat and
+    the failover problems its latest probe found."""
     nodes = run(lambda c: c.cluster.status())
     if as_json:
         sys.stdout.write(json.dumps([_node_json(s) for s in nodes], indent=2) + "\n")
@@ -31,6 +43,12 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
             f"last heartbeat {node.last_heartbeat:%Y-%m-%d %H:%M:%S} UTC  "
             f"{node.advertised_url or node.hostname}{here}"
         )
+        if node.backup_disabled_since is not None:
+            disabled = f"{node.backup_disabled_since:%Y-%m-%d %H:%M} UTC"
+            console.print(f"    backup operations disabled since {disabled}")
+        for check in s.problems:
+            since = f" since {check.since:%Y-%m-%d %H:%M:%S} UTC" if check.since else ""
+            console.print(f"    problem: {check.check}{since}")
 
 
 @app.command("promote")
@@ -41,6 +59,17 @@ def promote(
     """Make a backup the primary once the old primary is down (needed with automatic failover off)."""
     promoted = run(lambda c: c.cluster.promote(node, wait=wait))
     console.print(f"{promoted.node_id} is the primary")
+
+
+@app.command("backup-operations")
+def backup_operations(
+    switch: Annotated[Switch, typer.Argument(help="enable or disable")],
+    node: Annotated[str | None, typer.Option(help="The node; default: this host's node.")] = None,
+) -> None:
+    """Disable a backup's operations (it never takes over as primary, and the admins are told), or
+    enable them again."""
+    changed = run(lambda c: c.cluster.set_backup_operations(node, enabled=switch is Switch.enable))
+    console.print(f"backup operations {switch.value}d on {changed.node_id}")
 
 
 def _node_json(status: NodeStatus) -> dict[str, Any]:
@@ -56,7 +85,16 @@ def _node_json(status: NodeStatus) -> dict[str, Any]:
         "started_at": node.started_at.isoformat(),
         "last_heartbeat": node.last_heartbeat.isoformat(),
         "this_node": status.this_node,
+        "backup_disabled_since": _iso(node.backup_disabled_since),
+        "problems": [
+            {"check": c.check, "since": _iso(c.since), "mailed": c.mailed, "details": dict(c.details)}
+            for c in status.problems
+        ],
     }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 __all__ = ["app"]

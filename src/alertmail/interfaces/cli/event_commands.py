@@ -66,7 +66,7 @@ async def _run_until_signalled(container: Container) -> None:
     cluster = container.cluster
     tasks = [
         asyncio.create_task(container.delivery_worker.run_forever(), name="delivery"),
-        asyncio.create_task(cluster.run_forever(), name="cluster"),
+        asyncio.create_task(cluster.run_forever(serves_http=False), name="cluster"),
         # Every node delivers; only the primary runs the schedule.
         asyncio.create_task(cluster.run_while_primary(container.scheduler.run_forever), name="scheduler"),
     ]

@@ -1,4 +1,4 @@
-"""/api/v1/cluster: the nodes on the shared database, their roles, heartbeats and states."""
+"""/api/v1/cluster: the nodes on the shared database, their roles, heartbeats, states and problems."""
 
 from __future__ import annotations
 
@@ -7,10 +7,31 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from alertmail.domain.cluster_checks import NodeCheck
 from alertmail.interfaces.api.deps import AdministratorDep, ContainerDep
 from alertmail.services.cluster import NodeState, NodeStatus
 
 router = APIRouter(prefix="/api/v1/cluster", tags=["cluster"])
+
+
+class CheckPublic(BaseModel):
+    """A failover check that found its problem on the node's latest probe."""
+
+    check: str  # the event type it is mailed as
+    since: datetime | None
+    checked_at: datetime
+    mailed: bool  # the primary has mailed this incident
+    details: dict[str, str]
+
+    @classmethod
+    def of(cls, check: NodeCheck) -> CheckPublic:
+        return cls(
+            check=check.check,
+            since=check.since,
+            checked_at=check.checked_at,
+            mailed=check.mailed,
+            details=dict(check.details),
+        )
 
 
 class NodePublic(BaseModel):
@@ -24,6 +45,9 @@ class NodePublic(BaseModel):
     started_at: datetime
     last_heartbeat: datetime
     this_node: bool
+    backup_operations_enabled: bool
+    backup_disabled_since: datetime | None
+    problems: list[CheckPublic]
 
     @classmethod
     def of(cls, status: NodeStatus) -> NodePublic:
@@ -39,6 +63,9 @@ class NodePublic(BaseModel):
             started_at=node.started_at,
             last_heartbeat=node.last_heartbeat,
             this_node=status.this_node,
+            backup_operations_enabled=node.backup_disabled_since is None,
+            backup_disabled_since=node.backup_disabled_since,
+            problems=[CheckPublic.of(check) for check in status.problems],
         )
 
 
@@ -60,3 +87,17 @@ async def read_cluster(container: ContainerDep, admin: AdministratorDep) -> Clus
         failover_grace_seconds=cluster.options.grace,
         nodes=[NodePublic.of(status) for status in await cluster.status()],
     )
+
+
+class BackupOperations(BaseModel):
+    enabled: bool
+
+
+@router.put("/nodes/{node_id}/backup-operations", response_model=NodePublic)
+async def set_backup_operations(
+    node_id: str, body: BackupOperations, container: ContainerDep, admin: AdministratorDep
+) -> NodePublic:
+    """Enable or disable a node's backup operations: a node with them disabled never takes over."""
+    cluster = container.cluster
+    await cluster.set_backup_operations(node_id, enabled=body.enabled)
+    return next(NodePublic.of(s) for s in await cluster.status() if s.node.node_id == node_id)
