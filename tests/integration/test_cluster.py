@@ -10,11 +10,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 
 import alertmail
 from alertmail.adapters.storage.database import Database
-from alertmail.adapters.storage.primary_lock import PRIMARY_LOCK_KEY, PostgresPrimaryLock
+from alertmail.adapters.storage.primary_lock import PostgresPrimaryLock
 from tests.support.cluster import (
     BECOMING_PRIMARY,
     GRACE,
@@ -166,15 +165,9 @@ async def test_the_primary_lock_belongs_to_one_connection_and_is_free_once_that_
             assert not await second.try_acquire() and not await second.still_held()
             assert await second.held_by_anyone()
 
-            # The holder's session ends, as when its process is killed or its network lost.
-            async with database.engine.connect() as connection:
-                await connection.execute(
-                    text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
-                        " AND classid = CAST(:high AS oid) AND objid = CAST(:low AS oid) AND granted"
-                    ),
-                    {"high": PRIMARY_LOCK_KEY[0], "low": PRIMARY_LOCK_KEY[1]},
-                )
+            # The holder's session ends, as when its process is killed or its network lost, or as a
+            # backup fences a hung primary: only this database's lock holders, never the caller.
+            assert await second.fence() == 1
             assert not await first.still_held()
             for _ in range(50):
                 if await second.try_acquire():
