@@ -83,6 +83,13 @@ class AppConfig(BaseSettings):
                 raise ValueError(f"{value!r} is not an IP address (for example 192.0.2.10)") from None
         return value
 
+    @field_validator("cluster_ca_file")
+    @classmethod
+    def _cluster_ca_file(cls, value: str) -> str:
+        if value and not Path(value).is_file():
+            raise ValueError(f"{value!r} is not a readable file (the CA of the nodes' HTTPS certificates)")
+        return value
+
     @property
     def test_addresses(self) -> tuple[ProbeTarget, ...]:
         return parse_test_addresses(self.failover_test_addresses)

@@ -89,6 +89,9 @@ def test_bad_failover_settings_name_the_setting_and_the_entry() -> None:
     with pytest.raises(ValueError, match="shared_ip") as raised:
         AppConfig(shared_ip="10.0.0.300")
     assert "is not an IP address" in str(raised.value)
+    with pytest.raises(ValueError, match="cluster_ca_file") as raised:
+        AppConfig(cluster_ca_file="/nowhere/ca.pem")
+    assert "'/nowhere/ca.pem' is not a readable file" in str(raised.value)
     assert AppConfig(failover_test_addresses="192.0.2.1:443").test_addresses[0].port == 443
 
 

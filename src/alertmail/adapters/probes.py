@@ -22,12 +22,11 @@ class NetworkProber:
 
     def __init__(self, *, timeout: float = 5.0, verify: str | bool = True) -> None:
         self._timeout = timeout
-        self._verify = verify
+        # The CA file is read once, here: a missing file stops the node at start, not every probe.
+        self._verify = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
 
     async def http(self, url: str) -> ProbeOutcome:
-        verify: ssl.SSLContext | bool = (
-            ssl.create_default_context(cafile=self._verify) if isinstance(self._verify, str) else self._verify
-        )
+        verify = self._verify
         try:
             # trust_env=False: a proxy between the nodes would answer for a node that is gone.
             async with httpx.AsyncClient(timeout=self._timeout, verify=verify, trust_env=False) as client:

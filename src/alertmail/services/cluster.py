@@ -305,7 +305,7 @@ class ClusterService:
     async def _elect(self, nodes: Sequence[ClusterNode]) -> None:
         me = next((n for n in nodes if n.node_id == self._options.node_id), None)
         recorded = next((n for n in nodes if n.is_primary and n.node_id != self._options.node_id), None)
-        hung = self._primary_hung(nodes)  # heard on every tick, so silence is measured from the first
+        hung = self._primary_hung(recorded)  # heard on every tick, so silence is measured from the first
         held = await self._lock.held_by_anyone()
         if held and not hung:
             await self._outage_over(nodes)
@@ -337,13 +337,12 @@ class ClusterService:
                 BECOMING_PRIMARY, outage.incident, details, dedupe_key=outage.primary.node_id
             )
 
-    def _primary_hung(self, nodes: Sequence[ClusterNode]) -> bool:
-        """Another node recorded as primary whose heartbeat has not moved for three heartbeats.
+    def _primary_hung(self, recorded: ClusterNode | None) -> bool:
+        """The other node recorded as primary, whose heartbeat has not moved for three heartbeats.
 
         Measured on this node's monotonic clock from when its heartbeat was last seen to change, so
         a clock difference between the hosts cannot make a live primary look hung.
         """
-        recorded = next((n for n in nodes if n.is_primary and n.node_id != self._options.node_id), None)
         if recorded is None:
             return False
         now = self._monotonic()

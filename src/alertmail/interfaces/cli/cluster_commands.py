@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from alertmail.interfaces.api.routes.cluster import NodePublic
 from alertmail.interfaces.cli.runtime import console, run
-from alertmail.services.cluster import NodeStatus
 
 app = typer.Typer(
     help="Several nodes on one PostgreSQL: list them and their problems, promote a backup,"
@@ -31,7 +30,9 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     the failover problems its latest probe found."""
     nodes = run(lambda c: c.cluster.status())
     if as_json:
-        sys.stdout.write(json.dumps([_node_json(s) for s in nodes], indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps([NodePublic.of(s).model_dump(mode="json") for s in nodes], indent=2) + "\n"
+        )
         return
     if not nodes:
         console.print("No node has registered yet: start `alertmail serve` or `alertmail worker`.")
@@ -70,31 +71,6 @@ def backup_operations(
     enable them again."""
     changed = run(lambda c: c.cluster.set_backup_operations(node, enabled=switch is Switch.enable))
     console.print(f"backup operations {switch.value}d on {changed.node_id}")
-
-
-def _node_json(status: NodeStatus) -> dict[str, Any]:
-    node = status.node
-    return {
-        "node_id": node.node_id,
-        "hostname": node.hostname,
-        "advertised_url": node.advertised_url,
-        "version": node.version,
-        "role": node.role,
-        "state": status.state,
-        "is_primary": node.is_primary,
-        "started_at": node.started_at.isoformat(),
-        "last_heartbeat": node.last_heartbeat.isoformat(),
-        "this_node": status.this_node,
-        "backup_disabled_since": _iso(node.backup_disabled_since),
-        "problems": [
-            {"check": c.check, "since": _iso(c.since), "mailed": c.mailed, "details": dict(c.details)}
-            for c in status.problems
-        ],
-    }
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
 
 
 __all__ = ["app"]
