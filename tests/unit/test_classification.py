@@ -240,6 +240,7 @@ CASES: list[tuple[str, TransportError, str, bool, Scope]] = [
         True,
         R,
     ),
+    ("refused_by_policy_words", reply(550, "Message rejected as spam", "data"), "smtp_policy", False, M),
     (
         "throttled_words",
         reply(450, "4.2.1 Peak SMTP relay limit exceeded for customer.", "mail"),
@@ -247,7 +248,13 @@ CASES: list[tuple[str, TransportError, str, bool, Scope]] = [
         True,
         P,
     ),
-    ("refused_by_policy_words", reply(550, "Message rejected as spam", "data"), "smtp_policy", False, M),
+    (
+        "closing_by_policy_421",
+        reply(421, "Domain x.mailgun.org is not allowed to send: Please activate your account.", "data"),
+        "smtp_policy",
+        False,
+        M,
+    ),
     ("closing_421", reply(421, "4.3.0 Temporary System Problem.", "connect"), "smtp_throttled", True, P),
     ("policy_enhanced", reply(554, "5.7.1 Message content not accepted"), "smtp_policy", False, M),
     ("policy_enhanced_transient", reply(451, "4.7.1 Please check later", "mail"), "smtp_policy", True, P),

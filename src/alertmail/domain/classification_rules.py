@@ -28,13 +28,13 @@ _EXPIRED, _MISMATCH, _UNTRUSTED = (9, 10), (62, 64), (2, 18, 19, 20, 21, 27)
 
 # fmt: off
 _GREYLIST = r"gr[ae]y-?list|come back later|try again in \d+ ?(?:s|sec|min)"
-_DAILY_LIMIT = r"daily (?:user )?sending (?:quota|limit)|sending (?:quota|limit) (?:exceeded|reached)|daily limit|message limit exceeded|submissionquotaexceeded"
-_TLS_REQUIRED = r"starttls|tls (?:is )?required|requires? (?:a )?(?:secure|encrypted|tls) (?:connection|channel)|(?:encryption|secure connection) (?:is )?required|must use tls"
+_DAILY_LIMIT = r"daily (?:user )?sending (?:quota|limit)|sending (?:quota|limit) (?:exceeded|reached)|daily .{0,30}(?:limit|quota) exceeded|(?:e-?mail|sending|submission|message) quota exceeded|message limit exceeded|submissionquotaexceeded"
+_TLS_REQUIRED = r"must issue a starttls|starttls (?:command )?first|issue (?:a )?starttls|starttls (?:is )?required|use starttls|requires? starttls|tls (?:is )?required|requires? (?:a )?(?:secure|encrypted|tls) (?:connection|channel)|(?:encryption|secure connection) (?:is )?required|must use tls"
 _SEND_AS = r"sendasdenied|send ?as (?:permission|denied)|not allowed to send as|permissions? to send as|not owned by (?:auth(?:enticated)? )?user|from address does not match|verified sender|sender (?:address )?(?:is )?not (?:allowed|authori[sz]ed|permitted)|unauthori[sz]ed sender|not authori[sz]ed to send (?:as|from|on behalf|mail from)|not permitted to send (?:as|from)|sender identity"
 _AUTH_DISABLED = r"smtpclientauthentication is disabled|smtp auth(?:entication)? (?:is )?disabled|basic authentication is disabled"
 _AUTH_TYPE = r"auth(?:entication)? (?:extension |mechanism |method |type )?(?:is )?not (?:supported|enabled|available|allowed|offered)|unrecognized authentication type|no (?:suitable|supported) auth|auth(?:entication)? (?:command )?not implemented|does not support auth"
-_AUTH_REQUIRED = r"authentication (?:is )?required|auth(?:entication)? required|not authenticated|must (?:be )?authenticat|please authenticate|unauthenticated (?:senders?|relay|mail)|requires? auth|authentication needed|client was not authenticated|login required|mail received as unauthenticated"
-_DOMAIN_AUTH = r"\bspf\b|dmarc|dkim|sender policy framework|this mail is unauthenticated|5\.7\.2[3-7]\b"
+_AUTH_REQUIRED = r"invalid credentials|authentication (?:is )?required|auth(?:entication)? required|not authenticated|must (?:be )?authenticat|please authenticate|unauthenticated (?:senders?|relay|mail)|requires? auth|authentication needed|client was not authenticated|login required|mail received as unauthenticated"
+_DOMAIN_AUTH = r"\bspf\b|dmarc|dkim|sender policy framework|this mail is unauthenticated|\b[45]\.7\.2[0-46]\b"
 _CLIENT_HOST = r"reverse (?:dns|hostname|lookup|dns lookup)|ptr record|\brdns\b|cannot find your (?:reverse )?hostname|client host rejected|helo command rejected|fully-qualified (?:host|domain)|invalid helo|ehlo .*(?:rejected|invalid)|helo .*(?:rejected|invalid)"
 _SENDER = r"sender address rejected|sender domain|domain not found|sender verify failed|unverified sender|bad sender|invalid sender|sender .{0,40}(?:does not exist|unknown|invalid)|return path|envelope (?:sender|from)"
 _RELAY_DENIED = r"relay(?:ing)? (?:access )?(?:is )?(?:denied|not permitted|not allowed|prohibited)|unable to relay|not permitted to relay|we do not relay|relay not (?:permitted|allowed)|tenantattribution|cannot relay|relay access"
@@ -43,7 +43,9 @@ _MAILBOX_FULL = r"mailbox (?:is )?full|over ?quota|quota exceeded|mailbox size l
 _ONE_RECIPIENT_FAST = r"receiving mail (?:too quickly|at a rate)|recipient .{0,30}(?:too many|rate)"
 _RECIPIENT = r"user unknown|unknown user|no such (?:user|mailbox|recipient|address)|does ?n[o']t exist|not exist|invalid (?:recipient|mailbox|address)|recipient|mailbox (?:unavailable|not found|disabled|inactive|does)|address rejected|undeliverable|not found|unrouteable|unknown (?:recipient|mailbox|address)|account (?:is )?(?:disabled|inactive|suspended)|no mailbox|not a valid"
 _THROTTLE = r"rate.?limit|too many (?:messages|mails|e-?mails|connections|concurrent|login|auth|requests|sessions|recipients? (?:per|in)|commands)|too fast|too quickly|throttl|slow down|sending limit|relay limit|limit exceeded|exceeded .{0,40}limit|thread limit|concurrent|server busy|\bbusy\b|congest|temporarily (?:deferred|blocked|rate)|unusual rate|ratelimit|too much mail|excessive"
-_BLOCKED = r"block(?:ed|list)|blacklist|spamhaus|\brbl\b|dnsbl|not in whitelist|reputation|\bspam|banned|access denied|not allowed|prohibited|refused|rejected|denied|policy"
+_BLOCKED = r"unsolicited|block(?:ed|list)|blacklist|spamhaus|\brbl\b|dnsbl|not in whitelist|reputation|\bspam|banned|access denied|not allowed|prohibited|refused|rejected|denied|policy"
+# A 4xx says "later" by itself; only words that name a policy make it one.
+_BLOCKED_BY_NAME = r"block(?:ed|list)|blacklist|spamhaus|\brbl\b|dnsbl|not in whitelist|reputation|\bspam|banned|policy"
 _TLS_MODE = r"wrong version number|unknown protocol|packet length too long|record layer failure|http request|wrong_version"
 _TLS_VERSION = r"unsupported protocol|protocol version|no protocols available|version too low"
 _UNREACHABLE_WORDS = r"network is unreachable|no route to host|host is unreachable|enetunreach|ehostunreach"
@@ -90,7 +92,7 @@ RULES: tuple[Rule, ...] = (
     Rule("smtp_auth_disabled_words", When(words=_AUTH_DISABLED), "smtp_auth", False, RELAY, "auth_disabled"),
     Rule("xoauth2_rejected", When(stages=("xoauth2",)), "oauth", False, RELAY, "xoauth2_rejected"),
     Rule("auth_type_unsupported", When(kind="", words=_AUTH_TYPE), "smtp_auth", False, RELAY, "auth_type"),
-    Rule("auth_throttled", When(stages=("auth",), reply_class=4, words=r"too many|limit|rate|try again later|slow down"), "smtp_throttled", True, RELAY, "throttled"),
+    Rule("auth_throttled", When(stages=("auth",), reply_class=4, words=r"too many|limit|rate|slow down"), "smtp_throttled", True, RELAY, "throttled"),
     Rule("auth_temporary", When(stages=("auth",), reply_class=4), "smtp_auth", True, RELAY, "auth_temporary"),
     Rule("app_password_required", When(codes=(534,)), "smtp_auth", False, RELAY, "app_password"),
     Rule("app_password_words", When(words=r"application-specific password|app password"), "smtp_auth", False, RELAY, "app_password"),
@@ -114,12 +116,13 @@ RULES: tuple[Rule, ...] = (
     Rule("recipient_address", When(stages=("rcpt", "data"), enhanced=("x.1.0", "x.1.1", "x.1.2", "x.1.3", "x.1.4", "x.1.5", "x.1.6", "x.2.")), "smtp_recipient", None, RECIPIENT, "recipient"),
     Rule("recipient_words", When(stages=("rcpt",), words=_RECIPIENT), "smtp_recipient", None, RECIPIENT, "recipient"),
     # --- the relay slowing down, or refusing by policy ---------------------------------------
-    Rule("throttled_words", When(words=_THROTTLE), "smtp_throttled", True, RELAY, "throttled"),
     Rule("refused_by_policy_words", When(reply_class=5, words=_BLOCKED), "smtp_policy", False, None, "policy"),
+    Rule("throttled_words", When(words=_THROTTLE), "smtp_throttled", True, RELAY, "throttled"),
+    Rule("closing_by_policy_421", When(codes=(421,), words=r"not in whitelist|not allowed|blacklist|spamhaus|denied|banned|not permitted"), "smtp_policy", False, None, "policy"),
     Rule("closing_421", When(codes=(421,)), "smtp_throttled", True, RELAY, "throttled"),
     Rule("policy_enhanced", When(enhanced=("5.7.",)), "smtp_policy", False, None, "policy"),
     Rule("policy_enhanced_transient", When(enhanced=("4.7.1", "4.7.2", "4.7.3", "4.7.4", "4.7.5", "4.7.6", "4.7.7", "4.7.8", "4.7.9")), "smtp_policy", True, None, "policy"),
-    Rule("refused_by_policy_4xx", When(reply_class=4, words=_BLOCKED), "smtp_policy", True, None, "policy"),
+    Rule("refused_by_policy_4xx", When(reply_class=4, words=_BLOCKED_BY_NAME), "smtp_policy", True, None, "policy"),
     Rule("congestion", When(enhanced=("4.4.5", "4.3.2")), "smtp_throttled", True, RELAY, "throttled"),
     Rule("recipient_refused", When(stages=("rcpt",), codes=(550, 551, 553)), "smtp_recipient", None, RECIPIENT, "recipient"),
     Rule("content", When(enhanced=("x.6.",)), "smtp_other", None, MESSAGE, "content"),
