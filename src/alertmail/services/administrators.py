@@ -19,11 +19,11 @@ from alertmail.errors import (
     SettingsValidationError,
     UnauthorizedError,
 )
+from alertmail.services.password_policy import password_problems
 
 __all__ = ["AdministratorService", "hash_token"]
 
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
-MIN_PASSWORD_LENGTH = 8
 TOKEN_PREFIX = "am_"  # noqa: S105  # makes a leaked token recognisable to secret scanners
 
 
@@ -82,7 +82,7 @@ class AdministratorService:
         """Change one's own password: the current one proves it is them at the keyboard."""
         if await self.verify_password(username, current) is None:
             raise SettingsValidationError([FieldError("current_password", "is not correct")])
-        problems = _password_problems(new, field="new_password")
+        problems = password_problems(new, field="new_password", username=username)
         if problems:
             raise SettingsValidationError(problems)
         await self._administrators.set_password_hash(username, self._hasher.hash(new))
@@ -121,13 +121,7 @@ def _administrator_problems(username: str, email: str | None, password: str) -> 
         )
     if email:
         problems += _email_problems(email)
-    return problems + _password_problems(password)
-
-
-def _password_problems(password: str, *, field: str = "password") -> list[FieldError]:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        return [FieldError(field, f"must be at least {MIN_PASSWORD_LENGTH} characters")]
-    return []
+    return problems + password_problems(password, field="password", username=username)
 
 
 def _email_problems(email: str) -> list[FieldError]:
