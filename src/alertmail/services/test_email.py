@@ -72,6 +72,8 @@ class TestEmailService:
         """Send with the stored settings changed by `changes`, without saving them: a test of what
         is on the screen. Bad values raise `SettingsValidationError` naming every field."""
         stored = await self._settings.load()
+        if stored.version == 0 and not changes:
+            return await self.send_test(administrator=administrator, to=to)  # says what to set first
         candidate = apply_update(stored.settings, changes)
         address = _checked_address(to) if to else await self._administrator_address(administrator)
         return await self.send_with(candidate, address)
