@@ -8,8 +8,8 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from email_validator import EmailNotValidError, validate_email
 
+from alertmail.domain.addresses import AddressError, normalize_address
 from alertmail.domain.ports import AdministratorRepository, ApiTokenRepository
 from alertmail.domain.records import Administrator, ApiToken
 from alertmail.errors import (
@@ -43,8 +43,13 @@ class AdministratorService:
         self._tokens = tokens
         self._hasher = hasher or PasswordHasher()
 
-    async def create(self, username: str, *, email: str | None, password: str) -> Administrator:
+    async def create(
+        self, username: str, *, email: str | None, password: str, password_confirm: str | None = None
+    ) -> Administrator:
+        """`password_confirm`, from a form: checked with the rest, so every problem is told at once."""
         problems = _administrator_problems(username, email, password)
+        if password_confirm is not None and password_confirm != password:
+            problems.append(FieldError("password_confirm", "does not match the password"))
         if problems:
             raise SettingsValidationError(problems)
         if await self._administrators.get(username) is not None:
@@ -126,11 +131,11 @@ def _administrator_problems(username: str, email: str | None, password: str) -> 
 
 def _email_problems(email: str) -> list[FieldError]:
     try:
-        validate_email(email, check_deliverability=False)
-    except EmailNotValidError as exc:
+        normalize_address(email)
+    except AddressError as exc:
         return [FieldError("email", f"is not a valid e-mail address ({exc})")]
     return []
 
 
 def _normalized(email: str | None) -> str | None:
-    return validate_email(email, check_deliverability=False).normalized if email else None
+    return normalize_address(email) if email else None
