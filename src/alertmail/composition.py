@@ -38,7 +38,6 @@ from alertmail.adapters.storage.repositories import (
     SqlMailLogRepository,
     SqlSettingsRepository,
 )
-from alertmail.adapters.storage.scheduler_repository import SqlSchedulerRunRepository
 from alertmail.adapters.storage.web_session_repository import SqlWebSessionRepository
 from alertmail.config import AppConfig
 from alertmail.domain.events import EventCatalog
@@ -206,7 +205,6 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
         scheduler=Scheduler(
             settings_repository,
             notifications,
-            SqlSchedulerRunRepository(sessions),
             outbox,
             keepalive,
             oauth_tokens,
@@ -243,7 +241,7 @@ def _cluster(
         automatic_failover=config.automatic_failover,
     )
     sessions = database.sessionmaker
-    raise_once = OncePerIncident(SqlSchedulerRunRepository(sessions), notifications, node, utc_now)
+    raise_once = OncePerIncident(notifications, node, utc_now)
     checks = FailoverChecks(
         SqlNodeCheckRepository(sessions),
         NetworkProber(timeout=config.probe_timeout_seconds, verify=config.cluster_ca_file or True),

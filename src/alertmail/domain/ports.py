@@ -20,6 +20,7 @@ from alertmail.domain.records import (
     MailLogEntry,
     StoredSettings,
 )
+from alertmail.domain.schedule import RunClaim
 from alertmail.domain.settings import MailSettings
 
 __all__ = [
@@ -46,7 +47,6 @@ __all__ = [
     "OutboxRepository",
     "PrimaryLock",
     "Prober",
-    "SchedulerRunRepository",
     "SecretBox",
     "SettingsRepository",
     "WebSession",
@@ -280,7 +280,11 @@ class EventRepository(Protocol):
         window: timedelta,
         max_mailed_keys: int,
         make_message: Callable[[], OutboxMessage | None],
-    ) -> EventRecorded: ...
+        claim: RunClaim | None = None,
+    ) -> EventRecorded:
+        """With `claim`: written in the same transaction; `AlreadyClaimedError` (nothing written)
+        when the job already ran for that period."""
+        ...
 
     async def take_due_digests(
         self, now: datetime, build: Callable[[Digest], OutboxMessage | None], *, limit: int = 50
@@ -299,12 +303,6 @@ class EventRenderer(Protocol):
     def render_event(self, event_type: EventType, event: Event) -> RenderedMail: ...
 
     def render_digest(self, event_type: EventType, digest: Digest) -> RenderedMail: ...
-
-
-class SchedulerRunRepository(Protocol):
-    async def claim(self, job: str, period: str, *, now: datetime, node: str) -> bool:
-        """Record that `job` runs for `period`; False when it already has, on any node."""
-        ...
 
 
 # --- web UI sessions ------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from alertmail.domain.events import (
 )
 from alertmail.domain.outbox import OutboxMessage, RetryPolicy, new_outbox_message
 from alertmail.domain.ports import EventRenderer, EventRepository, SettingsRepository
+from alertmail.domain.schedule import AlreadyClaimedError, RunClaim
 from alertmail.domain.settings import MailSettings
 from alertmail.services.clock import Clock, utc_now
 
@@ -83,6 +84,36 @@ class NotificationService:
         Raises `UnknownEventTypeError` (the known types listed) or `SettingsValidationError`
         (each bad detail named) before anything is written.
         """
+        return await self._raise(event_type, details, dedupe_key=dedupe_key, source=source, claim=None)
+
+    async def raise_once(
+        self,
+        claim: RunClaim,
+        event_type: str,
+        details: Mapping[str, Any] | None = None,
+        *,
+        dedupe_key: str | None = None,
+        source: str = "scheduler",
+    ) -> EventRecorded | None:
+        """Raise the event unless `claim`'s job already ran for its period: None then, nothing written.
+
+        The claim, the event and its e-mail commit in one transaction: a failure anywhere leaves
+        none of them, so the next attempt is not mistaken for a repeat.
+        """
+        try:
+            return await self._raise(event_type, details, dedupe_key=dedupe_key, source=source, claim=claim)
+        except AlreadyClaimedError:
+            return None
+
+    async def _raise(
+        self,
+        event_type: str,
+        details: Mapping[str, Any] | None,
+        *,
+        dedupe_key: str | None,
+        source: str,
+        claim: RunClaim | None,
+    ) -> EventRecorded:
         kind = self._catalog.get(event_type)
         event = Event(
             id=str(uuid.uuid4()),
@@ -99,6 +130,7 @@ class NotificationService:
             window=self._coalescing.window,
             max_mailed_keys=self._coalescing.max_mailed_keys,
             make_message=lambda: self._message_for(kind, event, settings),
+            claim=claim,
         )
         if self._on_received is not None:
             self._on_received(kind.name)

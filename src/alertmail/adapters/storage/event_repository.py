@@ -5,8 +5,11 @@ event is accepted once it is committed, and it is never recorded as mailed witho
 (nor the other way round). The window is an upsert on (type, dedupe key, bucket): concurrent
 events of one key, from one process or several nodes, agree on which of them was the first.
 
-SQLite: the upsert is the transaction's first statement, so the transaction takes the write lock
-before it reads anything (see outbox_repository.py).
+A scheduled job's claim (`scheduler_runs`) can be written in the same transaction, so the daily
+notice's "done for today" never commits without the notice.
+
+SQLite: the upsert (or the claim) is the transaction's first statement, so the transaction takes
+the write lock before it reads anything (see outbox_repository.py).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from alertmail.adapters.storage.models import EventRow, EventWindowRow, OutboxRow
+from alertmail.adapters.storage.models import EventRow, EventWindowRow, OutboxRow, SchedulerRunRow
 from alertmail.adapters.storage.outbox_repository import outbox_values
 from alertmail.domain.events import (
     DIGEST_LISTED,
@@ -34,6 +37,7 @@ from alertmail.domain.events import (
     coalescing_bucket,
 )
 from alertmail.domain.outbox import OutboxMessage
+from alertmail.domain.schedule import AlreadyClaimedError, RunClaim
 
 __all__ = ["SqlEventRepository"]
 
@@ -58,8 +62,12 @@ class SqlEventRepository:
         window: timedelta,
         max_mailed_keys: int,
         make_message: Callable[[], OutboxMessage | None],
+        claim: RunClaim | None = None,
     ) -> EventRecorded:
         """Record `event` and, when it is the first of its key in its window, queue its e-mail.
+
+        With `claim` (a scheduled job's run), the claim is the transaction's first write and
+        commits with the rest; `AlreadyClaimedError` and nothing written when some node has it.
 
         `make_message` is called only when the event is to be mailed at once; None means there is
         nobody to mail. At most `max_mailed_keys` keys of one type are mailed one by one per window:
@@ -67,6 +75,8 @@ class SqlEventRepository:
         """
         start, end = coalescing_bucket(event.received_at, window)
         async with self._sessions.begin() as session:
+            if claim is not None:
+                await self._claim(session, claim)
             counted = await self._count(session, event, start, end)
             outbox_id: str | None = None
             disposition: Disposition = "coalesced"
@@ -83,6 +93,17 @@ class SqlEventRepository:
                 insert(EventRow).values(**_event_values(event, counted.id, outbox_id, disposition))
             )
         return EventRecorded(event.id, disposition, outbox_id, counted.count)
+
+    async def _claim(self, session: AsyncSession, claim: RunClaim) -> None:
+        dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        claimed = await session.execute(
+            dialect_insert(SchedulerRunRow)
+            .values(job=claim.job, period=claim.period, ran_at=claim.at, node=claim.node)
+            .on_conflict_do_nothing(index_elements=["job", "period"])
+            .returning(SchedulerRunRow.job)
+        )
+        if claimed.scalar_one_or_none() is None:
+            raise AlreadyClaimedError(f"{claim.job} already ran for {claim.period}")
 
     async def _count(self, session: AsyncSession, event: Event, start: datetime, end: datetime) -> _Window:
         values = {
