@@ -34,7 +34,7 @@ TEXT_FIELDS = (
     "messages_per_minute",
 )
 CHOICES = ("auth_type", "email_type", "encryption", "oauth_provider", "oauth_grant")
-CHECKBOXES = ("daily_notice", "send_test_on_save", "oauth_app_testing")
+CHECKBOXES = ("daily_notice", "send_test_on_save", "oauth_app_testing", "allow_plaintext_auth")
 SECRETS = ("password", "client_secret")
 # The form's words for each field, for the error summary above it.
 LABELS = {
@@ -64,6 +64,7 @@ LABELS = {
     "max_connections": "Connections at once",
     "messages_per_minute": "Messages per minute",
     "tls_trusted_ca": "Trusted CA certificates",
+    "allow_plaintext_auth": "Allow the password to be sent without encryption",
 }
 # Microsoft's relay is fixed: the form shows these read-only and the preset decides them.
 MICROSOFT_FIXED = ("hostname", "port", "encryption", "email_type")
