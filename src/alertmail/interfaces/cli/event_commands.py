@@ -110,6 +110,33 @@ def preview(
     mail = run(render)
     console.print(f"Subject: {mail.subject}\n")
     sys.stdout.write(mail.html if html else mail.text)
+    _print_template_failures(mail.template_failures)
+
+
+templates_app = typer.Typer(help="The administrator's own e-mail templates (data directory, templates/).")
+events_app.add_typer(templates_app, name="templates")
+
+
+@templates_app.command("check")
+def check_templates() -> None:
+    """Render every event type's e-mails with the custom templates; exit 1 when one fails."""
+
+    async def check(container: Container) -> Any:
+        return container.notifications.check_templates()
+
+    failures = run(check)
+    _print_template_failures(failures)
+    if failures:
+        raise typer.Exit(1)
+    console.print("Every template renders.")
+
+
+def _print_template_failures(failures: Any) -> None:
+    for failure in failures:
+        sys.stderr.write(
+            f"The custom template {failure.template} failed: {failure.error}."
+            " The built-in template is used.\n"
+        )
 
 
 @events_app.command("list")
