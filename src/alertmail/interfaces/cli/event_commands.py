@@ -16,6 +16,7 @@ from alertmail.config import AppConfig
 from alertmail.domain.outbox import OutboxMessage, OutboxStatus
 from alertmail.errors import FieldError
 from alertmail.interfaces.cli.runtime import console, fail_fields, run
+from alertmail.interfaces.cli.terminal import terminal_safe
 
 events_app = typer.Typer(help="The event catalog: list the types, preview their e-mails, recent events.")
 outbox_app = typer.Typer(
@@ -109,7 +110,7 @@ def preview(
 
     mail = run(render)
     console.print(f"Subject: {mail.subject}\n")
-    sys.stdout.write(mail.html if html else mail.text)
+    sys.stdout.write(terminal_safe(mail.html if html else mail.text))
     _print_template_failures(mail.template_failures)
 
 
@@ -134,8 +135,8 @@ def check_templates() -> None:
 def _print_template_failures(failures: Any) -> None:
     for failure in failures:
         sys.stderr.write(
-            f"The custom template {failure.template} failed: {failure.error}."
-            " The built-in template is used.\n"
+            terminal_safe(f"The custom template {failure.template} failed: {failure.error}.")
+            + " The built-in template is used.\n"
         )
 
 
