@@ -172,6 +172,7 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
         ),
         on_queued=worker.wake,
         on_received=metrics.event_received,
+        mail_log=sending.record,
     )
     admin_service = AdministratorService(administrators, SqlApiTokenRepository(sessions))
     return Container(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
@@ -38,6 +39,8 @@ from alertmail.domain.settings import MailSettings
 from alertmail.errors import SmtpReplyError, TlsUnavailableError, TransportError
 
 __all__ = ["SmtpSession", "SmtpTransport"]
+
+logger = logging.getLogger(__name__)
 
 
 class SmtpTransport:
@@ -84,6 +87,7 @@ class SmtpTransport:
             return
         stage.name = "auth"
         if settings.auth_type == "basic":
+            _check_password_channel(client, settings)
             password = settings.password.get_secret_value() if settings.password else ""
             # aiosmtplib picks the mechanism (CRAM-MD5, PLAIN, LOGIN) from what the server offers.
             await client.login(settings.username, password)
@@ -176,6 +180,23 @@ async def _oauthbearer(client: SMTP, settings: MailSettings, token: str) -> None
         response = await client.execute_command(base64.b64encode(b"\x01"))
     if response.code != 235:
         raise SMTPAuthenticationError(response.code, response.message)
+
+
+def _check_password_channel(client: SMTP, settings: MailSettings) -> None:
+    """The last guard before a password leaves: over TLS, or in clear only by explicit consent."""
+    if client.get_transport_info("sslcontext") is not None:
+        return
+    if not settings.allow_plaintext_auth:  # settings saved before the rule; validation refuses it now
+        raise TlsUnavailableError(
+            "a password is never sent without TLS: choose tls or starttls, or set allow_plaintext_auth",
+            host=settings.hostname,
+            port=settings.port,
+        )
+    logger.warning(
+        "sending the relay password to %s:%s without encryption (allow_plaintext_auth is set)",
+        settings.hostname,
+        settings.port,
+    )
 
 
 def _no_access_token(settings: MailSettings) -> TransportError:

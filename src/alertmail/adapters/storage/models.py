@@ -118,6 +118,7 @@ class MailSettingsRow(Base):
     connect_timeout: Mapped[float] = mapped_column(Float)
     max_connections: Mapped[int] = mapped_column(Integer, server_default="3")
     messages_per_minute: Mapped[int] = mapped_column(Integer, server_default="0")
+    allow_plaintext_auth: Mapped[bool] = mapped_column(Boolean, server_default=false())
     version: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_by: Mapped[str] = mapped_column(Text)
