@@ -273,14 +273,16 @@ class DeliveryObserver(Protocol):
 class EventRepository(Protocol):
     """Events, their coalescing windows and the outbox rows they cause, written together."""
 
-    async def record(
+    async def record_many(
         self,
-        event: Event,
+        events: Sequence[Event],
         *,
         window: timedelta,
         max_mailed_keys: int,
-        make_message: Callable[[], OutboxMessage | None],
-    ) -> EventRecorded: ...
+        make_message: Callable[[Event], OutboxMessage | None],
+    ) -> list[EventRecorded]:
+        """One transaction for the batch; the results in the order of `events`."""
+        ...
 
     async def take_due_digests(
         self, now: datetime, build: Callable[[Digest], OutboxMessage | None], *, limit: int = 50

@@ -10,7 +10,7 @@ number of e-mails: per type and window, at most `max_mailed_keys` + 1.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -30,6 +30,7 @@ from alertmail.domain.outbox import OutboxMessage, RetryPolicy, new_outbox_messa
 from alertmail.domain.ports import EventRenderer, EventRepository, SettingsRepository
 from alertmail.domain.settings import MailSettings
 from alertmail.services.clock import Clock, utc_now
+from alertmail.services.group_commit import GroupCommit
 
 __all__ = ["CoalescingOptions", "NotificationService"]
 
@@ -65,6 +66,8 @@ class NotificationService:
         self._on_queued = on_queued
         self._on_received = on_received
         self._clock = clock
+        # One writer per process: concurrent events share a transaction (see group_commit.py).
+        self._intake: GroupCommit[Event, EventRecorded] = GroupCommit(self._record_batch)
 
     @property
     def catalog(self) -> EventCatalog:
@@ -93,16 +96,20 @@ class NotificationService:
             received_at=self._clock(),
             node=self._node,
         )
+        return await self._intake.submit(event)
+
+    async def _record_batch(self, events: Sequence[Event]) -> list[EventRecorded]:
         settings = (await self._settings.load()).settings
-        recorded = await self._events.record(
-            event,
+        recorded = await self._events.record_many(
+            events,
             window=self._coalescing.window,
             max_mailed_keys=self._coalescing.max_mailed_keys,
-            make_message=lambda: self._message_for(kind, event, settings),
+            make_message=lambda event: self._message_for(event, settings),
         )
         if self._on_received is not None:
-            self._on_received(kind.name)
-        if recorded.outbox_id is not None and self._on_queued is not None:
+            for event in events:
+                self._on_received(event.event_type)
+        if self._on_queued is not None and any(r.outbox_id is not None for r in recorded):
             self._on_queued()
         return recorded
 
@@ -134,9 +141,10 @@ class NotificationService:
     async def recent(self, *, event_type: str | None = None, limit: int = 100) -> list[StoredEvent]:
         return await self._events.list(event_type=event_type, limit=limit)
 
-    def _message_for(self, kind: EventType, event: Event, settings: MailSettings) -> OutboxMessage | None:
+    def _message_for(self, event: Event, settings: MailSettings) -> OutboxMessage | None:
         if not settings.admin_contacts:
             return None
+        kind = self._catalog.get(event.event_type)
         mail = self._renderer.render_event(kind, event)
         return self._queued(mail, kind.name, event.dedupe_key, settings, source="event")
 

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 __all__ = [
+    "SQLITE_BEGIN",
     "Database",
     "alembic_config",
     "create_engine",
@@ -33,6 +34,9 @@ __all__ = [
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Execution option naming how a SQLite transaction begins: "IMMEDIATE" takes the write lock at once.
+SQLITE_BEGIN = "alertmail_sqlite_begin"
+_SQLITE_BEGIN_MODES = {"": "BEGIN", "IMMEDIATE": "BEGIN IMMEDIATE"}
 # Any constant will do; it only has to be the same on every node running migrations.
 _MIGRATION_LOCK_ID = 0x616C6572746D61  # "alertma"
 
@@ -67,7 +71,8 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _begin_sqlite_transaction(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    mode = connection.get_execution_options().get(SQLITE_BEGIN, "")
+    connection.exec_driver_sql(_SQLITE_BEGIN_MODES[mode])
 
 
 def alembic_config(url: str | None = None) -> Config:
