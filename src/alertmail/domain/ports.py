@@ -32,6 +32,7 @@ __all__ = [
     "DeliveryObserver",
     "EventRenderer",
     "EventRepository",
+    "GenerationRepository",
     "MailLogFile",
     "MailLogRepository",
     "MailSession",
@@ -146,6 +147,12 @@ class ApiTokenRepository(Protocol):
     async def find(self, token_hash: str) -> ApiToken | None:
         """The token with this hash, its `last_used_at` touched, or None."""
         ...
+
+
+class GenerationRepository(Protocol):
+    """A counter every change to cached data bumps (in the change's own transaction)."""
+
+    async def current(self) -> int: ...
 
 
 class AuditRepository(Protocol):
