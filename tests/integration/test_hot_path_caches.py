@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiosqlite
 import pytest
 from sqlalchemy import event as sa_event
 
@@ -113,3 +114,20 @@ async def test_settings_are_decrypted_once_and_a_save_elsewhere_is_seen(
     await second.settings.save(relay_changes(2526), actor="test")
     after = await first.settings.current()
     assert after.settings.port == 2526 and after.version == before.version + 1
+
+
+async def test_a_read_on_sqlite_rolls_back_once(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each rollback on aiosqlite is a hand-off to the connection's thread: the pool adds none."""
+    rollbacks: list[object] = []
+    real_rollback = aiosqlite.Connection.rollback
+
+    async def counted(self: aiosqlite.Connection) -> None:
+        rollbacks.append(self)
+        await real_rollback(self)
+
+    monkeypatch.setattr(aiosqlite.Connection, "rollback", counted)
+    for _ in range(3):
+        await container.settings.current()
+    assert len(rollbacks) == 3

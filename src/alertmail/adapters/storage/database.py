@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, event, make_url, text
+from sqlalchemy import Connection, PoolResetState, event, make_url, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -48,8 +48,10 @@ def create_engine(url: str) -> AsyncEngine:
         return create_async_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    engine = create_async_engine(url)
+    # The pool's reset is ours (below): its default rollback doubles the session's own.
+    engine = create_async_engine(url, pool_reset_on_return=None)
     event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
+    event.listen(engine.sync_engine, "reset", _reset_sqlite_connection)
     event.listen(engine.sync_engine, "begin", _begin_sqlite_transaction)
     return engine
 
@@ -68,6 +70,14 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     # and reads would run outside them. Turn that off and emit BEGIN ourselves, as SQLAlchemy's
     # SQLite documentation recommends: migrations then apply all-or-nothing.
     dbapi_connection.isolation_level = None
+
+
+def _reset_sqlite_connection(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
+    # A session closing has already rolled back its transaction, and the pool would roll back once
+    # more: on aiosqlite, a hand-off to the connection's thread and back for every read. Roll back
+    # only a connection still in a transaction (one returned without its transaction closed).
+    if state.asyncio_safe and not state.terminate_only and dbapi_connection.driver_connection.in_transaction:
+        dbapi_connection.rollback()
 
 
 def _begin_sqlite_transaction(connection: Connection) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy import Table, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +28,11 @@ from alertmail.domain.outbox import OutboxMessage
 __all__ = ["MakeMessage", "record_batch"]
 
 MakeMessage = Callable[[Event], OutboxMessage | None]
+# Core tables, not the ORM classes: the rows are plain dicts, and Core's executemany renders one
+# compiled (cached) statement for any batch size, where the ORM's bulk path costs more than SQL.
+_EVENTS: Table = EventRow.__table__  # type: ignore[assignment]
+_OUTBOX: Table = OutboxRow.__table__  # type: ignore[assignment]
+_WINDOWS: Table = EventWindowRow.__table__  # type: ignore[assignment]
 WindowKey = tuple[str, str, datetime]  # event type, dedupe key, bucket start
 
 
@@ -65,10 +70,10 @@ async def record_batch(
         if message is not None:
             messages[group.key] = message
     if messages:
-        await session.execute(insert(OutboxRow), [outbox_values(m) for m in messages.values()])
+        await session.execute(insert(_OUTBOX), [outbox_values(m) for m in messages.values()])
     await _settle(session, groups, messages)
     recorded, rows = _outcomes(groups, messages, mailed)
-    await session.execute(insert(EventRow), rows)
+    await session.execute(insert(_EVENTS), rows)
     by_id = {r.event_id: r for r in recorded}
     return [by_id[event.id] for event in events]
 
@@ -84,25 +89,22 @@ def _grouped(events: Sequence[Event], window: timedelta) -> list[_Group]:
 
 async def _count(session: AsyncSession, groups: list[_Group], dialect: str) -> None:
     dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    rows = dialect_insert(EventWindowRow).values([_window_values(g) for g in groups])
+    rows = dialect_insert(_WINDOWS)
     upsert = rows.on_conflict_do_update(
         index_elements=["event_type", "dedupe_key", "bucket_start"],
         # Repeats of a window that exists are all coalesced: counted for its digest.
         set_={
-            "count": EventWindowRow.count + rows.excluded.count,
-            "coalesced": EventWindowRow.coalesced + rows.excluded.count,
+            "count": _WINDOWS.c.count + rows.excluded.count,
+            "coalesced": _WINDOWS.c.coalesced + rows.excluded.count,
             "last_at": rows.excluded.last_at,
             "digest_pending": True,
         },
     ).returning(
-        EventWindowRow.id,
-        EventWindowRow.count,
-        EventWindowRow.event_type,
-        EventWindowRow.dedupe_key,
-        EventWindowRow.bucket_start,
+        _WINDOWS.c.id, _WINDOWS.c.count, _WINDOWS.c.event_type, _WINDOWS.c.dedupe_key, _WINDOWS.c.bucket_start
     )
     by_key = {g.key: g for g in groups}
-    for window_id, count, event_type, dedupe_key, bucket_start in await session.execute(upsert):
+    result = await session.execute(upsert, [_window_values(g) for g in groups])
+    for window_id, count, event_type, dedupe_key, bucket_start in result:
         group = by_key[(event_type, dedupe_key, bucket_start)]
         group.window_id, group.count = window_id, count
 
