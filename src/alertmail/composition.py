@@ -24,6 +24,7 @@ from alertmail.adapters.secret_box import FernetSecretBox
 from alertmail.adapters.smtp_transport import SmtpTransport
 from alertmail.adapters.storage.database import Database
 from alertmail.adapters.storage.event_repository import SqlEventRepository
+from alertmail.adapters.storage.generation_repository import SqlGenerationRepository
 from alertmail.adapters.storage.node_check_repository import SqlNodeCheckRepository
 from alertmail.adapters.storage.node_repository import SqlNodeRepository
 from alertmail.adapters.storage.oauth_repositories import (
@@ -47,6 +48,7 @@ from alertmail.services.administrators import AdministratorService
 from alertmail.services.clock import utc_now
 from alertmail.services.cluster import ClusterOptions, ClusterService
 from alertmail.services.cluster_checks import CheckOptions, FailoverChecks, OncePerIncident
+from alertmail.services.credential_cache import TokenCache
 from alertmail.services.delivery import DeliveryOptions, DeliveryWorker
 from alertmail.services.local_submission import LocalSubmissionService
 from alertmail.services.mail_logs import MailLogService
@@ -174,7 +176,11 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
         on_received=metrics.event_received,
         mail_log=sending.record,
     )
-    admin_service = AdministratorService(administrators, SqlApiTokenRepository(sessions))
+    admin_service = AdministratorService(
+        administrators,
+        SqlApiTokenRepository(sessions),
+        token_cache=TokenCache(SqlGenerationRepository(sessions)),
+    )
     return Container(
         config=config,
         database=database,

@@ -33,6 +33,7 @@ __all__ = [
     "DeliveryObserver",
     "EventRenderer",
     "EventRepository",
+    "GenerationRepository",
     "MailLogFile",
     "MailLogRepository",
     "MailSession",
@@ -146,6 +147,12 @@ class ApiTokenRepository(Protocol):
     async def find(self, token_hash: str) -> ApiToken | None:
         """The token with this hash, its `last_used_at` touched, or None."""
         ...
+
+
+class GenerationRepository(Protocol):
+    """A counter every change to cached data bumps (in the change's own transaction)."""
+
+    async def current(self) -> int: ...
 
 
 class AuditRepository(Protocol):
@@ -273,17 +280,19 @@ class DeliveryObserver(Protocol):
 class EventRepository(Protocol):
     """Events, their coalescing windows and the outbox rows they cause, written together."""
 
-    async def record(
+    async def record_many(
         self,
-        event: Event,
+        events: Sequence[Event],
         *,
         window: timedelta,
         max_mailed_keys: int,
-        make_message: Callable[[], OutboxMessage | None],
+        make_message: Callable[[Event], OutboxMessage | None],
         claim: RunClaim | None = None,
-    ) -> EventRecorded:
-        """With `claim`: written in the same transaction; `AlreadyClaimedError` (nothing written)
-        when the job already ran for that period."""
+    ) -> list[EventRecorded]:
+        """One transaction for the batch; the results in the order of `events`.
+
+        With `claim`: written first in the same transaction; `AlreadyClaimedError` (nothing
+        written) when the job already ran for that period."""
         ...
 
     async def take_due_digests(

@@ -34,6 +34,7 @@ __all__ = [
     "ApiTokenRow",
     "AuditLogRow",
     "Base",
+    "CacheGenerationRow",
     "EventRow",
     "EventWindowRow",
     "MailServerLogRow",
@@ -179,6 +180,19 @@ class ApiTokenRow(Base):
     token_hash: Mapped[str] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class CacheGenerationRow(Base):
+    """A counter bumped by every change that invalidates what processes cache (migration 0012).
+
+    `credentials`: API tokens and administrators; a process caching them reads this one row to
+    know whether another process (or node) changed them since.
+    """
+
+    __tablename__ = "cache_generations"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer)
 
 
 class OAuthTokenRow(Base):
