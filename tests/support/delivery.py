@@ -37,7 +37,7 @@ from alertmail.adapters.smtp_transport import SmtpTransport
 from alertmail.adapters.storage.event_repository import SqlEventRepository
 from alertmail.adapters.storage.outbox_repository import SqlOutboxRepository
 from alertmail.adapters.storage.repositories import SqlSettingsRepository
-from alertmail.composition import Container
+from alertmail.composition import Container, dead_letter_notice
 from alertmail.domain.events import EventCatalog
 from alertmail.domain.outbox import OutboxMessage, RetryPolicy, new_outbox_message
 from alertmail.domain.ports import MailTransport
@@ -245,6 +245,7 @@ def clocked_worker(
         policy=policy,
         node="test-node",
         options=options,
+        on_dead_letter=lambda message, reason: dead_letter_notice(container.notifications, message, reason),
         clock=clock,
         random_fraction=lambda: 0.0,
     )
