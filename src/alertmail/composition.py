@@ -9,7 +9,7 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import alertmail
 from alertmail.adapters.event_renderer import JinjaEventRenderer
@@ -63,7 +63,7 @@ from alertmail.services.settings_service import SettingsService
 from alertmail.services.test_email import TestEmailService
 from alertmail.services.web_sessions import WebSessionService
 
-__all__ = ["Container", "open_container"]
+__all__ = ["Container", "dead_letter_notice", "open_container"]
 
 
 @dataclass(frozen=True)
@@ -130,13 +130,9 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
         settings_repository, oauth_tokens, sending, interval=timedelta(hours=config.oauth_keepalive_hours)
     )
 
-    async def sign_in_marker() -> object:
+    async def sign_in_marker() -> datetime | None:
         tokens = await token_repository.load()
         return None if tokens is None else tokens.obtained_at
-
-    async def dead_lettered(message: OutboxMessage, reason: str) -> None:
-        details = {"message_id": message.message_id, "subject": message.subject, "reason": reason}
-        await notifications.raise_event("delivery.dead_lettered", details, source="delivery")
 
     worker = DeliveryWorker(
         outbox,
@@ -152,7 +148,7 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
         ),
         observer=metrics,
         authorization_marker=sign_in_marker,
-        on_dead_letter=dead_lettered,
+        on_dead_letter=lambda message, reason: dead_letter_notice(notifications, message, reason),
     )
     catalog = EventCatalog.default()
     for own in load_event_types(config.data_dir / "event-types.json"):
@@ -263,3 +259,15 @@ def _cluster(
         observer=metrics,
     )
     return ClusterService(SqlNodeRepository(sessions), lock, raise_once, checks, options, observer=metrics)
+
+
+async def dead_letter_notice(notifications: NotificationService, message: OutboxMessage, reason: str) -> None:
+    """Raise `delivery.dead_lettered` for a message given up: why, and who got it and who did not."""
+    details = {
+        "message_id": message.message_id,
+        "subject": message.subject,
+        "reason": reason,
+        "delivered_to": ", ".join(message.delivered_recipients) or "nobody",
+        "not_delivered_to": ", ".join(message.undelivered_recipients),
+    }
+    await notifications.raise_event("delivery.dead_lettered", details, source="delivery")

@@ -30,6 +30,7 @@ from aiosmtplib import (
     SMTPAuthenticationError,
     SMTPException,
     SMTPHeloError,
+    SMTPRecipientsRefused,
     SMTPResponse,
 )
 
@@ -50,11 +51,10 @@ class SmtpTransport:
     AUTH XOAUTH2 (or OAUTHBEARER when that is all the server offers), which only ever goes over TLS.
     A token the relay refuses with 535 is replaced once by a fresh one before the failure counts.
 
-    Recipients: the message goes to every recipient the server accepts. When the server refuses
-    some of them and accepts others, the message is still sent to the accepted ones and then
-    `SmtpReplyError` (stage "rcpt") is raised for the first refused one, so the refusal is never
-    silent; a retry of the whole message may reach the accepted recipients twice, which the
-    at-least-once outbox allows. When every recipient is refused, nothing is sent.
+    Recipients: the message goes to every recipient the server accepts. `send` raises
+    `SmtpReplyError` (stage "rcpt") for the first refused one, so the refusal is never silent;
+    a session's `send` instead reports each refused recipient (the outbox retries only those).
+    When every recipient is refused, nothing is sent.
     """
 
     def __init__(self, *, tokens: AccessTokenSource | None = None) -> None:
@@ -63,9 +63,11 @@ class SmtpTransport:
     async def send(self, message: EmailMessage, recipients: Sequence[str], settings: MailSettings) -> None:
         session = await self.open_session(settings)
         try:
-            await session.send(message, recipients)
+            refused = await session.send(message, recipients)
         finally:
             await session.close()
+        if refused:
+            raise next(iter(refused.values()))
 
     async def open_session(self, settings: MailSettings) -> SmtpSession:
         """Connect, upgrade to TLS and authenticate once; the session then sends many messages."""
@@ -136,15 +138,25 @@ class SmtpSession:
     def usable(self) -> bool:
         return self._client.is_connected
 
-    async def send(self, message: EmailMessage, recipients: Sequence[str]) -> None:
+    async def send(self, message: EmailMessage, recipients: Sequence[str]) -> dict[str, SmtpReplyError]:
+        """Send to every recipient the server accepts; the refused ones and the server's reply to
+        each (every recipient when none was accepted: then nothing was sent)."""
         stage = Stage()
         stage.name = "mail"
         with translate_errors(self._settings, stage):
-            refused, _ = await self._client.send_message(
-                message, sender=self._settings.from_address, recipients=list(recipients)
-            )
-        if refused:
-            raise _partly_refused(refused, self._settings)
+            try:
+                refused, _ = await self._client.send_message(
+                    message, sender=self._settings.from_address, recipients=list(recipients)
+                )
+            except SMTPRecipientsRefused as everyone:
+                refused = {r.recipient: SMTPResponse(r.code, r.message) for r in everyone.recipients}
+        return {address: self._refusal(reply) for address, reply in refused.items()}
+
+    def _refusal(self, reply: SMTPResponse) -> SmtpReplyError:
+        settings = self._settings
+        return SmtpReplyError(
+            reply.code, reply.message, stage="rcpt", host=settings.hostname, port=settings.port
+        )
 
     async def close(self) -> None:
         if self._client.is_connected:
@@ -271,8 +283,3 @@ async def _quit_quietly(client: SMTP) -> None:
     # The server has accepted the message: a failing QUIT must not turn that into a failure.
     with suppress(SMTPException, OSError):
         await client.quit()
-
-
-def _partly_refused(refused: dict[str, SMTPResponse], settings: MailSettings) -> SmtpReplyError:
-    first = next(iter(refused.values()))
-    return SmtpReplyError(first.code, first.message, stage="rcpt", host=settings.hostname, port=settings.port)

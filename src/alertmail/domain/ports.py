@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,7 +12,7 @@ from typing import Literal, Protocol
 from alertmail.domain.cluster_checks import CheckResult, InterfaceState, NodeCheck, ProbeOutcome
 from alertmail.domain.events import Digest, Event, EventRecorded, EventType, RenderedMail, StoredEvent
 from alertmail.domain.oauth import OAuthTokens, PendingAuthorization, TokenGrant
-from alertmail.domain.outbox import FailureStatus, OutboxMessage, OutboxStatus
+from alertmail.domain.outbox import FailureStatus, OutboxMessage, OutboxStatus, RecipientsSettled, WaitingFor
 from alertmail.domain.records import (
     Administrator,
     ApiToken,
@@ -22,6 +22,7 @@ from alertmail.domain.records import (
 )
 from alertmail.domain.schedule import RunClaim
 from alertmail.domain.settings import MailSettings
+from alertmail.errors import TransportError
 
 __all__ = [
     "AccessTokenSource",
@@ -61,7 +62,9 @@ class MailSession(Protocol):
     @property
     def usable(self) -> bool: ...
 
-    async def send(self, message: EmailMessage, recipients: Sequence[str]) -> None: ...
+    async def send(self, message: EmailMessage, recipients: Sequence[str]) -> Mapping[str, TransportError]:
+        """Send to the recipients the relay accepts; the refused ones and the reply to each."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -248,13 +251,35 @@ class OutboxRepository(Protocol):
         next_attempt_at: datetime | None,
         last_error: str,
         last_category: str,
+        waiting_for: WaitingFor | None = None,
+    ) -> bool: ...
+
+    async def mark_recipients(
+        self,
+        id: str,
+        owner: str,
+        settled: RecipientsSettled,
+        *,
+        now: datetime,
+        last_error: str,
+        last_category: str,
     ) -> bool: ...
 
     async def release_unattempted(
-        self, ids: Sequence[str], owner: str, *, status: FailureStatus, next_attempt_at: datetime | None
+        self,
+        ids: Sequence[str],
+        owner: str,
+        *,
+        status: FailureStatus,
+        next_attempt_at: datetime | None,
+        waiting_for: WaitingFor | None = None,
     ) -> int: ...
 
+    async def renew_leases(self, ids: Sequence[str], owner: str, until: datetime) -> int: ...
+
     async def release_waiting(self, now: datetime) -> int: ...
+
+    async def release_changed(self, now: datetime, current: WaitingFor) -> int: ...
 
     async def retry(self, id: str, now: datetime) -> OutboxMessage: ...
 
@@ -275,6 +300,8 @@ class DeliveryObserver(Protocol):
     def retry_scheduled(self) -> None: ...
 
     def dead_lettered(self) -> None: ...
+
+    def lease_lost(self, count: int) -> None: ...
 
 
 class EventRepository(Protocol):

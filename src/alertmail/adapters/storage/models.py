@@ -263,6 +263,11 @@ class OutboxRow(Base):
     source: Mapped[str] = mapped_column(String(32), server_default="event")
     # A message a local program submitted, kept as it came (RFC 5322 text); None for our own.
     raw: Mapped[str | None] = mapped_column(Text)
+    # Each recipient's outcome once an attempt reached only some ({address: sent|pending|dead}).
+    recipient_states: Mapped[dict[str, str]] = mapped_column(JSON, server_default="{}")
+    # What a `waiting_config` message was refused under: released once either has changed.
+    waiting_settings_version: Mapped[int | None] = mapped_column(Integer)
+    waiting_sign_in: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class EventRow(Base):
