@@ -6,6 +6,8 @@ import errno
 import socket
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from alertmail.domain.classification import RULES, Scope, classify, enhanced_code
 from alertmail.domain.oauth_classification import OAUTH_CODES
@@ -58,6 +60,13 @@ CASES: list[tuple[str, TransportError, str, bool, Scope]] = [
         P,
     ),
     ("connect_timeout", ConnectTimeoutError("timed out", timeout=30, **HOST), "connect_timeout", True, P),
+    (
+        "connect_timeout_errno",
+        TransportError("[Errno 110] Connection timed out", os_errno=110, **HOST),
+        "connect_timeout",
+        True,
+        P,
+    ),
     ("unreachable", TransportError("x", os_errno=errno.ENETUNREACH, **HOST), "connect_refused", True, P),
     ("unreachable_words", TransportError("No route to host", **HOST), "connect_refused", True, P),
     ("connect_refused", ConnectRefusedError("refused", **HOST), "connect_refused", True, P),
@@ -255,9 +264,26 @@ CASES: list[tuple[str, TransportError, str, bool, Scope]] = [
         False,
         M,
     ),
+    (
+        "closing_network_421",
+        reply(421, "4.4.2 Connection dropped due to SocketError", "data"),
+        "smtp_other",
+        True,
+        P,
+    ),
+    (
+        "deferred_by_reputation_421",
+        reply(
+            421,
+            "4.7.0 This message is suspicious due to the very low reputation of the sending IP address.",
+            "data",
+        ),
+        "smtp_policy",
+        True,
+        M,
+    ),
     ("closing_421", reply(421, "4.3.0 Temporary System Problem.", "connect"), "smtp_throttled", True, P),
     ("policy_enhanced", reply(554, "5.7.1 Message content not accepted"), "smtp_policy", False, M),
-    ("policy_enhanced_transient", reply(451, "4.7.1 Please check later", "mail"), "smtp_policy", True, P),
     (
         "refused_by_policy_4xx",
         reply(450, "Message temporarily rejected by policy", "data"),
@@ -274,6 +300,13 @@ CASES: list[tuple[str, TransportError, str, bool, Scope]] = [
     ),
     ("recipient_refused", reply(550, "Requested action not taken", "rcpt"), "smtp_recipient", False, R),
     ("content", reply(554, "5.6.0 Corrupt message content"), "smtp_other", False, M),
+    (
+        "permanent_not_policy",
+        reply(554, "5.4.14 Hop count exceeded - possible mail loop"),
+        "smtp_other",
+        False,
+        M,
+    ),
     ("refused_554", reply(554, "Transaction failed"), "smtp_policy", False, M),
     (
         "transient_reply",
@@ -282,7 +315,7 @@ CASES: list[tuple[str, TransportError, str, bool, Scope]] = [
         True,
         P,
     ),
-    ("permanent_reply", reply(500, "5.5.1 Command unrecognized", "mail"), "smtp_other", False, P),
+    ("permanent_reply", reply(500, "Command unrecognized", "mail"), "smtp_other", False, P),
     (
         "native_temporary",
         NativeTransportError("exit 75", program="/usr/sbin/sendmail", exit_code=75),
@@ -462,7 +495,7 @@ def test_microsoft_trace_and_oauth_ids_are_kept_for_support() -> None:
         "[MN2PR05CA0004.namprd05.prod.outlook.com 2023-09-12T20:59:57.214Z 08DBB276B7E699C4]"
     )
     found = classify(SmtpReplyError(535, text, stage="auth", host="smtp.office365.com"))
-    assert found.support == {
+    assert found.support_details == {
         "server": "MN2PR05CA0004.namprd05.prod.outlook.com",
         "timestamp": "2023-09-12T20:59:57.214Z",
         "trace_id": "08DBB276B7E699C4",
@@ -470,4 +503,36 @@ def test_microsoft_trace_and_oauth_ids_are_kept_for_support() -> None:
     oauth = OAuthError(
         "invalid_grant", "AADSTS70008: expired", stage="refresh", trace_id="t-1", correlation_id="c-1"
     )
-    assert classify(oauth).support["correlation_id"] == "c-1"
+    assert classify(oauth).support_details["correlation_id"] == "c-1"
+
+
+CATEGORIES = {
+    "dns", "connect_timeout", "connect_refused", "tls_handshake", "tls_unavailable", "smtp_auth",
+    "smtp_recipient", "smtp_throttled", "smtp_policy", "smtp_other", "oauth", "oauth_reauth", "native",
+}  # fmt: skip
+STAGES = ("connect", "ehlo", "starttls", "auth", "xoauth2", "mail", "rcpt", "data")
+
+
+@given(
+    code=st.integers(min_value=400, max_value=599),
+    text=st.text(max_size=200),
+    stage=st.sampled_from(STAGES),
+    purpose=st.sampled_from(("delivery", "test", "sign_in")),
+)
+def test_any_reply_gets_a_known_category_and_a_filled_hint(
+    code: int, text: str, stage: str, purpose: str
+) -> None:
+    found = classify(
+        SmtpReplyError(code, text, stage=stage, host="mail.example.net", port=25), purpose=purpose
+    )
+    assert found.category in CATEGORIES and found.hint and "{" not in found.hint
+    assert purpose == "delivery" or "alertmail tries again" not in found.hint
+    if not found.retryable:
+        assert "tries again" not in found.hint
+
+
+@given(detail=st.integers(min_value=0, max_value=999), subject=st.integers(min_value=0, max_value=9))
+def test_an_enhanced_code_agreeing_with_the_basic_code_wins(detail: int, subject: int) -> None:
+    text = f"5.{subject}.{detail} first line\n4.{subject}.{detail} second line"
+    assert enhanced_code(text, 451) == f"4.{subject}.{detail}"
+    assert enhanced_code(text, 550) == f"5.{subject}.{detail}"
