@@ -283,6 +283,7 @@ CASES: list[tuple[str, TransportError, str, bool, Scope]] = [
     ),
     ("closing_421", reply(421, "4.3.0 Temporary System Problem.", "connect"), "smtp_throttled", True, P),
     ("policy_enhanced", reply(554, "5.7.1 Message content not accepted"), "smtp_policy", False, M),
+    ("deferred_by_policy", reply(451, "4.7.1 Try again later", "data"), "smtp_policy", True, M),
     (
         "refused_by_policy_4xx",
         reply(450, "Message temporarily rejected by policy", "data"),

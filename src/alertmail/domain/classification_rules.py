@@ -28,7 +28,7 @@ _TIMED_OUT = (errno.ETIMEDOUT, 110, 60, 10060)  # the kernel gave up connecting 
 _EXPIRED, _MISMATCH, _UNTRUSTED = (9, 10), (62, 64), (2, 18, 19, 20, 21, 27)
 
 # fmt: off
-_GREYLIST = r"gr[ae]y-?list|come back later|try again in \d+ ?(?:s|sec|min)"
+_GREYLIST = r"gr[ae]y-?list|come back later"
 _DAILY_LIMIT = r"daily (?:user )?sending (?:quota|limit)|sending (?:quota|limit) (?:exceeded|reached)|daily .{0,30}(?:limit|quota) exceeded|(?:e-?mail|sending|submission|message) quota exceeded|message limit exceeded|submissionquotaexceeded"
 _TLS_REQUIRED = r"must issue a starttls|starttls (?:command )?first|issue (?:a )?starttls|starttls (?:is )?required|use starttls|requires? starttls|tls (?:is )?required|requires? (?:a )?(?:secure|encrypted|tls) (?:connection|channel)|(?:encryption|secure connection) (?:is )?required|must use tls"
 _SEND_AS = r"sendasdenied|send ?as (?:permission|denied)|not allowed to send as|permissions? to send as|not owned by (?:auth(?:enticated)? )?user|from address does not match|verified sender|sender (?:address )?(?:is )?not (?:allowed|authori[sz]ed|permitted)|unauthori[sz]ed sender|not authori[sz]ed to send (?:as|from|on behalf|mail from)|not permitted to send (?:as|from)|sender identity"
@@ -43,7 +43,7 @@ _SIZE = r"size (?:limit|exceed)|message (?:is )?too (?:large|big)|too (?:large|b
 _MAILBOX_FULL = r"mailbox (?:is )?full|over ?quota|quota exceeded|mailbox size limit|out of storage|storage (?:allocation|quota|limit)|insufficient (?:storage|space) for|full mailbox"
 _ONE_RECIPIENT_FAST = r"receiving mail (?:too quickly|at a rate)|recipient .{0,30}(?:too many|rate)"
 _RECIPIENT = r"verify (?:the )?address|unverified|user unknown|unknown user|no such (?:user|mailbox|recipient|address)|does ?n[o']t exist|not exist|invalid (?:recipient|mailbox|address)|recipient|mailbox (?:unavailable|not found|disabled|inactive|does)|address rejected|undeliverable|not found|unrouteable|unknown (?:recipient|mailbox|address)|account (?:is )?(?:disabled|inactive|suspended)|no mailbox|not a valid"
-_THROTTLE = r"rate.?limit|too many (?:messages|mails|e-?mails|connections|concurrent|login|auth|requests|sessions|recipients? (?:per|in)|commands)|too fast|too quickly|throttl|slow down|sending limit|relay limit|limit exceeded|exceeded .{0,40}limit|thread limit|concurrent|server busy|\bbusy\b|congest|temporarily (?:deferred|blocked|rate)|unusual rate|ratelimit|too much mail|excessive"
+_THROTTLE = r"try again in \d+ ?(?:s\b|sec)|rate.?limit|too many (?:messages|mails|e-?mails|connections|concurrent|login|auth|requests|sessions|recipients? (?:per|in)|commands)|too fast|too quickly|throttl|slow down|sending limit|relay limit|limit exceeded|exceeded .{0,40}limit|thread limit|concurrent|server busy|\bbusy\b|congest|temporarily (?:deferred|blocked|rate)|unusual rate|ratelimit|too much mail|excessive"
 _BLOCKED = r"unsolicited|block(?:ed|list)|blacklist|spamhaus|\brbl\b|dnsbl|not in whitelist|reputation|\bspam|banned|access denied|not allowed|prohibit|refused|rejected|denied|policy"
 # A 4xx says "later" by itself; only words that name a policy make it one.
 _BLOCKED_BY_NAME = r"block(?:ed|list)|blacklist|spamhaus|\brbl\b|dnsbl|not in whitelist|reputation|\bspam|banned|policy"
@@ -126,6 +126,7 @@ RULES: tuple[Rule, ...] = (
     Rule("deferred_by_reputation_421", When(codes=(421,), words=r"reputation|suspicious|\bspam|unsolicited|block"), "smtp_policy", True, None, "policy"),
     Rule("closing_421", When(codes=(421,)), "smtp_throttled", True, RELAY, "throttled"),
     Rule("policy_enhanced", When(enhanced=("5.7.",)), "smtp_policy", False, None, "policy"),
+    Rule("deferred_by_policy", When(enhanced=("4.7.1$",)), "smtp_policy", True, None, "greylisted"),
     Rule("refused_by_policy_4xx", When(reply_class=4, words=_BLOCKED_BY_NAME), "smtp_policy", True, None, "policy"),
     Rule("congestion", When(enhanced=("4.4.5", "4.3.2")), "smtp_throttled", True, RELAY, "throttled"),
     Rule("recipient_refused", When(stages=("rcpt",), codes=(550, 551, 553)), "smtp_recipient", None, RECIPIENT, "recipient"),
