@@ -107,6 +107,7 @@ CASES: list[tuple[str, TransportError, str, bool, Scope]] = [
         True,
         P,
     ),
+    ("starttls_refused", reply(500, "5.3.3 Unrecognized command", "starttls"), "tls_unavailable", False, P),
     (
         "tls_version_refused",
         reply(421, "4.7.66 TLS 1.0 and 1.1 are not supported.", "ehlo"),

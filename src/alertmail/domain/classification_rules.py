@@ -85,6 +85,7 @@ RULES: tuple[Rule, ...] = (
     Rule("daily_quota", When(words=_DAILY_LIMIT), "smtp_throttled", True, RELAY, "quota"),
     Rule("greylisted", When(words=_GREYLIST), "smtp_policy", True, None, "greylisted"),
     Rule("tls_not_available", When(words=r"tls not available|tls is not available|tls unavailable"), "tls_unavailable", None, RELAY, "starttls_not_offered"),
+    Rule("starttls_refused", When(stages=("starttls",), reply_class=5), "tls_unavailable", False, RELAY, "starttls_not_offered"),
     Rule("tls_version_refused", When(words=r"tls ?(?:v?1\.[01]|version)"), "tls_handshake", False, RELAY, "tls_version"),
     Rule("starttls_required", When(words=_TLS_REQUIRED), "tls_unavailable", False, RELAY, "starttls_required"),
     Rule("send_as_denied", When(words=_SEND_AS), "smtp_policy", False, RELAY, "send_as"),
