@@ -127,7 +127,7 @@ RULES: tuple[Rule, ...] = (
     Rule("deferred_by_reputation_421", When(codes=(421,), words=r"reputation|suspicious|\bspam|unsolicited|block"), "smtp_policy", True, None, "policy"),
     Rule("closing_421", When(codes=(421,)), "smtp_throttled", True, RELAY, "throttled"),
     Rule("policy_enhanced", When(enhanced=("5.7.",)), "smtp_policy", False, None, "policy"),
-    Rule("deferred_by_policy", When(enhanced=("4.7.1$",)), "smtp_policy", True, None, "greylisted"),
+    Rule("deferred_by_policy", When(enhanced=("4.7.1$",)), "smtp_policy", True, None, "policy_deferred"),
     Rule("refused_by_policy_4xx", When(reply_class=4, words=_BLOCKED_BY_NAME), "smtp_policy", True, None, "policy"),
     Rule("congestion", When(enhanced=("4.4.5", "4.3.2")), "smtp_throttled", True, RELAY, "throttled"),
     Rule("recipient_refused", When(stages=("rcpt",), codes=(550, 551, 553)), "smtp_recipient", None, RECIPIENT, "recipient"),
