@@ -40,6 +40,12 @@ def _report(results: list[tuple[CorpusCase, str, bool, str]]) -> None:
     right = sum(case.category == category for case, category, _, _ in results)
     retry = sum(case.retryable == retryable for case, _, retryable, _ in results)
     print(f"{'all':<16} {total:>5} {right / total:>9.1%} {retry / total:>10.1%}")
+    fresh = [r for r in results if (r[0].details or {}).get("batch") == "fresh"]
+    if fresh:
+        right = sum(case.category == category for case, category, _, _ in fresh)
+        retry = sum(case.retryable == retryable for case, _, retryable, _ in fresh)
+        share = f"{right / len(fresh):>9.1%} {retry / len(fresh):>10.1%}"
+        print(f"{'fresh (after rules)':<16} {len(fresh):>2} {share}")
     misses = [r for r in results if r[1] != r[0].category or r[2] != r[0].retryable]
     print(f"\n{len(misses)} miss(es):")
     for case, category, retryable, rule in misses:

@@ -28,7 +28,7 @@ import socket
 import ssl
 from collections.abc import Iterator
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -328,7 +328,7 @@ async def failure_of(case: CorpusCase) -> TransportError:
     if case.via == "tls":
         return await _tls(case)
     if case.via == "dns":
-        return await _send(_settings(25, hostname="smtp.does-not-exist.invalid"))
+        return await _no_such_name(case)
     if case.via == "refused":
         return await _send(_settings(_refused_port()))
     if case.via == "socket":
@@ -340,6 +340,21 @@ async def failure_of(case: CorpusCase) -> TransportError:
 
 async def classify_case(case: CorpusCase) -> Classification:
     return classify(await failure_of(case))
+
+
+_NO_SUCH_HOST = "smtp.does-not-exist.invalid"  # RFC 6761: no resolver knows a .invalid name
+
+
+async def _no_such_name(case: CorpusCase) -> TransportError:
+    """A real lookup of a name that does not exist; a machine with no reachable resolver answers
+    EAI_AGAIN for every name, and then the resolver's EAI_NONAME is raised as glibc would."""
+    try:
+        await asyncio.to_thread(socket.getaddrinfo, _NO_SUCH_HOST, 25)
+    except socket.gaierror as failed:
+        if failed.errno == socket.EAI_NONAME:
+            return await _send(_settings(25, hostname=_NO_SUCH_HOST))
+    no_name = replace(case, details={**(case.details or {}), "resolver": socket.EAI_NONAME})
+    return _socket(no_name)
 
 
 def _refused_port() -> int:

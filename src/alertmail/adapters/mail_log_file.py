@@ -83,6 +83,7 @@ def format_line(entry: MailLogEntry) -> str:
         f"smtp={_or_dash(entry.smtp_code)}",
         f"enhanced={_or_dash(entry.enhanced_code)}",
         f"provider={_or_dash(entry.provider_code)}",
+        "support=" + json.dumps(entry.support_details, separators=(",", ":"), sort_keys=True),
         f"context={_quoted(entry.context)}",
         f"node={_quoted(entry.node)}",
         f"message={_quoted(entry.message)}",

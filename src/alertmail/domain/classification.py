@@ -54,7 +54,7 @@ class Classification:
     provider: str = ""
     # What a provider's support desk asks for: Microsoft's trace and correlation IDs and timestamp,
     # Google's error description, Exchange Online's server and its time stamp.
-    support: dict[str, str] = field(default_factory=dict)
+    support_details: dict[str, str] = field(default_factory=dict)
 
 
 def classify(error: TransportError, *, purpose: str = "delivery") -> Classification:
@@ -77,7 +77,7 @@ def classify(error: TransportError, *, purpose: str = "delivery") -> Classificat
         provider_code=error.provider_code if isinstance(error, OAuthError) else None,
         scope=rule.scope_for(found),
         provider=found.provider,
-        support=support_details(error),
+        support_details=support_details(error),
     )
 
 
@@ -97,7 +97,9 @@ def support_details(error: TransportError) -> dict[str, str]:
     """The identifiers a provider's support asks for, from the OAuth error or the SMTP reply."""
     if isinstance(error, OAuthError):
         details = error.support_details()
-        if error.description and "error_description" not in details:
+        if error.description and not error.provider_code.startswith("AADSTS"):
+            # Google's (and RFC 6749 providers') description is the only account of the cause;
+            # Microsoft's repeats the log message, and its IDs are kept above.
             details["error_description"] = error.description.strip()
         return details
     if isinstance(error, SmtpReplyError):

@@ -36,8 +36,9 @@ def scope_of_stage(stage: str) -> Scope:
 @dataclass(frozen=True)
 class When:
     """Conditions on `Evidence`. `enhanced` entries are prefixes of the enhanced code; an "x" class
-    matches 4 and 5 alike ("x.7.139", "x.1."). `words` is a regular expression searched in the
-    reply or error text, lower-cased with its whitespace collapsed."""
+    matches 4 and 5 alike ("x.7.139", "x.1."), and a trailing "$" asks for the whole code ("4.7.1$").
+    `words` is a regular expression searched in the reply or error text, lower-cased with its
+    whitespace collapsed."""
 
     kind: str = "reply"  # "" for any kind
     stages: tuple[str, ...] = ()
@@ -77,10 +78,16 @@ def _enhanced(when: When, found: Evidence) -> bool:
     if not when.enhanced:
         return True
     code = found.enhanced or ""
-    return any(
-        code[1:].startswith(wanted[1:]) if wanted.startswith("x") else code.startswith(wanted)
-        for wanted in when.enhanced
-    )
+    return any(_enhanced_matches(code, wanted) for wanted in when.enhanced)
+
+
+def _enhanced_matches(code: str, wanted: str) -> bool:
+    """`wanted` is a prefix ("x.1.", "5.7."), or a whole code when it ends in "$" ("4.7.1$")."""
+    exact = wanted.endswith("$")
+    wanted = wanted.rstrip("$")
+    if wanted.startswith("x"):
+        code, wanted = code[1:], wanted[1:]
+    return code == wanted if exact else code.startswith(wanted)
 
 
 def _words(when: When, found: Evidence) -> bool:

@@ -114,6 +114,11 @@ HINTS: dict[str, Hint] = {
     "greylisted": Hint(
         "The receiving server defers first deliveries from unknown senders (greylisting). {retry}"
     ),
+    "policy_deferred": Hint(
+        "The server deferred the message by policy, most often greylisting (a first delivery from an "
+        "unknown sender waits a few minutes). {retry} If it never passes, ask the receiving side to "
+        "allow this relay."
+    ),
     "send_as": Hint(
         "The account may not send as the From Address. Set the From Address to the address the "
         "Username signs in as, or have the relay allow that sender.",

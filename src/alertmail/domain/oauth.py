@@ -202,6 +202,13 @@ _PAGE_PATTERNS = (
 )
 
 
+def _prose_before(text: str, end: int) -> str:
+    """The sentence a page shows above its "Error 400: code" line: Google's account of the cause."""
+    lines = [line.strip() for line in text[:end].splitlines() if line.strip()]
+    prose = [line for line in lines if not line.lower().startswith(("access blocked", "sign in", "error"))]
+    return prose[-1] if prose else ""
+
+
 def _page_error(page: str, *, stage: str, http_status: int | None, host: str | None) -> OAuthError:
     inline = re.sub(r"</?(?:strong|b|em|i|span|code|a)\b[^>]*>", "", page)
     text = html.unescape(re.sub(r"<[^>]+>", "\n", inline))
@@ -209,7 +216,7 @@ def _page_error(page: str, *, stage: str, http_status: int | None, host: str | N
         found = pattern.search(text)
         if found:
             code = found.group("code")
-            description = (found.group("text") or "").strip()
+            description = (found.group("text") or "").strip() or _prose_before(text, found.start())
             if code.startswith("AADSTS"):
                 description = f"{code}: {description}"
                 error = "invalid_request"

@@ -39,6 +39,9 @@ class MailLogEntry:
     detail: str = ""
     context: str = ""  # what was being sent: "test e-mail", an outbox message id, ...
     node: str = ""
+    # What a provider's support desk asks for: trace and correlation IDs, timestamps, the
+    # provider's own error description (see `classification.support_details`).
+    support_details: dict[str, str] = field(default_factory=dict)
     id: int | None = None
 
 

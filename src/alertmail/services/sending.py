@@ -93,6 +93,7 @@ class MailSendingService:
             detail=error.detail,
             context=context,
             node=self._node,
+            support_details=classification.support_details,
         )
         return await self.record(entry)
 

@@ -155,6 +155,7 @@ class MailServerLogRow(Base):
     detail: Mapped[str] = mapped_column(Text)
     context: Mapped[str] = mapped_column(Text)
     node: Mapped[str] = mapped_column(Text)
+    support_details: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
 
 
 class AdministratorRow(Base):

@@ -81,6 +81,9 @@ class FailurePublic(BaseModel):
     smtp_code: int | None
     enhanced_code: str | None
     provider_code: str | None
+    # trace_id, correlation_id, timestamp (Microsoft), server (Exchange Online's reply),
+    # error_description (Google and other providers): what the provider's support asks for.
+    support_details: dict[str, str] = {}
 
 
 class TestEmailRequest(BaseModel):

@@ -36,6 +36,7 @@ CSV_COLUMNS = (
     "smtp_code",
     "enhanced_code",
     "provider_code",
+    "support_details",
     "retryable",
     "context",
     "node",
@@ -136,6 +137,7 @@ def _csv_values(entry: MailLogEntry) -> list[str]:
     values = {name: getattr(entry, name) for name in CSV_COLUMNS}
     values["registered_at"] = when(entry.registered_at)
     values["settings_snapshot"] = json.dumps(entry.settings_snapshot, sort_keys=True)
+    values["support_details"] = json.dumps(entry.support_details, sort_keys=True)
     return ["" if values[name] is None else str(values[name]) for name in CSV_COLUMNS]
 
 
