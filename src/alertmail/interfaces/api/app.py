@@ -14,6 +14,7 @@ from alertmail.config import AppConfig
 from alertmail.interfaces import web
 from alertmail.interfaces.api.access_log import install_access_log_filter
 from alertmail.interfaces.api.errors import install_error_handlers
+from alertmail.interfaces.api.nul_guard import NulGuard
 from alertmail.interfaces.api.routes import (
     cluster,
     events,
@@ -60,6 +61,7 @@ def create_app(config: AppConfig, *, setup_token: str | None = None) -> FastAPI:
         description="Outbound mail for appliances: relay settings, test e-mail, Mail Server Logs.",
         lifespan=lifespan,
     )
+    app.add_middleware(NulGuard)
     install_error_handlers(app)
     routers = (mail_settings, mail_server_logs, oauth, oauth_callback, events, messages, cluster)
     for module in (*routers, health, metrics):
