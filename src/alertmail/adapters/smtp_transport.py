@@ -44,6 +44,7 @@ from aiosmtplib import (
     SMTPSenderRefused,
 )
 
+from alertmail.adapters.smtp_envelope import wire_message
 from alertmail.domain.ports import AccessTokenSource
 from alertmail.domain.settings import MailSettings
 from alertmail.errors import (
@@ -159,8 +160,15 @@ class SmtpSession:
         stage = _Stage()
         stage.name = "mail"
         with _translate_errors(self._settings, stage):
-            refused, _ = await self._client.send_message(
-                message, sender=self._settings.from_address, recipients=list(recipients)
+            wire = wire_message(
+                message,
+                self._settings.from_address,
+                recipients,
+                smtputf8=self._client.supports_extension("smtputf8"),
+                eight_bit_mime=self._client.supports_extension("8bitmime"),
+            )
+            refused, _ = await self._client.sendmail(
+                wire.sender, wire.recipients, wire.data, mail_options=wire.mail_options
             )
         if refused:
             raise _partly_refused(refused, self._settings)
