@@ -93,3 +93,31 @@ async def test_a_form_posted_without_its_csrf_token_is_refused(page: Page, live_
     await expect(page.get_by_role("heading", name="Request refused")).to_be_visible()
     await screenshot(page, "csrf-refused")
     assert (await live_app.container.settings.current()).version == 0
+
+
+async def test_a_password_in_clear_needs_the_checkbox_beside_its_warning(
+    page: Page, live_app: LiveApp
+) -> None:
+    # #13 item 1: Basic authentication without TLS is refused until the administrator allows it.
+    await sign_in(page, live_app)
+    await fill_basic(page, port="25")
+    checkbox = page.get_by_label("Allow the password to be sent without encryption")
+    warning = page.locator("#f-allow_plaintext_auth-warning")
+    await expect(checkbox).to_be_visible()
+    await expect(warning).to_contain_text("crosses the network in clear")
+    await page.get_by_label("SMTP Encryption").select_option("none")
+    await page.get_by_role("button", name="Save", exact=True).click()
+
+    await expect(page.locator("#f-encryption-error")).to_contain_text("allow_plaintext_auth")
+    assert (await live_app.container.settings.current()).version == 0  # nothing saved
+
+    await page.locator("#f-password").fill(RELAY_PASSWORD)
+    await page.get_by_label("Allow the password to be sent without encryption").check()
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await expect(page.get_by_role("status").filter(has_text=messages.CHANGES_SAVED)).to_be_visible()
+    await screenshot(page, "settings-plaintext-auth-allowed")
+    stored = (await live_app.container.settings.current()).settings
+    assert (stored.encryption, stored.allow_plaintext_auth) == ("none", True)
+
+    await page.get_by_label("E-mail Authentication Type").select_option("none")
+    await expect(checkbox).to_be_hidden()  # only beside Basic authentication

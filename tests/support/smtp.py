@@ -96,6 +96,7 @@ class SmtpServerOptions:
     silent: bool = False  # accept the TCP connection and never say anything
     rcpt_replies: Mapping[str, str] = field(default_factory=dict)  # address -> error reply
     data_reply: str | None = None  # e.g. CONTENT_REJECTED: the reply after the message data
+    smtputf8: bool = False  # offer SMTPUTF8 (RFC 6531): internationalized addresses as they are
 
     def __post_init__(self) -> None:
         unknown = set(self.auth_mechanisms) - MECHANISMS
@@ -208,6 +209,7 @@ class SmtpSink:
             "auth_require_tls": self.options.auth_require_tls and self.options.tls != "implicit",
             "auth_exclude_mechanism": sorted(MECHANISMS - set(self.options.auth_mechanisms)),
             "authenticator": self._authenticate,
+            "enable_SMTPUTF8": self.options.smtputf8,
             "loop": asyncio.get_running_loop(),
         }
 

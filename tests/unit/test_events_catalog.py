@@ -110,13 +110,23 @@ def test_details_are_limited_in_total_size() -> None:
         validate_details(details)
 
 
-scalar = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=50))
+# Any text but NUL, which PostgreSQL cannot store (#13 item 10: refused, see the test below).
+scalar = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.text(st.characters(exclude_characters="\x00"), max_size=50)
+)
 keys = st.from_regex(r"[A-Za-z_][A-Za-z0-9_.-]{0,20}", fullmatch=True)
 
 
 @given(st.dictionaries(keys, scalar, max_size=20))
 def test_flat_scalar_details_are_accepted_as_they_are(details: dict[str, object]) -> None:
     assert validate_details(details) == details
+
+
+@given(st.text(max_size=20), st.text(max_size=20))
+def test_a_nul_anywhere_in_a_detail_value_is_refused_naming_it(before: str, after: str) -> None:
+    with pytest.raises(SettingsValidationError) as caught:
+        validate_details({"note": f"{before}\x00{after}"})
+    assert [error.field for error in caught.value.errors] == ["details.note"]
 
 
 def test_dedupe_keys_are_bounded_and_printable() -> None:

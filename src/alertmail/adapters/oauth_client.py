@@ -9,7 +9,9 @@ translated here too, the one place that knows them.
 
 from __future__ import annotations
 
+import asyncio
 import re
+import socket
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -69,10 +71,11 @@ class HttpOAuthClient:
         )
         return str(url)
 
-    async def preflight(self, authorization_url: str) -> None:
+    async def preflight(self, authorization_url: str, *, time_limit: float | None = None) -> None:
         host = endpoint_host(authorization_url)
-        with _translate_http_errors("authorize", host):
-            async with self._http() as http:
+        limit = time_limit or self._timeout
+        with _translate_http_errors("authorize", host, limit):
+            async with asyncio.timeout(limit), self._http(limit) as http:
                 response = await http.get(authorization_url, follow_redirects=False)
         _check_authorization_answer(response, host)
 
@@ -103,8 +106,10 @@ class HttpOAuthClient:
 
     # --- plumbing -----------------------------------------------------------------------------
 
-    def _http(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=self._timeout, transport=self._transport)
+    def _http(self, timeout: float) -> httpx.AsyncClient:
+        # No redirect is followed: a provider answers a token request itself, and a redirect of
+        # the authorization request (to a login page) is read, not visited.
+        return httpx.AsyncClient(timeout=timeout, transport=self._transport, follow_redirects=False)
 
     @asynccontextmanager
     async def _oauth(
@@ -112,20 +117,22 @@ class HttpOAuthClient:
     ) -> AsyncIterator[AsyncOAuth2Client]:
         secret = settings.client_secret.get_secret_value() if settings.client_secret else None
         host = endpoint_host(settings.token_endpoint)
+        limit = settings.connect_timeout  # the whole exchange, connect and read alike
         client = AsyncOAuth2Client(
             client_id=settings.client_id,
             client_secret=secret,
             token_endpoint_auth_method=_auth_method(settings, secret),
             scope=request_scopes(settings, grant),
             redirect_uri=redirect_uri,
-            timeout=self._timeout,
+            timeout=limit,
             transport=self._transport,
+            follow_redirects=False,  # the secret goes to the token endpoint and nowhere else
         )
         check = _token_response_check(stage, host)
         client.register_compliance_hook("access_token_response", check)
         client.register_compliance_hook("refresh_token_response", check)
-        with _translate_http_errors(stage, host):
-            async with client:
+        with _translate_http_errors(stage, host, limit):
+            async with asyncio.timeout(limit), client:
                 yield client
 
 
@@ -184,16 +191,29 @@ def _check_authorization_answer(response: httpx.Response, host: str | None) -> N
 
 
 @contextmanager
-def _translate_http_errors(stage: str, host: str | None) -> Iterator[None]:
+def _translate_http_errors(stage: str, host: str | None, limit: float) -> Iterator[None]:
+    """One answer for every way an endpoint can fail to answer over HTTP: refused, reset, silent,
+    too slow or not HTTP at all look alike, so the sign-in is no probe of what listens where."""
     try:
         yield
-    except httpx.HTTPError as exc:
-        raise OAuthError(
-            "network_error",
-            f"could not reach {host or 'the provider'}: {exc or type(exc).__name__}",
-            stage=stage,
-            host=host,
-        ) from exc
+    except (httpx.HTTPError, TimeoutError) as exc:
+        name = host or "the provider"
+        if _find_cause(exc, socket.gaierror):
+            message = f"could not resolve {name}"
+        else:
+            message = f"no HTTP answer from {name} within {limit:g} seconds"
+        raise OAuthError("network_error", message, stage=stage, host=host) from exc
+
+
+def _find_cause(exc: BaseException, kind: type[BaseException]) -> bool:
+    link: BaseException | None = exc
+    for _ in range(10):
+        if link is None:
+            return False
+        if isinstance(link, kind):
+            return True
+        link = link.__cause__ or link.__context__
+    return False
 
 
 def _grant(token: dict[str, Any]) -> TokenGrant:

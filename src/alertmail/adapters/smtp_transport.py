@@ -34,6 +34,7 @@ from aiosmtplib import (
     SMTPResponse,
 )
 
+from alertmail.adapters.smtp_envelope import wire_message
 from alertmail.adapters.smtp_errors import Stage, translate_errors
 from alertmail.domain.ports import AccessTokenSource
 from alertmail.domain.settings import MailSettings
@@ -144,9 +145,16 @@ class SmtpSession:
         stage = Stage()
         stage.name = "mail"
         with translate_errors(self._settings, stage):
+            wire = wire_message(
+                message,
+                self._settings.from_address,
+                recipients,
+                smtputf8=self._client.supports_extension("smtputf8"),
+                eight_bit_mime=self._client.supports_extension("8bitmime"),
+            )
             try:
-                refused, _ = await self._client.send_message(
-                    message, sender=self._settings.from_address, recipients=list(recipients)
+                refused, _ = await self._client.sendmail(
+                    wire.sender, wire.recipients, wire.data, mail_options=wire.mail_options
                 )
             except SMTPRecipientsRefused as everyone:
                 refused = {r.recipient: SMTPResponse(r.code, r.message) for r in everyone.recipients}

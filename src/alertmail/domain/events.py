@@ -234,6 +234,8 @@ def _detail_problems(key: Any, value: Any) -> list[FieldError]:
         return [FieldError(f"details.{key}", "must be a string, a number, true/false or null")]
     if isinstance(value, str) and len(value) > MAX_DETAIL_VALUE:
         return [FieldError(f"details.{key}", f"must be at most {MAX_DETAIL_VALUE} characters")]
+    if isinstance(value, str) and "\x00" in value:  # PostgreSQL cannot store it; no e-mail may hold it
+        return [FieldError(f"details.{key}", "must not contain a NUL character")]
     return []
 
 

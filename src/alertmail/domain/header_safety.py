@@ -29,8 +29,8 @@ def breaking_character(text: str) -> str | None:
 
 
 def single_line(text: str) -> str:
-    """`text` with every run of line-breaking characters and white space made one space."""
-    return " ".join(_BREAKING.sub(" ", text).split())
+    """`text` with every run of line-breaking characters made one space; other text kept."""
+    return re.sub(f"[{re.escape(BREAKING_CHARACTERS)}]+", " ", text)
 
 
 def decoded_text(value: str) -> str:

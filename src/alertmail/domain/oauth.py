@@ -192,14 +192,22 @@ def provider_error(
     )
 
 
+# The provider pages recognised, each by a mark only it has, and what is read from it. Any other
+# page is not echoed: an endpoint pointed at an internal URL must not bring back its text.
 _PAGE_PATTERNS = (
     # Microsoft's sign-in page: "AADSTS50011: The redirect URI ... does not match ..."
-    re.compile(r"(?P<code>AADSTS\d+)\s*:\s*(?P<text>[^<\r\n]+)"),
-    # Google's: "Error 400: redirect_uri_mismatch"
-    re.compile(r"Error\s+\d{3}\s*:\s*(?P<code>[a-z_]+)(?P<text>)"),
-    # RFC 6749-style text, as oidc-provider's error page prints it: "error: invalid_redirect_uri"
-    re.compile(r"error:\s*(?P<code>[a-z_]+)\s*(?:error_description:\s*(?P<text>[^<\r\n]+))?"),
+    (re.compile(r"AADSTS\d+\s*:"), re.compile(r"(?P<code>AADSTS\d+)\s*:\s*(?P<text>[^<\r\n]+)")),
+    # Google's: "Error 400: redirect_uri_mismatch" (the code only)
+    (re.compile(r"Error\s+\d{3}\s*:"), re.compile(r"Error\s+\d{3}\s*:\s*(?P<code>[a-z_]+)(?P<text>)")),
+    # oidc-provider's error page: "<pre><strong>error</strong>: invalid_redirect_uri</pre>"
+    (
+        re.compile(r"<pre><strong>error</strong>:"),
+        re.compile(r"error:\s*(?P<code>[a-z_]+)\s*(?:error_description:\s*(?P<text>[^<\r\n]+))?"),
+    ),
 )
+# RFC 6749 section 5.2: error_description is printable ASCII without '"' and '\\'.
+_UNSTRUCTURED = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]+")
+_DESCRIPTION_LIMIT = 500
 
 
 def _prose_before(text: str, end: int) -> str:
@@ -212,11 +220,12 @@ def _prose_before(text: str, end: int) -> str:
 def _page_error(page: str, *, stage: str, http_status: int | None, host: str | None) -> OAuthError:
     inline = re.sub(r"</?(?:strong|b|em|i|span|code|a)\b[^>]*>", "", page)
     text = html.unescape(re.sub(r"<[^>]+>", "\n", inline))
-    for pattern in _PAGE_PATTERNS:
-        found = pattern.search(text)
+    for mark, pattern in _PAGE_PATTERNS:
+        found = pattern.search(text) if mark.search(page) else None
         if found:
             code = found.group("code")
-            description = (found.group("text") or "").strip() or _prose_before(text, found.start())
+            found_text = _UNSTRUCTURED.sub(" ", found.group("text") or "").strip()
+            description = (found_text or _prose_before(text, found.start()))[:_DESCRIPTION_LIMIT]
             if code.startswith("AADSTS"):
                 description = f"{code}: {description}"
                 error = "invalid_request"

@@ -189,10 +189,10 @@ class OAuthClient(Protocol):
         """The URL to send the browser to: code flow with PKCE S256."""
         ...
 
-    async def preflight(self, authorization_url: str) -> None:
+    async def preflight(self, authorization_url: str, *, time_limit: float | None = None) -> None:
         """Ask the authorization endpoint without a browser; raise `OAuthError` when it refuses the
         request outright (unknown client, redirect URI mismatch), which it would otherwise only
-        show on its own page and never send back to the callback."""
+        show on its own page and never send back to the callback. `time_limit`: the whole request."""
         ...
 
     async def exchange_code(

@@ -121,13 +121,14 @@ class MailSettings(BaseModel):
     @classmethod
     def _no_line_breaks(cls, value: Any, info: ValidationInfo) -> Any:
         # Header injection starts with a CR or LF in a value that ends up in a header or command.
-        # The PEM text of a CA is the one field made of lines, and it reaches no header.
-        if info.field_name == "tls_trusted_ca":
-            return value
+        # The PEM text of a CA is the one field made of lines, and it reaches no header. NUL is
+        # refused everywhere: PostgreSQL cannot store it, and no mail text may hold it.
         texts = value if isinstance(value, list) else [value]
         for text in texts:
             raw = text.get_secret_value() if isinstance(text, SecretStr) else text
-            if isinstance(raw, str) and ("\r" in raw or "\n" in raw):
+            if isinstance(raw, str) and "\x00" in raw:
+                raise _problem("nul", "must not contain a NUL character")
+            if info.field_name != "tls_trusted_ca" and isinstance(raw, str) and ("\r" in raw or "\n" in raw):
                 raise _problem("line_break", "must not contain a line break (CR or LF)")
         return value
 

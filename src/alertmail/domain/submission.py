@@ -25,6 +25,7 @@ from typing import Literal
 
 from alertmail.domain.addresses import AddressError, normalize_address
 from alertmail.domain.header_safety import decoded_text, single_line, unsafe_header
+from alertmail.domain.line_length import MAX_LINE_OCTETS, longest_line, shorten_body_lines
 from alertmail.domain.message import new_message_id
 from alertmail.errors import AlertmailError
 
@@ -115,8 +116,9 @@ def prepare_submission(
     for name in _BLIND_HEADERS:
         del message[name]
     _complete_headers(message, envelope_from, full_name, from_address, now)
+    shorten_body_lines(message)
     return Submission(
-        raw=_text(message),
+        raw=_fitting(_text(message)),
         recipients=settled,
         message_id=str(message["Message-ID"]).strip(),
         subject=str(message.get("Subject", "")),
@@ -190,6 +192,15 @@ def _parse(raw: bytes) -> EmailMessage:
     except UnicodeDecodeError:
         return message_from_bytes(raw, policy=default_policy)
     return message_from_string(text, policy=default_policy)
+
+
+def _fitting(text: str) -> str:
+    """The message text, if every line fits RFC 5322's 998 octets (bodies were re-encoded)."""
+    if longest_line(text) > MAX_LINE_OCTETS:
+        raise InvalidMessageError(
+            f"a header line is longer than {MAX_LINE_OCTETS} octets and cannot be folded shorter"
+        )
+    return text
 
 
 def _refuse_broken_headers(message: EmailMessage) -> None:
@@ -284,7 +295,7 @@ def _sender_name(message: EmailMessage, addresses: Sequence[Address]) -> str:
     for name, value in message.raw_items():
         if name.lower() == "from":
             match = _COMMENT_NAME.match(str(value))
-            return single_line(decoded_text(match.group(1))) if match else ""
+            return " ".join(single_line(decoded_text(match.group(1))).split()) if match else ""
     return ""
 
 

@@ -116,7 +116,7 @@ class OAuthSignInService:
             settings, redirect_uri=redirect_uri, state=state, code_verifier=verifier
         )
         try:
-            await self._client.preflight(url)
+            await self._client.preflight(url, time_limit=settings.connect_timeout)
         except OAuthError as error:
             raise SignInFailedError(await self._failed(error, settings)) from error
         expires = now + AUTHORIZATION_LIFETIME

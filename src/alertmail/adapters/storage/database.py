@@ -6,6 +6,9 @@ Nothing is built at import time: the composition root calls
 
 from __future__ import annotations
 
+import os
+import stat
+from contextlib import suppress
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -29,6 +32,7 @@ __all__ = [
     "create_engine",
     "current_revision",
     "head_revision",
+    "owner_only",
     "upgrade_database",
 ]
 
@@ -48,12 +52,28 @@ def create_engine(url: str) -> AsyncEngine:
         return create_async_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        owner_only(Path(parsed.database))
     # The pool's reset is ours (below): its default rollback doubles the session's own.
     engine = create_async_engine(url, pool_reset_on_return=None)
     event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
     event.listen(engine.sync_engine, "reset", _reset_sqlite_connection)
     event.listen(engine.sync_engine, "begin", _begin_sqlite_transaction)
     return engine
+
+
+def owner_only(database: Path) -> None:
+    """The database file and its companions readable by the owner alone (0600), whatever the
+    umask and the data directory's mode: they hold password hashes, tokens and encrypted secrets.
+
+    SQLite creates the -wal and -shm files with the mode of the database file, so the file is
+    created 0600 before SQLite ever opens it; files left by an older version are tightened.
+    """
+    with suppress(FileExistsError):
+        os.close(os.open(database, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    for path in (database, *(database.with_name(database.name + s) for s in ("-wal", "-shm", "-journal"))):
+        with suppress(FileNotFoundError):
+            if stat.S_IMODE(path.stat().st_mode) != 0o600:
+                path.chmod(0o600)
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:

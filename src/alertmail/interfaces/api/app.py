@@ -13,7 +13,9 @@ from alertmail.composition import open_container
 from alertmail.config import AppConfig
 from alertmail.interfaces import web
 from alertmail.interfaces.api import quiet_ingestion_log
+from alertmail.interfaces.api.access_log import install_access_log_filter
 from alertmail.interfaces.api.errors import install_error_handlers
+from alertmail.interfaces.api.nul_guard import NulGuard
 from alertmail.interfaces.api.routes import (
     cluster,
     events,
@@ -35,6 +37,7 @@ def create_app(config: AppConfig, *, setup_token: str | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         quiet_ingestion_log.install()  # here: uvicorn has configured its loggers by now
+        install_access_log_filter()  # here: uvicorn has configured its loggers by now
         async with open_container(config) as container:
             app.state.container = container
             await container.notifications.check_templates_at_start()
@@ -60,6 +63,7 @@ def create_app(config: AppConfig, *, setup_token: str | None = None) -> FastAPI:
         description="Outbound mail for appliances: relay settings, test e-mail, Mail Server Logs.",
         lifespan=lifespan,
     )
+    app.add_middleware(NulGuard)
     install_error_handlers(app)
     routers = (mail_settings, mail_server_logs, oauth, oauth_callback, events, messages, cluster)
     for module in (*routers, health, metrics):

@@ -6,13 +6,15 @@ are Secure when the request came over HTTPS or `ALERTMAIL_PUBLIC_URL` is an http
 
 Every state-changing request carries a CSRF token: a signed-in page's forms carry the session's
 token as a hidden field and HTMX sends it as `X-CSRF-Token`. The forms shown before sign-in (login,
-first-run setup) use a double-submit token: a random cookie and the same value in the form.
+first-run setup) use a double-submit token: a random cookie and the same value in the form. Both
+also check that a browser's Origin (or Referer) is this server's own.
 """
 
 from __future__ import annotations
 
 import secrets
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Response
 
@@ -30,6 +32,7 @@ __all__ = [
     "SessionDep",
     "check_csrf",
     "check_form_token",
+    "check_origin",
     "clear_session_cookie",
     "form_token",
     "remember_form_token",
@@ -107,6 +110,7 @@ SessionDep = Annotated[WebSession, Depends(_required_session)]
 
 
 async def check_csrf(request: Request, session: WebSession) -> None:
+    check_origin(request)
     sent = request.headers.get(CSRF_HEADER) or await _form_field(request)
     if not sent or not secrets.compare_digest(sent, session.csrf_token):
         raise CsrfError("The request did not carry this session's CSRF token")
@@ -129,7 +133,31 @@ def remember_form_token(request: Request, response: Response, token: str) -> Non
     response.set_cookie(FORM_COOKIE, token, httponly=True, samesite="strict", secure=is_secure(request))
 
 
+def check_origin(request: Request) -> None:
+    """A state-changing request a browser sends names the page it came from (Origin, else Referer):
+    it must be this server's own origin, as the request addressed it or as ALERTMAIL_PUBLIC_URL
+    names it. A request naming neither (not a browser) still needs its CSRF token."""
+    claimed = request.headers.get("origin") or request.headers.get("referer")
+    if not claimed:
+        return
+    own = {_origin(str(request.base_url)), _origin(_container(request).config.public_url)}
+    if claimed == "null" or _origin(claimed) not in own - {None}:
+        raise CsrfError("The request came from another site (its Origin is not this server's)")
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:
+        return None
+    if not parts.hostname or port is None:
+        return None
+    return parts.scheme.lower(), parts.hostname.lower(), port
+
+
 async def check_form_token(request: Request) -> None:
+    check_origin(request)
     cookie = request.cookies.get(FORM_COOKIE, "")
     sent = await _form_field(request)
     if not cookie or not sent or not secrets.compare_digest(cookie, sent):

@@ -19,13 +19,15 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 
 # Scripts and styles only from this server (htmx's inline indicator style is turned off in the
-# layout), no framing, and no Referer: a setup link or an OAuth callback carries a secret in its query.
+# layout), no framing, and no Referer to other sites: a setup link or an OAuth callback carries a
+# secret in its query. "same-origin", not "no-referrer": with no-referrer a browser sends
+# `Origin: null` even to this server, and the Origin check of state-changing requests needs it.
 PAGE_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
     ),
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
