@@ -23,6 +23,7 @@ from alertmail.interfaces.api.routes import (
     metrics,
     oauth,
     oauth_callback,
+    tokens,
 )
 from alertmail.interfaces.smtp_listener import configured_listener
 from alertmail.services.web_sessions import FirstRunSetup
@@ -58,7 +59,7 @@ def create_app(config: AppConfig, *, setup_token: str | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    routers = (mail_settings, mail_server_logs, oauth, oauth_callback, events, messages, cluster)
+    routers = (mail_settings, mail_server_logs, oauth, oauth_callback, events, messages, cluster, tokens)
     for module in (*routers, health, metrics):
         app.include_router(module.router)
     web.install(app, FirstRunSetup(setup_token))

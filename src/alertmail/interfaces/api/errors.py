@@ -14,6 +14,7 @@ from alertmail.errors import (
     AdministratorEmailMissingError,
     AlertmailError,
     ConflictError,
+    ForbiddenError,
     NotConfiguredError,
     NotFoundError,
     OAuthError,
@@ -33,6 +34,7 @@ _STATUS: dict[type[AlertmailError], int] = {
     NotConfiguredError: 409,
     AdministratorEmailMissingError: 409,
     UnauthorizedError: 401,
+    ForbiddenError: 403,
     OAuthStateError: 400,
     OAuthError: 502,
 }

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
-from alertmail.interfaces.api.deps import AdministratorDep, ContainerDep
+from alertmail.interfaces.api.deps import AdministratorDep, ContainerDep, EventsCallerDep
 from alertmail.interfaces.api.event_schemas import (
     EventAccepted,
     EventCreate,
@@ -19,10 +19,11 @@ router = APIRouter(prefix="/api/v1", tags=["events"])
 
 
 @router.post("/events", status_code=202, response_model=EventAccepted)
-async def raise_event(container: ContainerDep, admin: AdministratorDep, event: EventCreate) -> EventAccepted:
+async def raise_event(container: ContainerDep, caller: EventsCallerDep, event: EventCreate) -> EventAccepted:
     """Record an event; 202 once it is committed. Its e-mail is queued, or folded into a digest."""
+    source = f"api:{caller.administrator.username}"
     recorded = await container.notifications.raise_event(
-        event.type, event.details, dedupe_key=event.dedupe_key, source=f"api:{admin.username}"
+        event.type, event.details, dedupe_key=event.dedupe_key, source=source
     )
     return EventAccepted.of(recorded)
 
@@ -30,7 +31,7 @@ async def raise_event(container: ContainerDep, admin: AdministratorDep, event: E
 @router.get("/events", response_model=list[EventPublic])
 async def list_events(
     container: ContainerDep,
-    admin: AdministratorDep,
+    caller: EventsCallerDep,
     type: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[EventPublic]:
@@ -39,7 +40,7 @@ async def list_events(
 
 
 @router.get("/event-types", response_model=list[EventTypePublic])
-async def list_event_types(container: ContainerDep, admin: AdministratorDep) -> list[EventTypePublic]:
+async def list_event_types(container: ContainerDep, caller: EventsCallerDep) -> list[EventTypePublic]:
     return [EventTypePublic.model_validate(kind) for kind in container.notifications.event_types()]
 
 
