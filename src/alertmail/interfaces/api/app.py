@@ -13,6 +13,8 @@ from alertmail.composition import open_container
 from alertmail.config import AppConfig
 from alertmail.interfaces import web
 from alertmail.interfaces.api.errors import install_error_handlers
+from alertmail.interfaces.api.openapi import list_event_types_in_schema
+from alertmail.interfaces.api.responses import AUTHENTICATED_RESPONSES
 from alertmail.interfaces.api.routes import (
     cluster,
     events,
@@ -59,10 +61,12 @@ def create_app(config: AppConfig, *, setup_token: str | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    routers = (mail_settings, mail_server_logs, oauth, oauth_callback, events, messages, cluster, tokens)
-    for module in (*routers, health, metrics):
+    for module in (mail_settings, mail_server_logs, oauth, events, messages, cluster, tokens):
+        app.include_router(module.router, responses=AUTHENTICATED_RESPONSES)
+    for module in (oauth_callback, health, metrics):
         app.include_router(module.router)
     web.install(app, FirstRunSetup(setup_token))
+    app.openapi = list_event_types_in_schema(app)  # type: ignore[method-assign]
     return app
 
 

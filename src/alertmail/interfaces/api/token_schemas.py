@@ -18,7 +18,7 @@ __all__ = ["TokenCreate", "TokenCreated", "TokenPublic"]
 
 
 class TokenCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str = Field(pattern=NAME_PATTERN, description="What the token is for; unique, used to revoke it.")
     scope: TokenScope = Field(

@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
+from alertmail.domain.events import UnknownEventTypeError
+from alertmail.errors import NotFoundError
 from alertmail.interfaces.api.deps import AdministratorDep, ContainerDep, EventsCallerDep
 from alertmail.interfaces.api.event_schemas import (
     EventAccepted,
@@ -14,6 +16,7 @@ from alertmail.interfaces.api.event_schemas import (
     EventTypePublic,
     PreviewPublic,
 )
+from alertmail.interfaces.api.responses import not_found
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 
@@ -44,7 +47,11 @@ async def list_event_types(container: ContainerDep, caller: EventsCallerDep) -> 
     return [EventTypePublic.model_validate(kind) for kind in container.notifications.event_types()]
 
 
-@router.post("/event-types/{name}/preview", response_model=PreviewPublic)
+@router.post(
+    "/event-types/{name}/preview",
+    response_model=PreviewPublic,
+    responses=not_found("event type of that name"),
+)
 async def preview_event_type(
     container: ContainerDep,
     admin: AdministratorDep,
@@ -52,4 +59,10 @@ async def preview_event_type(
     details: Annotated[dict[str, Any] | None, Body(embed=True)] = None,
 ) -> PreviewPublic:
     """The e-mail an event of this type makes, with the given details or the type's examples."""
-    return PreviewPublic.model_validate(container.notifications.preview(name, details))
+    try:
+        return PreviewPublic.model_validate(container.notifications.preview(name, details))
+    except UnknownEventTypeError as unknown:
+        if unknown.name != name:
+            raise
+        # The path names a resource: an unknown one is not there, rather than badly asked for.
+        raise NotFoundError(str(unknown)) from unknown

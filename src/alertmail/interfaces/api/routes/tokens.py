@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Response
 
 from alertmail.interfaces.api.deps import AdministratorDep, ContainerDep
+from alertmail.interfaces.api.responses import not_found
 from alertmail.interfaces.api.schemas import ErrorPublic
 from alertmail.interfaces.api.token_schemas import TokenCreate, TokenCreated, TokenPublic
 
@@ -36,7 +37,7 @@ async def create_token(body: TokenCreate, container: ContainerDep, admin: Admini
 @router.delete(
     "/{name}",
     status_code=204,
-    responses={404: {"model": ErrorPublic, "description": "No token of that name"}},
+    responses=not_found("API token of that name"),
 )
 async def revoke_token(name: str, container: ContainerDep, admin: AdministratorDep) -> Response:
     """Revoke: the token stops working at once."""
