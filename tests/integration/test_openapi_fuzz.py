@@ -51,7 +51,7 @@ async def test_schemathesis_finds_no_server_error_and_no_schema_violation(tmp_pa
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             env=_fuzz_env(),
-            cwd=ROOT,
+            cwd=tmp_path,  # its report and cache directories stay out of the work tree
         )  # fmt: skip
         output, _ = await asyncio.wait_for(run.communicate(), timeout=RUN_LIMIT_SECONDS)
         server_log = served.process.output()

@@ -85,18 +85,22 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
         return JSONResponse(_body("The request is not valid", errors), status_code=422)
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
-        # Starlette names the methods of the first route that matched the path; there is one per method.
+        # Starlette names the methods of the first route that matched the path: one of several here.
         headers["Allow"] = ", ".join(_allowed_methods(request))
     return JSONResponse(_body(str(exc.detail)), status_code=exc.status_code, headers=headers)
 
 
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
 def _allowed_methods(request: Request) -> list[str]:
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "GET"})
-        if match is not Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
-    return sorted(methods)
+    """The methods some route answers at this path (asked of the router, as a request would)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
 
 
 async def _alertmail_error(request: Request, exc: AlertmailError) -> JSONResponse:
