@@ -28,7 +28,7 @@ class TokenCreate(BaseModel):
     expires_in: str = Field(
         DEFAULT_TOKEN_LIFETIME,
         pattern=EXPIRES_IN_PATTERN,
-        description="A number and a unit (h, d, w; at most 3650 days), or `never`.",
+        description="A number of up to 4 digits and a unit (h, d, w), or `never`.",
     )
 
 
