@@ -19,6 +19,7 @@ __all__ = [
     "ConnectTimeoutError",
     "DnsError",
     "FieldError",
+    "ForbiddenError",
     "NativeTransportError",
     "NotConfiguredError",
     "NotFoundError",
@@ -71,6 +72,12 @@ class ConflictError(AlertmailError):
 
 class UnauthorizedError(AlertmailError):
     category = "unauthorized"
+
+
+class ForbiddenError(AlertmailError):
+    """Authenticated, but the credential does not allow this (an `events` API token elsewhere)."""
+
+    category = "forbidden"
 
 
 class AdministratorEmailMissingError(AlertmailError):

@@ -162,7 +162,7 @@ async def test_event_types_are_listed_and_previewed(api: Api) -> None:
         "/api/v1/event-types/test/preview", json={"details": {"note": "<b>bold</b>"}}
     )
     assert "&lt;b&gt;bold&lt;/b&gt;" in custom.json()["html"]
-    assert (await api.client.post("/api/v1/event-types/nope/preview")).status_code == 422
+    assert (await api.client.post("/api/v1/event-types/nope/preview")).status_code == 404  # not there
 
 
 async def test_a_dead_message_is_retried_by_hand_and_others_are_refused(api: Api) -> None:

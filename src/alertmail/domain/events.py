@@ -50,7 +50,8 @@ MAX_DETAILS_BYTES = 16 * 1024  # the whole details object as JSON
 MAX_DEDUPE_KEY = 200
 DIGEST_LISTED = 20  # dedupe keys a digest lists one by one; the rest are counted
 _NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
-_DETAIL_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+DETAIL_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
+_DETAIL_KEY = re.compile(DETAIL_KEY_PATTERN)
 
 
 @dataclass(frozen=True)

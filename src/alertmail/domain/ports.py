@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Literal, Protocol
 
+from alertmail.domain.api_tokens import TokenScope
 from alertmail.domain.cluster_checks import CheckResult, InterfaceState, NodeCheck, ProbeOutcome
 from alertmail.domain.events import Digest, Event, EventRecorded, EventType, RenderedMail, StoredEvent
 from alertmail.domain.oauth import OAuthTokens, PendingAuthorization, TokenGrant
@@ -145,10 +146,26 @@ class AdministratorRepository(Protocol):
 
 
 class ApiTokenRepository(Protocol):
-    async def add(self, name: str, administrator: str, token_hash: str) -> ApiToken: ...
+    async def add(
+        self,
+        name: str,
+        administrator: str,
+        token_hash: str,
+        *,
+        scope: TokenScope = "admin",
+        expires_at: datetime | None = None,
+    ) -> ApiToken:
+        """Raises `ConflictError` when a token of that name exists, `NotFoundError` for no such owner."""
+        ...
 
     async def find(self, token_hash: str) -> ApiToken | None:
-        """The token with this hash, its `last_used_at` touched, or None."""
+        """The token with this hash, its `last_used_at` touched, or None (expired ones too)."""
+        ...
+
+    async def list(self) -> Sequence[ApiToken]: ...
+
+    async def remove(self, name: str) -> None:
+        """Revoke: the row goes, so the token matches nothing. `NotFoundError` for no such name."""
         ...
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from alertmail.domain.api_tokens import TokenScope
 from alertmail.domain.settings import MailSettings
 
 __all__ = ["Administrator", "ApiToken", "AuditEntry", "MailLogEntry", "StoredSettings"]
@@ -55,11 +56,18 @@ class Administrator:
 
 @dataclass(frozen=True)
 class ApiToken:
+    """A bearer token as stored: its name, owner, scope and expiry, never the token itself."""
+
     name: str
     administrator: str
     created_at: datetime
     last_used_at: datetime | None = None
     id: int | None = None
+    scope: TokenScope = "admin"
+    expires_at: datetime | None = None  # None: never
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
 
 
 @dataclass(frozen=True)

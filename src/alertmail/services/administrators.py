@@ -5,11 +5,22 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from alertmail.domain.addresses import AddressError, normalize_address
+from alertmail.domain.api_tokens import (
+    DEFAULT_TOKEN_LIFETIME,
+    NAME_HELP,
+    NAME_PATTERN,
+    SCOPES,
+    TokenScope,
+    parse_expires_in,
+)
 from alertmail.domain.ports import AdministratorRepository, ApiTokenRepository
 from alertmail.domain.records import Administrator, ApiToken
 from alertmail.errors import (
@@ -19,10 +30,11 @@ from alertmail.errors import (
     SettingsValidationError,
     UnauthorizedError,
 )
+from alertmail.services.clock import Clock, utc_now
 from alertmail.services.credential_cache import TokenCache
 from alertmail.services.password_policy import password_problems
 
-__all__ = ["AdministratorService", "hash_token"]
+__all__ = ["AdministratorService", "ApiCaller", "hash_token"]
 
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 TOKEN_PREFIX = "am_"  # noqa: S105  # makes a leaked token recognisable to secret scanners
@@ -33,6 +45,14 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class ApiCaller:
+    """Who an API request acts for, and what its token allows (the web session: everything)."""
+
+    administrator: Administrator
+    scope: TokenScope
+
+
 class AdministratorService:
     def __init__(
         self,
@@ -41,11 +61,13 @@ class AdministratorService:
         hasher: PasswordHasher | None = None,
         *,
         token_cache: TokenCache | None = None,
+        clock: Clock = utc_now,
     ) -> None:
         self._administrators = administrators
         self._tokens = tokens
         self._hasher = hasher or PasswordHasher()
         self._token_cache = token_cache
+        self._clock = clock
 
     async def create(
         self, username: str, *, email: str | None, password: str, password_confirm: str | None = None
@@ -104,34 +126,78 @@ class AdministratorService:
         await self._administrators.remove(username)
         self._forget_tokens()
 
-    async def create_token(self, name: str, *, administrator: str) -> tuple[ApiToken, str]:
+    async def create_token(
+        self,
+        name: str,
+        *,
+        administrator: str,
+        scope: str = "admin",
+        expires_in: str | timedelta | None = DEFAULT_TOKEN_LIFETIME,
+    ) -> tuple[ApiToken, str]:
         """A new bearer token: the record, and the token itself, which is never shown again."""
-        if not name.strip() or len(name) > 100:
-            raise SettingsValidationError([FieldError("name", "must be 1 to 100 characters")])
+        lifetime = _token_problems(name, scope, expires_in)
         if await self._administrators.get(administrator) is None:
             raise NotFoundError(f"There is no administrator named {administrator!r}")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        record = await self._tokens.add(name.strip(), administrator, hash_token(token))
+        expires_at = None if lifetime is None else self._clock() + lifetime
+        record = await self._tokens.add(
+            name, administrator, hash_token(token), scope=_scope(scope), expires_at=expires_at
+        )
         return record, token
 
-    async def authenticate_token(self, token: str) -> Administrator:
-        """The token's administrator, or `UnauthorizedError`; from memory while nothing changed."""
+    async def list_tokens(self) -> Sequence[ApiToken]:
+        return await self._tokens.list()
+
+    async def revoke_token(self, name: str) -> None:
+        await self._tokens.remove(name)
+        self._forget_tokens()
+
+    async def authenticate_token(self, token: str) -> ApiCaller:
+        """Who the token acts for, or `UnauthorizedError`; from memory while nothing changed."""
         token_hash = hash_token(token)
         if self._token_cache is None:
-            return await self._look_up_token(token_hash)
-        return await self._token_cache.administrator(token_hash, lambda: self._look_up_token(token_hash))
-
-    async def _look_up_token(self, token_hash: str) -> Administrator:
-        record = await self._tokens.find(token_hash)
-        admin = await self._administrators.get(record.administrator) if record else None
-        if admin is None:
-            raise UnauthorizedError("The API token is not valid")
-        return admin
+            record, admin = await self._look_up_token(token_hash)
+        else:
+            record, admin = await self._token_cache.resolve(
+                token_hash, lambda: self._look_up_token(token_hash)
+            )
+        if record.expired(self._clock()):  # checked on every call: a cached token expires too
+            raise UnauthorizedError(f"The API token {record.name!r} has expired: create a new one")
+        return ApiCaller(admin, record.scope)
 
     def _forget_tokens(self) -> None:
         # Other processes learn of the change from the generation the repository bumped with it.
         if self._token_cache is not None:
             self._token_cache.clear()
+
+    async def _look_up_token(self, token_hash: str) -> tuple[ApiToken, Administrator]:
+        record = await self._tokens.find(token_hash)
+        admin = await self._administrators.get(record.administrator) if record else None
+        if record is None or admin is None:
+            raise UnauthorizedError("The API token is not valid")
+        return record, admin
+
+
+def _token_problems(name: str, scope: str, expires_in: str | timedelta | None) -> timedelta | None:
+    """The token's lifetime, or every problem with the request at once."""
+    problems: list[FieldError] = []
+    if not re.fullmatch(NAME_PATTERN, name):
+        problems.append(FieldError("name", NAME_HELP))
+    if scope not in SCOPES:
+        problems.append(FieldError("scope", "must be events (raise and read events) or admin"))
+    lifetime = expires_in if not isinstance(expires_in, str) else None
+    if isinstance(expires_in, str):
+        try:
+            lifetime = parse_expires_in(expires_in)
+        except ValueError as exc:
+            problems.append(FieldError("expires_in", str(exc)))
+    if problems:
+        raise SettingsValidationError(problems)
+    return lifetime
+
+
+def _scope(value: str) -> TokenScope:
+    return "events" if value == "events" else "admin"
 
 
 def _administrator_problems(username: str, email: str | None, password: str) -> list[FieldError]:

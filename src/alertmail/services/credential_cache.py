@@ -1,4 +1,4 @@
-"""API tokens resolved to their administrator, kept in memory while nothing changed them.
+"""API tokens resolved to their record and administrator, kept in memory while nothing changed them.
 
 A token is looked up in the database once; afterwards a request costs one read of the credentials
 generation (`GenerationRepository.current`), which every change to tokens or administrators bumps,
@@ -18,14 +18,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from alertmail.domain.ports import GenerationRepository
-from alertmail.domain.records import Administrator
+from alertmail.domain.records import Administrator, ApiToken
 
 __all__ = ["TokenCache"]
+
+Resolved = tuple[ApiToken, Administrator]
 
 
 @dataclass(frozen=True)
 class _Entry:
-    administrator: Administrator
+    resolved: Resolved
     generation: int
     stored_at: float
 
@@ -49,20 +51,20 @@ class TokenCache:
         self._generation = 0
         self._reading: asyncio.Task[None] | None = None
 
-    async def administrator(
-        self, token_hash: str, look_up: Callable[[], Awaitable[Administrator]]
-    ) -> Administrator:
-        """The token's administrator from memory when still current, else from `look_up`."""
+    async def resolve(self, token_hash: str, look_up: Callable[[], Awaitable[Resolved]]) -> Resolved:
+        """The token and its administrator from memory when still current, else from `look_up`.
+
+        The caller still checks the token's expiry: a cached token expires too."""
         generation = await self._fresh_generation()
         entry = self._entries.get(token_hash)
         now = self._monotonic()
         if entry is not None and entry.generation == generation and now - entry.stored_at < self._max_age:
-            return entry.administrator
-        administrator = await look_up()  # raises when the token is not valid: nothing is cached
+            return entry.resolved
+        resolved = await look_up()  # raises when the token is not valid: nothing is cached
         if len(self._entries) >= self._max_entries:
             self._entries.clear()
-        self._entries[token_hash] = _Entry(administrator, generation, now)
-        return administrator
+        self._entries[token_hash] = _Entry(resolved, generation, now)
+        return resolved
 
     def clear(self) -> None:
         """Forget every entry (this process changed a token or an administrator)."""

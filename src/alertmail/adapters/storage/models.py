@@ -174,13 +174,15 @@ class ApiTokenRow(Base):
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text, unique=True)  # `alertmail token revoke NAME`
     administrator_id: Mapped[int] = mapped_column(
         ForeignKey("administrators.id", ondelete="CASCADE"), index=True
     )
     token_hash: Mapped[str] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    scope: Mapped[str] = mapped_column(String(16), server_default="admin")  # `events` | `admin`
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # None: never
 
 
 class CacheGenerationRow(Base):

@@ -9,27 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import fields, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import SecretStr
-from sqlalchemy import Text, delete, func, insert, literal, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+# Re-exported: it lives in its own module, and callers import the repositories from here.
+from alertmail.adapters.storage.api_token_repository import SqlApiTokenRepository
 from alertmail.adapters.storage.generation_repository import bump_in
 from alertmail.adapters.storage.models import (
     AdministratorRow,
-    ApiTokenRow,
     AuditLogRow,
     MailServerLogRow,
     MailSettingsRow,
-    UtcDateTime,
 )
 from alertmail.domain.ports import SecretBox
 from alertmail.domain.records import (
     Administrator,
-    ApiToken,
     AuditEntry,
     MailLogEntry,
     StoredSettings,
@@ -45,8 +44,6 @@ __all__ = [
     "SqlMailLogRepository",
     "SqlSettingsRepository",
 ]
-
-_TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)  # how stale `last_used_at` may be
 
 Clock = Callable[[], datetime]
 Sessions = async_sessionmaker[AsyncSession]
@@ -225,7 +222,7 @@ class SqlMailLogRepository:
         ]
 
 
-# --- administrators and API tokens --------------------------------------------------------------
+# --- administrators --------------------------------------------------------------
 
 
 class SqlAdministratorRepository:
@@ -316,65 +313,3 @@ class SqlAdministratorRepository:
 
 def _administrator(row: AdministratorRow) -> Administrator:
     return Administrator(username=row.username, email=row.email, created_at=row.created_at, id=row.id)
-
-
-class SqlApiTokenRepository:
-    """API tokens by hash; `find` records when a token was last used."""
-
-    def __init__(self, sessions: Sessions, *, clock: Clock = utc_now) -> None:
-        self._sessions = sessions
-        self._clock = clock
-
-    async def add(self, name: str, administrator: str, token_hash: str) -> ApiToken:
-        now = self._clock()
-        # INSERT ... SELECT: the write comes first and an unknown administrator inserts nothing.
-        owner = select(
-            literal(name, Text()),
-            AdministratorRow.id,
-            literal(token_hash, Text()),
-            literal(now, UtcDateTime()),
-        ).where(AdministratorRow.username == administrator)
-        statement = (
-            insert(ApiTokenRow)
-            .from_select(["name", "administrator_id", "token_hash", "created_at"], owner)
-            .returning(ApiTokenRow.id)
-        )
-        try:
-            async with self._sessions.begin() as session:
-                token_id = (await session.execute(statement)).scalar_one_or_none()
-        except IntegrityError as exc:
-            raise ConflictError("an API token with this hash already exists") from exc
-        if token_id is None:
-            raise NotFoundError(f"there is no administrator named {administrator!r}")
-        return ApiToken(name=name, administrator=administrator, created_at=now, id=token_id)
-
-    async def find(self, token_hash: str) -> ApiToken | None:
-        """The token and its administrator; `last_used_at` is written at most once a minute.
-
-        A read per API call and not a write: on SQLite every write queues for the one writer
-        lock, which event ingestion needs (see bench/ingest.py).
-        """
-        query = (
-            select(ApiTokenRow, AdministratorRow.username)
-            .join(AdministratorRow, AdministratorRow.id == ApiTokenRow.administrator_id)
-            .where(ApiTokenRow.token_hash == token_hash)
-        )
-        async with self._sessions() as session:
-            found = (await session.execute(query)).one_or_none()
-        if found is None:
-            return None
-        row, username = found
-        now = self._clock()
-        if row.last_used_at is None or now - row.last_used_at >= _TOKEN_TOUCH_INTERVAL:
-            async with self._sessions.begin() as session:
-                await session.execute(
-                    update(ApiTokenRow).where(ApiTokenRow.id == row.id).values(last_used_at=now)
-                )
-            row.last_used_at = now
-        return ApiToken(
-            name=row.name,
-            administrator=username,
-            created_at=row.created_at,
-            last_used_at=row.last_used_at,
-            id=row.id,
-        )

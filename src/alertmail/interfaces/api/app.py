@@ -16,6 +16,8 @@ from alertmail.interfaces.api import quiet_ingestion_log
 from alertmail.interfaces.api.access_log import install_access_log_filter
 from alertmail.interfaces.api.errors import install_error_handlers
 from alertmail.interfaces.api.nul_guard import NulGuard
+from alertmail.interfaces.api.openapi import list_event_types_in_schema
+from alertmail.interfaces.api.responses import AUTHENTICATED_RESPONSES
 from alertmail.interfaces.api.routes import (
     cluster,
     events,
@@ -26,6 +28,7 @@ from alertmail.interfaces.api.routes import (
     metrics,
     oauth,
     oauth_callback,
+    tokens,
 )
 from alertmail.interfaces.smtp_listener import configured_listener
 from alertmail.services.web_sessions import FirstRunSetup
@@ -65,10 +68,12 @@ def create_app(config: AppConfig, *, setup_token: str | None = None) -> FastAPI:
     )
     app.add_middleware(NulGuard)
     install_error_handlers(app)
-    routers = (mail_settings, mail_server_logs, oauth, oauth_callback, events, messages, cluster)
-    for module in (*routers, health, metrics):
+    for module in (mail_settings, mail_server_logs, oauth, events, messages, cluster, tokens):
+        app.include_router(module.router, responses=AUTHENTICATED_RESPONSES)
+    for module in (oauth_callback, health, metrics):
         app.include_router(module.router)
     web.install(app, FirstRunSetup(setup_token))
+    app.openapi = list_event_types_in_schema(app)  # type: ignore[method-assign]
     return app
 
 

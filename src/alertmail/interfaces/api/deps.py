@@ -1,4 +1,8 @@
-"""Request dependencies: the services container and the authenticated administrator."""
+"""Request dependencies: the services container and who the request acts for.
+
+`AdministratorDep` is the default for every route: an `admin` token or the web UI's session.
+`EventsCallerDep` also lets an `events` token in; only the routes that raise and read events use it.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from alertmail.composition import Container
 from alertmail.domain.records import Administrator
-from alertmail.errors import UnauthorizedError
+from alertmail.errors import ForbiddenError, UnauthorizedError
 from alertmail.interfaces.web.session import SAFE_METHODS, check_csrf, session_from_request
+from alertmail.services.administrators import ApiCaller
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `alertmail token create`")
 
@@ -25,11 +30,11 @@ async def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-async def current_administrator(
+async def current_caller(
     request: Request,
     container: ContainerDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Administrator:
+) -> ApiCaller:
     """A bearer token, or the web UI's session cookie (then unsafe methods need the CSRF header)."""
     if credentials is not None:
         return await container.administrators.authenticate_token(credentials.credentials)
@@ -38,7 +43,19 @@ async def current_administrator(
         raise UnauthorizedError("Sign in, or send an API token as 'Authorization: Bearer <token>'")
     if request.method not in SAFE_METHODS:
         await check_csrf(request, session)
-    return session.administrator
+    return ApiCaller(session.administrator, "admin")
+
+
+EventsCallerDep = Annotated[ApiCaller, Depends(current_caller)]
+
+
+async def current_administrator(caller: EventsCallerDep) -> Administrator:
+    if caller.scope != "admin":
+        raise ForbiddenError(
+            f"This API token's scope is {caller.scope!r}: it may only raise and read events "
+            "(an admin token or a signed-in administrator may do this)"
+        )
+    return caller.administrator
 
 
 AdministratorDep = Annotated[Administrator, Depends(current_administrator)]

@@ -5,8 +5,12 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.routing import Match
 
 from alertmail.domain import messages
 from alertmail.domain.events import UnknownEventTypeError
@@ -14,6 +18,7 @@ from alertmail.errors import (
     AdministratorEmailMissingError,
     AlertmailError,
     ConflictError,
+    ForbiddenError,
     NotConfiguredError,
     NotFoundError,
     OAuthError,
@@ -33,6 +38,7 @@ _STATUS: dict[type[AlertmailError], int] = {
     NotConfiguredError: 409,
     AdministratorEmailMissingError: 409,
     UnauthorizedError: 401,
+    ForbiddenError: 403,
     OAuthStateError: 400,
     OAuthError: 502,
 }
@@ -44,6 +50,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UnknownEventTypeError, _unknown_event_type)  # type: ignore[arg-type]
     app.add_exception_handler(SignInFailedError, _sign_in_failed)  # type: ignore[arg-type]
     app.add_exception_handler(AlertmailError, _alertmail_error)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
 
 
@@ -63,6 +70,37 @@ async def _request_validation(request: Request, exc: RequestValidationError) -> 
         # Never echo the input back: it may be a password.
         errors.append({"field": ".".join(location) or "body", "message": str(error["msg"])})
     return JSONResponse(_body(_save_failed_or(request, "The request is not valid"), errors), 422)
+
+
+# FastAPI's own answer to a body it cannot even decode (bytes that are not UTF-8, say).
+_UNPARSABLE_BODY = "There was an error parsing the body"
+
+
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    """Starlette's and FastAPI's own refusals, in the API's error shape under /api/."""
+    if not request.url.path.startswith("/api/"):
+        return await http_exception_handler(request, exc)
+    if exc.status_code == 400 and exc.detail == _UNPARSABLE_BODY:
+        errors = [{"field": "body", "message": "is not valid JSON"}]
+        return JSONResponse(_body("The request is not valid", errors), status_code=422)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette names the methods of the first route that matched the path: one of several here.
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return JSONResponse(_body(str(exc.detail)), status_code=exc.status_code, headers=headers)
+
+
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods some route answers at this path (asked of the router, as a request would)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
 
 
 async def _alertmail_error(request: Request, exc: AlertmailError) -> JSONResponse:

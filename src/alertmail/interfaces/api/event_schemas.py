@@ -7,17 +7,40 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from alertmail.domain.events import EventRecorded, StoredEvent
+from alertmail.domain.events import (
+    DETAIL_KEY_PATTERN,
+    MAX_DEDUPE_KEY,
+    MAX_DETAIL_KEY,
+    MAX_DETAIL_VALUE,
+    MAX_DETAILS,
+    EventRecorded,
+    StoredEvent,
+)
+
+# What `validate_details` accepts, stated in the schema (flat, short, scalar); the domain checks
+# it, so that each bad detail gets one message naming it.
+DETAILS_SCHEMA: dict[str, Any] = {
+    "maxProperties": MAX_DETAILS,
+    "propertyNames": {"pattern": DETAIL_KEY_PATTERN, "maxLength": MAX_DETAIL_KEY},
+    "additionalProperties": {
+        "anyOf": [
+            {"type": "string", "maxLength": MAX_DETAIL_VALUE},
+            {"type": "number"},
+            {"type": "boolean"},
+            {"type": "null"},
+        ]
+    },
+}
 
 
 class EventCreate(BaseModel):
     """An event to raise. `details` are short key/value pairs printed into the e-mail."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     type: str = Field(min_length=1, max_length=64)
-    details: dict[str, Any] = {}
-    dedupe_key: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict, json_schema_extra=DETAILS_SCHEMA)
+    dedupe_key: str | None = Field(None, max_length=MAX_DEDUPE_KEY, pattern=r"^[^\x00-\x1f]*$")
 
 
 class EventAccepted(BaseModel):

@@ -14,10 +14,23 @@ from alertmail.services.oauth_tokens import OAuthStatus
 from alertmail.services.test_email import TestEmailResult
 
 
+def _omit_not_null(schema: dict[str, Any]) -> None:
+    """Each field may be left out, never sent as null: say so in the schema (None is only the
+    Python default that means "not sent")."""
+    for field in schema.get("properties", {}).values():
+        options = [option for option in field.pop("anyOf", []) if option.get("type") != "null"]
+        if len(options) == 1:
+            field.update(options[0])
+        elif options:
+            field["anyOf"] = options
+        field.pop("default", None)
+
+
 class MailSettingsUpdate(BaseModel):
     """Fields to change. Omitted fields stay; an empty `password` or `client_secret` keeps the stored one."""
 
-    model_config = ConfigDict(extra="forbid")
+    # strict: what the schema calls an integer or a boolean must be one, not "587" or 0.
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_omit_not_null)
 
     from_address: str | None = None
     email_type: Literal["smtp", "native"] | None = None
@@ -88,7 +101,7 @@ class FailurePublic(BaseModel):
 
 class TestEmailRequest(BaseModel):
     __test__ = False
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     to: str | None = None
 
@@ -164,7 +177,7 @@ class AuthorizationPublic(BaseModel):
 class CallbackCreate(BaseModel):
     """The address the provider sent the browser back to, pasted by the administrator."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     url: str
 

@@ -1,4 +1,4 @@
-"""`alertmail admin ...` and `alertmail token ...`."""
+"""`alertmail admin ...`."""
 
 from __future__ import annotations
 
@@ -7,13 +7,11 @@ from typing import Annotated
 
 import typer
 
-from alertmail.composition import Container
-from alertmail.interfaces.cli.runtime import console, fail, run
+from alertmail.interfaces.cli.runtime import console, run
 
 admin_app = typer.Typer(
     help="Administrators (each has the e-mail the test e-mail goes to).", no_args_is_help=True
 )
-token_app = typer.Typer(help="API bearer tokens.", no_args_is_help=True)
 
 
 @admin_app.command("create")
@@ -45,31 +43,6 @@ def set_email(
     """Edit info: set the e-mail address of an administrator."""
     run(lambda c: c.administrators.set_email(username, email or None))
     console.print(f"e-mail of {username} set to {email or '(none)'}")
-
-
-@token_app.command("create")
-def create_token(
-    name: Annotated[str, typer.Argument(help="What the token is for, e.g. monitoring.")],
-    admin: Annotated[
-        str | None, typer.Option(help="The administrator the token acts as (default: the only one).")
-    ] = None,
-) -> None:
-    """Create an API bearer token. It is printed once and stored only as a hash."""
-
-    async def work(container: Container) -> str:
-        owner = admin or await _only_admin(container)
-        _, token = await container.administrators.create_token(name, administrator=owner)
-        return token
-
-    token = run(work)
-    sys.stdout.write(token + "\n")
-
-
-async def _only_admin(container: Container) -> str:
-    admins = await container.administrators.list()
-    if len(admins) != 1:
-        fail("name the administrator with --admin USERNAME")
-    return admins[0].username
 
 
 def _read_password(from_stdin: bool) -> str:

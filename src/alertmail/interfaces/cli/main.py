@@ -20,6 +20,7 @@ from alertmail.interfaces.cli import (
     oauth_commands,
     sendmail_command,
     settings_commands,
+    token_commands,
 )
 from alertmail.interfaces.cli.help_style import plain_help
 from alertmail.interfaces.cli.runtime import console, fail, parse_since, run
@@ -34,7 +35,7 @@ app = typer.Typer(
 )
 app.add_typer(settings_commands.app, name="settings")
 app.add_typer(admin_commands.admin_app, name="admin")
-app.add_typer(admin_commands.token_app, name="token")
+app.add_typer(token_commands.app, name="token")
 app.add_typer(oauth_commands.app, name="oauth")
 app.add_typer(event_commands.events_app, name="events")
 app.add_typer(event_commands.outbox_app, name="outbox")

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from alertmail.domain.cluster_checks import NodeCheck
 from alertmail.interfaces.api.deps import AdministratorDep, ContainerDep
+from alertmail.interfaces.api.responses import not_found
+from alertmail.interfaces.api.schemas import ErrorPublic
 from alertmail.services.cluster import NodeState, NodeStatus
 
 router = APIRouter(prefix="/api/v1/cluster", tags=["cluster"])
@@ -90,10 +92,19 @@ async def read_cluster(container: ContainerDep, admin: AdministratorDep) -> Clus
 
 
 class BackupOperations(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)  # `0` and "yes" are not true/false
+
     enabled: bool
 
 
-@router.put("/nodes/{node_id}/backup-operations", response_model=NodePublic)
+@router.put(
+    "/nodes/{node_id}/backup-operations",
+    response_model=NodePublic,
+    responses={
+        **not_found("node with this id"),
+        409: {"model": ErrorPublic, "description": "A traffic node has no backup operations"},
+    },
+)
 async def set_backup_operations(
     node_id: str, body: BackupOperations, container: ContainerDep, admin: AdministratorDep
 ) -> NodePublic:

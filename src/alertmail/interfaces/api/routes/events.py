@@ -6,7 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
-from alertmail.interfaces.api.deps import AdministratorDep, ContainerDep
+from alertmail.domain.events import UnknownEventTypeError
+from alertmail.errors import NotFoundError
+from alertmail.interfaces.api.deps import AdministratorDep, ContainerDep, EventsCallerDep
 from alertmail.interfaces.api.event_schemas import (
     EventAccepted,
     EventCreate,
@@ -14,15 +16,17 @@ from alertmail.interfaces.api.event_schemas import (
     EventTypePublic,
     PreviewPublic,
 )
+from alertmail.interfaces.api.responses import not_found
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 
 
 @router.post("/events", status_code=202, response_model=EventAccepted)
-async def raise_event(container: ContainerDep, admin: AdministratorDep, event: EventCreate) -> EventAccepted:
+async def raise_event(container: ContainerDep, caller: EventsCallerDep, event: EventCreate) -> EventAccepted:
     """Record an event; 202 once it is committed. Its e-mail is queued, or folded into a digest."""
+    source = f"api:{caller.administrator.username}"
     recorded = await container.notifications.raise_event(
-        event.type, event.details, dedupe_key=event.dedupe_key, source=f"api:{admin.username}"
+        event.type, event.details, dedupe_key=event.dedupe_key, source=source
     )
     return EventAccepted.of(recorded)
 
@@ -30,7 +34,7 @@ async def raise_event(container: ContainerDep, admin: AdministratorDep, event: E
 @router.get("/events", response_model=list[EventPublic])
 async def list_events(
     container: ContainerDep,
-    admin: AdministratorDep,
+    caller: EventsCallerDep,
     type: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[EventPublic]:
@@ -39,11 +43,15 @@ async def list_events(
 
 
 @router.get("/event-types", response_model=list[EventTypePublic])
-async def list_event_types(container: ContainerDep, admin: AdministratorDep) -> list[EventTypePublic]:
+async def list_event_types(container: ContainerDep, caller: EventsCallerDep) -> list[EventTypePublic]:
     return [EventTypePublic.model_validate(kind) for kind in container.notifications.event_types()]
 
 
-@router.post("/event-types/{name}/preview", response_model=PreviewPublic)
+@router.post(
+    "/event-types/{name}/preview",
+    response_model=PreviewPublic,
+    responses=not_found("event type of that name"),
+)
 async def preview_event_type(
     container: ContainerDep,
     admin: AdministratorDep,
@@ -51,4 +59,10 @@ async def preview_event_type(
     details: Annotated[dict[str, Any] | None, Body(embed=True)] = None,
 ) -> PreviewPublic:
     """The e-mail an event of this type makes, with the given details or the type's examples."""
-    return PreviewPublic.model_validate(container.notifications.preview(name, details))
+    try:
+        return PreviewPublic.model_validate(container.notifications.preview(name, details))
+    except UnknownEventTypeError as unknown:
+        if unknown.name != name:
+            raise
+        # The path names a resource: an unknown one is not there, rather than badly asked for.
+        raise NotFoundError(str(unknown)) from unknown

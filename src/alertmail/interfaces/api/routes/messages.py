@@ -9,6 +9,8 @@ from fastapi import APIRouter, Query
 from alertmail.domain.outbox import OutboxStatus
 from alertmail.interfaces.api.deps import AdministratorDep, ContainerDep
 from alertmail.interfaces.api.event_schemas import MessageDetail, MessagePage, MessagePublic
+from alertmail.interfaces.api.responses import not_found
+from alertmail.interfaces.api.schemas import ErrorPublic
 
 router = APIRouter(prefix="/api/v1/messages", tags=["messages"])
 
@@ -25,12 +27,19 @@ async def list_messages(
     return MessagePage(messages=[MessagePublic.model_validate(m) for m in messages], counts=dict(counts))
 
 
-@router.get("/{id}", response_model=MessageDetail)
+@router.get("/{id}", response_model=MessageDetail, responses=not_found("outbox message with this id"))
 async def get_message(container: ContainerDep, admin: AdministratorDep, id: str) -> MessageDetail:
     return MessageDetail.model_validate(await container.outbox.get(id))
 
 
-@router.post("/{id}/retry", response_model=MessagePublic)
+@router.post(
+    "/{id}/retry",
+    response_model=MessagePublic,
+    responses={
+        **not_found("outbox message with this id"),
+        409: {"model": ErrorPublic, "description": "The message is neither dead nor held"},
+    },
+)
 async def retry_message(container: ContainerDep, admin: AdministratorDep, id: str) -> MessagePublic:
     """Queue a dead or held message again now (409 for a message in any other state)."""
     return MessagePublic.model_validate(await container.outbox.retry(id))

@@ -18,7 +18,8 @@ from alertmail.services.oauth_signin import CALLBACK_PATH
 router = APIRouter(tags=["oauth2"])
 
 
-@router.get(CALLBACK_PATH, response_class=Response)
+# The browser's landing page (HTML), like the web UI's pages: not an operation of the REST API.
+@router.get(CALLBACK_PATH, response_class=Response, include_in_schema=False)
 async def smtp_verification(
     request: Request,
     container: ContainerDep,

@@ -1,13 +1,15 @@
-"""System Administrators: list, add, remove, Edit info (the e-mail the test e-mail goes to), and
-changing one's own password."""
+"""System Administrators: list, add, remove, Edit info (the e-mail the test e-mail goes to),
+changing one's own password, and API tokens (created, shown once, revoked)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from alertmail.domain.api_tokens import DEFAULT_TOKEN_LIFETIME
 from alertmail.domain.ports import WebSession
 from alertmail.errors import ConflictError, NotFoundError, SettingsValidationError
 from alertmail.interfaces.web.pages import Notice, container_of, layout, redirect
@@ -31,6 +33,7 @@ _DONE = {
     "removed": "The administrator was removed.",
     "email": "Changes have been saved!",
     "password": "Your password was changed. Other browsers signed in as you were signed out.",
+    "token-revoked": "The API token was revoked: it no longer works.",
 }
 
 
@@ -104,6 +107,35 @@ async def change_password(request: Request, session: SessionDep) -> Response:
     return redirect("/administrators?done=password")
 
 
+@router.post("/administrators/tokens")
+async def create_token(request: Request, session: SessionDep) -> Response:
+    form = await _form(request)
+    values = {name: form.get(name, "").strip() for name in ("name", "scope", "expires_in")}
+    try:
+        record, token = await container_of(request).administrators.create_token(
+            values["name"], administrator=session.administrator.username, **_token_options(values)
+        )
+    except SettingsValidationError as refused:
+        return await _page(request, session, token_form=values, token_errors=field_errors(refused.errors))
+    except ConflictError as conflict:
+        return await _page(request, session, token_form=values, token_errors={"name": str(conflict)})
+    # Rendered, not redirected: the token is in this answer only, never in a URL or the database.
+    return await _page(request, session, new_token=(record.name, token), status=201)
+
+
+def _token_options(values: dict[str, str]) -> dict[str, str]:
+    return {name: values[name] for name in ("scope", "expires_in") if values[name]}
+
+
+@router.post("/administrators/tokens/{name}/revoke")
+async def revoke_token(request: Request, session: SessionDep, name: str) -> Response:
+    try:
+        await container_of(request).administrators.revoke_token(name)
+    except NotFoundError as missing:
+        return await _page(request, session, notices=[Notice(False, str(missing))], status=404)
+    return redirect("/administrators?done=token-revoked")
+
+
 async def _form(request: Request) -> dict[str, str]:
     return {name: str(value) for name, value in (await request.form()).items()}
 
@@ -116,15 +148,24 @@ async def _page(
     add: dict[str, str] | None = None,
     add_errors: dict[str, str] | None = None,
     password_errors: dict[str, str] | None = None,
+    token_form: dict[str, str] | None = None,
+    token_errors: dict[str, str] | None = None,
+    new_token: tuple[str, str] | None = None,
     status: int | None = None,
 ) -> Response:
-    errors = bool(add_errors or password_errors)
+    errors = bool(add_errors or password_errors or token_errors)
+    administrators = container_of(request).administrators
     context: dict[str, Any] = {
-        "administrators": await container_of(request).administrators.list(),
+        "administrators": await administrators.list(),
         "notices": notices or [],
         "add": add or {},
         "add_errors": add_errors or {},
         "password_errors": password_errors or {},
+        "api_tokens": await administrators.list_tokens(),
+        "now": datetime.now(UTC),
+        "token_form": token_form or {"scope": "events", "expires_in": DEFAULT_TOKEN_LIFETIME},
+        "token_errors": token_errors or {},
+        "new_token": new_token,
         "section": "administrators",
     }
     code = status or (422 if errors else 200)
