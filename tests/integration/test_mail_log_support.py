@@ -11,7 +11,7 @@ from alertmail.domain.classification import classify
 from alertmail.interfaces.api.app import create_app
 from tests.integration.test_web_sessions import SETUP_TOKEN, Web, log_in
 from tests.support.app import ADMIN, ADMIN_EMAIL, ADMIN_PASSWORD, Api
-from tests.support.diagnostics_corpus import HOST, CorpusCase, ScriptedRelay, failure_of
+from tests.support.diagnostics_corpus import HOST, PLAINTEXT_AUTH, CorpusCase, ScriptedRelay, failure_of
 
 EXCHANGE_DISABLED = (
     "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. "
@@ -24,7 +24,7 @@ async def test_a_failed_test_email_keeps_the_exchange_trace_and_promises_no_retr
     async with ScriptedRelay("auth", EXCHANGE_DISABLED) as relay:
         settings = {
             "from_address": "alerts@example.com", "hostname": HOST, "port": relay.port, "encryption": "none",
-            "auth_type": "basic", "username": "alerts@example.com", "password": "secret",
+            "auth_type": "basic", "username": "alerts@example.com", "password": "secret", **PLAINTEXT_AUTH,
         }  # fmt: skip
         assert (await api.client.put("/api/v1/mail-settings", json=settings)).status_code == 200
         sent = (

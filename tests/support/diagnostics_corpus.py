@@ -46,10 +46,15 @@ from alertmail.domain.settings import MailSettings, validate_settings
 from alertmail.errors import TransportError
 from tests.support.smtp import alert_message
 
-__all__ = ["CORPUS_PATH", "CorpusCase", "classify_case", "load_corpus"]
+__all__ = ["CORPUS_PATH", "PLAINTEXT_AUTH", "CorpusCase", "classify_case", "load_corpus"]
 
 CORPUS_PATH = Path(__file__).resolve().parents[1] / "data" / "diagnostics_corpus.json"
 HOST = "127.0.0.1"
+# The scripted relay speaks no TLS; a password may cross in clear only when the settings say so
+# (the field exists once the plaintext-auth setting is in; before that, nothing needs saying).
+PLAINTEXT_AUTH: dict[str, Any] = (
+    {"allow_plaintext_auth": True} if "allow_plaintext_auth" in MailSettings.model_fields else {}
+)
 _STAGES = ("connect", "ehlo", "starttls", "auth", "mail", "rcpt", "data")
 
 
@@ -203,7 +208,7 @@ async def _smtp(case: CorpusCase) -> TransportError:
     async with ScriptedRelay(case.stage, reply, silent=case.via == "silent") as relay:
         changes: dict[str, Any] = {}
         if case.stage == "auth":
-            changes = {"auth_type": "basic", "username": "alerts", "password": "secret"}
+            changes = {"auth_type": "basic", "username": "alerts", "password": "secret", **PLAINTEXT_AUTH}
         if case.stage == "starttls":
             changes = {"encryption": "starttls"}
         return await _send(_settings(relay.port, **changes))
