@@ -222,7 +222,12 @@ def _combination_problems(s: MailSettings) -> list[tuple[str, str]]:
         if s.email_type != "smtp":
             found.append(("email_type", "must be smtp: OAuth2 works only with an SMTP relay"))
         if s.oauth_provider is None:
-            found.append(("oauth_provider", "is required with OAuth2: microsoft, google or custom"))
+            found.append(
+                (
+                    "oauth_provider",
+                    "is required with OAuth2: Microsoft 365 (microsoft), Google (google) or Custom (custom)",
+                )
+            )
         if not s.client_id:
             found.append(("client_id", "is required with OAuth2"))
         if s.oauth_provider == "microsoft" and not s.tenant_id:
@@ -234,7 +239,7 @@ def _combination_problems(s: MailSettings) -> list[tuple[str, str]]:
             found.append(("username", "is required with OAuth2: the mailbox that sends"))
         if s.encryption == "none":
             found.append(
-                ("encryption", "must be tls or starttls with OAuth2: an access token never crosses in clear")
+                ("encryption", "must be TLS or STARTTLS with OAuth2: an access token never crosses in clear")
             )
         found.extend(_grant_problems(s))
     if s.auth_type == "basic" and s.email_type == "smtp":
