@@ -184,9 +184,35 @@ async def _page(
         presets=_presets(),
         labels=LABELS,
         redirect=_redirect_check(request, stored.settings.redirect_uri),
+        in_force=await _configuration_in_force(request),
         tab="settings",
     )
     return render(request, "mail_settings.html", context, status_code=status)
+
+
+@dataclass(frozen=True)
+class ConfigurationInForce:
+    """Seed 004: a backup or traffic node's e-mail configuration is overwritten with the primary's.
+    Said on a node that is not the primary, naming the node whose configuration is in force."""
+
+    this_node: str
+    this_state: str  # backup | traffic
+    primary: str  # node id and host of the primary, or "" while none is up
+
+
+async def _configuration_in_force(request: Request) -> ConfigurationInForce | None:
+    cluster = container_of(request).cluster
+    if cluster.is_primary:
+        return None
+    nodes = await cluster.status()
+    me = next((s for s in nodes if s.this_node), None)
+    primary = next((s.node for s in nodes if s.state == "primary"), None)
+    state = "traffic" if cluster.options.role == "traffic" else "backup"
+    return ConfigurationInForce(
+        this_node=me.node.node_id if me else cluster.options.node_id,
+        this_state=state,
+        primary=f"{primary.node_id} ({primary.hostname})" if primary else "",
+    )
 
 
 def _presets() -> dict[str, dict[str, Any]]:
