@@ -13,7 +13,7 @@ from typer import Exit
 from alertmail.domain import messages
 from alertmail.domain.settings import FIELD_NAMES
 from alertmail.interfaces.cli.runtime import parse_since
-from tests.support.app import Cli
+from tests.support.app import Api, Cli
 from tests.support.smtp import SmtpServerFactory
 
 PLAIN_RELAY = ["from_address=alerts@appliance.local", "hostname=127.0.0.1", "encryption=none"]
@@ -143,3 +143,15 @@ def test_import_google_client_fills_saves_and_checks_the_redirect_uri(
     junk.write_text("[1, 2]")
     refused = cli("settings", "import-google-client", str(junk))
     assert refused.returncode == 1 and "not a Google OAuth client file" in refused.stderr
+
+
+async def test_the_readme_recipe_names_a_local_relay_and_every_page(api: Api) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert "python -m aiosmtpd -n -l 127.0.0.1:2525" in readme
+    table = "\n".join(line for line in readme.splitlines() if line.startswith("| "))
+    listed = set(re.findall(r"http://127\.0\.0\.1:8025(/[\w./-]*)", table))
+    pages = {"/login", "/mail-settings", "/mail-settings/logs", "/administrators", "/cluster", "/setup"}
+    assert pages | {"/login/smtp-verification", "/docs", "/healthz", "/metrics"} <= listed
+    for path in listed:
+        answer = await api.client.get(path, follow_redirects=False)
+        assert answer.status_code != 404, f"the README names {path}, which alertmail does not serve"

@@ -92,7 +92,8 @@ async def sign_in(request: Request, session: SessionDep) -> Response:
             session.administrator.username, reached_at=_base_url(request)
         )
     except SignInFailedError as failed:
-        return await outcome_page(request, session, failed.outcome)
+        # Post/Redirect/Get: a refresh must not ask the provider (and log the failure) again.
+        return redirect_with_notices(request, session, "/mail-settings", _outcome_notices(failed.outcome))
     except SettingsValidationError as refused:
         return await _page(
             request,
@@ -113,7 +114,14 @@ async def verify_app_only(request: Request, session: SessionDep) -> Response:
         return await _page(
             request, session, errors=field_errors(refused.errors), error_title=SIGN_IN_REFUSED, status=422
         )
-    return await outcome_page(request, session, outcome)
+    return redirect_with_notices(request, session, "/mail-settings", _outcome_notices(outcome))
+
+
+def _outcome_notices(outcome: SignInOutcome) -> list[Notice]:
+    notice = Notice(
+        outcome.succeeded, outcome.message, failure=outcome.failure, log_entry_id=outcome.log_entry_id
+    )
+    return [notice, Notice(False, outcome.warning)] if outcome.warning else [notice]
 
 
 async def outcome_page(
