@@ -83,11 +83,17 @@ class AdministratorService:
             raise NotFoundError(f"There is no administrator named {username!r}")
         await self._administrators.set_email(username, _normalized(email))
 
-    async def change_password(self, username: str, *, current: str, new: str) -> None:
-        """Change one's own password: the current one proves it is them at the keyboard."""
+    async def change_password(
+        self, username: str, *, current: str, new: str, new_confirm: str | None = None
+    ) -> None:
+        """Change one's own password: the current one proves it is them at the keyboard. Every
+        problem is told at once (`new_confirm`, from a form, is checked with the rest)."""
+        problems = []
         if await self.verify_password(username, current) is None:
-            raise SettingsValidationError([FieldError("current_password", "is not correct")])
-        problems = _password_problems(new, field="new_password")
+            problems.append(FieldError("current_password", "is not correct"))
+        problems += _password_problems(new, field="new_password")
+        if new_confirm is not None and new_confirm != new:
+            problems.append(FieldError("new_password_confirm", "does not match the new password"))
         if problems:
             raise SettingsValidationError(problems)
         await self._administrators.set_password_hash(username, self._hasher.hash(new))
