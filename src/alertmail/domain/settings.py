@@ -220,7 +220,7 @@ def _combination_problems(s: MailSettings) -> list[tuple[str, str]]:
         found.append(("hostname", "is required when the E-mail Type is SMTP"))
     if s.auth_type == "oauth2":
         if s.email_type != "smtp":
-            found.append(("email_type", "must be smtp: OAuth2 works only with an SMTP relay"))
+            found.append(("email_type", "must be SMTP (smtp): OAuth2 works only with an SMTP relay"))
         if s.oauth_provider is None:
             found.append(
                 (
@@ -255,7 +255,7 @@ def _grant_problems(s: MailSettings) -> list[tuple[str, str]]:
         return []
     found: list[tuple[str, str]] = []
     if s.oauth_provider == "google":
-        found.append(("oauth_grant", "client_credentials (app-only) is not available for Google SMTP"))
+        found.append(("oauth_grant", "App-only (client_credentials) is not available for Google SMTP"))
     if s.client_secret is None or not s.client_secret.get_secret_value():
         found.append(("client_secret", "is required for app-only (client_credentials) sending"))
     return found
