@@ -47,7 +47,8 @@ async def test_save_then_read_without_secrets(api: Api) -> None:
 @pytest.mark.parametrize(
     ("field", "value"),
     [("port", 70000), ("hostname", "bad host"), ("from_address", "nobody"), ("encryption", "ssl"),
-     ("username", "a\r\nRCPT TO:<x@example.com>"), ("daily_notice_time", "7 o'clock"), ("port", "x")],
+     ("username", "a\r\nRCPT TO:<x@example.com>"), ("daily_notice_time", "7 o'clock"), ("port", "x"),
+     ("encryption", "none")],
 )  # fmt: skip
 async def test_bad_input_names_the_field_and_saves_nothing(api: Api, field: str, value: Any) -> None:
     await api.client.patch("/api/v1/mail-settings", json=GOOD)
@@ -61,6 +62,33 @@ async def test_bad_input_names_the_field_and_saves_nothing(api: Api, field: str,
     assert field in {error["field"] for error in body["errors"]}
     assert "Traceback" not in response.text
     assert (await api.client.get("/api/v1/mail-settings")).json() == before
+
+
+async def test_clear_text_oauth_token_endpoint_refused_and_nothing_saved(api: Api) -> None:
+    # #13 item 1: the client secret travels in the Basic header to the token endpoint.
+    before = (await api.client.get("/api/v1/mail-settings")).json()
+    oauth = {
+        **GOOD,
+        "auth_type": "oauth2",
+        "oauth_provider": "custom",
+        "client_id": "id",
+        "client_secret": "s",
+    }
+    oauth |= {"scopes": "smtp", "authorization_endpoint": "https://idp.example.com/authorize"}
+    response = await api.client.patch(
+        "/api/v1/mail-settings", json={**oauth, "token_endpoint": "http://idp.example.com/token"}
+    )
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json()["errors"]] == ["token_endpoint"]
+    assert (await api.client.get("/api/v1/mail-settings")).json() == before
+
+
+async def test_plaintext_auth_needs_the_explicit_setting(api: Api) -> None:
+    clear = {**GOOD, "encryption": "none", "port": 25}
+    assert (await api.client.patch("/api/v1/mail-settings", json=clear)).status_code == 422
+    consent = await api.client.patch("/api/v1/mail-settings", json={**clear, "allow_plaintext_auth": True})
+    assert consent.status_code == 200, consent.text
+    assert consent.json()["settings"]["settings"]["allow_plaintext_auth"] is True
 
 
 async def test_unknown_field_refused(api: Api) -> None:

@@ -8,7 +8,8 @@ import pytest
 import trustme
 from aiosmtplib import SMTPConnectError
 
-from alertmail.adapters.smtp_transport import SmtpTransport, _Stage, _translate_errors
+from alertmail.adapters.smtp_errors import Stage, translate_errors
+from alertmail.adapters.smtp_transport import SmtpTransport
 from alertmail.domain.settings import MailSettings
 from alertmail.errors import (
     ConnectRefusedError,
@@ -170,7 +171,7 @@ def test_refusal_by_every_address_of_a_name_is_connect_refused() -> None:
     )
     settings = relay_settings(25, hostname="localhost")
 
-    with pytest.raises(ConnectRefusedError), _translate_errors(settings, _Stage()):
+    with pytest.raises(ConnectRefusedError), translate_errors(settings, Stage()):
         raise SMTPConnectError(f"Error connecting to localhost on port 25: {both}") from both
 
 
@@ -231,8 +232,45 @@ async def test_starttls_not_offered_sends_no_auth_and_no_mail(
     assert not sink.auth_received and not sink.mail_received and not sink.messages
 
     # The sink does see AUTH in clear when the client sends it: the assertions above can fail.
-    await SmtpTransport().send(alert_message(), [ADMIN], basic_auth(sink, tls_ca_pem, encryption="none"))
+    consent = basic_auth(sink, tls_ca_pem, encryption="none", allow_plaintext_auth=True)
+    await SmtpTransport().send(alert_message(), [ADMIN], consent)
     assert sink.auth_before_tls
+
+
+async def test_a_relay_offering_auth_before_starttls_sees_no_auth_without_consent(
+    smtp_server_factory: SmtpServerFactory, tls_ca_pem: str
+) -> None:
+    # #13 item 1: a relay that offers AUTH in clear. Settings saved before the rule (built without
+    # validation, as a stored row is loaded) must still not put the password on the wire.
+    sink = await smtp_server_factory(tls="starttls", auth_require_tls=False)
+    valid = basic_auth(sink, tls_ca_pem)
+    stored_before_the_rule = MailSettings.model_construct(**(dict(valid) | {"encryption": "none"}))
+
+    with pytest.raises(TlsUnavailableError) as caught:
+        await SmtpTransport().send(alert_message(), [ADMIN], stored_before_the_rule)
+
+    assert "allow_plaintext_auth" in str(caught.value)
+    assert not sink.auth_received and not sink.auth_attempts and not sink.messages
+    # The sink would take AUTH in clear: the assertion above can fail.
+    await SmtpTransport().send(
+        alert_message(), [ADMIN], stored_before_the_rule.model_copy(update={"allow_plaintext_auth": True})
+    )
+    assert sink.auth_before_tls
+
+
+async def test_plaintext_auth_by_consent_logs_a_warning_on_each_send(
+    smtp_server_factory: SmtpServerFactory, tls_ca_pem: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    sink = await smtp_server_factory(tls="starttls", auth_require_tls=False)
+    settings = basic_auth(sink, tls_ca_pem, encryption="none", allow_plaintext_auth=True)
+
+    for _ in range(2):
+        await SmtpTransport().send(alert_message(), [ADMIN], settings)
+
+    assert [a.tls for a in sink.auth_attempts] == [False, False]
+    warnings = [r for r in caplog.records if r.levelname == "WARNING" and "without encryption" in r.message]
+    assert len(warnings) == 2
+    assert PASSWORD not in caplog.text
 
 
 # --- replies refusing the message -------------------------------------------------------------

@@ -121,7 +121,8 @@ async def failing_relay(
         return relay(await factory(data_reply=CONTENT_REJECTED))
     if case == "smtp_auth":
         sink = await factory(auth_require_tls=False)
-        return relay(sink, auth_type="basic", username="relay-user", password="wrong-password")
+        wrong = {"username": "relay-user", "password": "wrong-password", "allow_plaintext_auth": True}
+        return relay(sink, auth_type="basic", **wrong)
     assert case == "native"
     script = tmp_path / "sendmail"
     script.write_text("#!/bin/sh\necho 'local MTA is down' >&2\nexit 69\n")
@@ -202,7 +203,9 @@ async def test_cli_walkthrough(
     assert "A test e-mail was sent to root@example.com" in sent.stdout
     assert sink.messages[0].rcpt_tos == ("root@example.com",)
 
-    await cli.run("settings", "set", f"port={refused_port}", "encryption=none")
+    clear = await cli.run("settings", "set", "encryption=none")  # the password would go in clear
+    assert clear.returncode != 0 and "encryption" in clear.stderr and "allow_plaintext_auth" in clear.stderr
+    await cli.run("settings", "set", f"port={refused_port}")
     failed = await cli.run("test-email")
     assert failed.returncode == 1
     assert messages.TEST_EMAIL_FAILED in failed.stderr

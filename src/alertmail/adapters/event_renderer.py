@@ -5,6 +5,10 @@ Templates are looked up as `events/<type>.txt.j2` / `.html.j2` first, then the s
 `override_dir` is searched before the package, so an administrator can reword any type without
 touching the code. The environment is sandboxed: a template (which an administrator may edit) can
 read the context it is given and nothing else, and HTML templates escape every value.
+
+A custom template never costs an event its e-mail: when one fails to load or render, the built-in
+template of the package renders that part instead, and the failure is reported with the mail
+(`RenderedMail.template_failures`) for Mail Server Logs.
 """
 
 from __future__ import annotations
@@ -14,10 +18,18 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    FileSystemLoader,
+    PackageLoader,
+    StrictUndefined,
+    TemplateSyntaxError,
+    select_autoescape,
+)
 from jinja2.sandbox import SandboxedEnvironment
 
-from alertmail.domain.events import Digest, Event, EventType, RenderedMail
+from alertmail.domain.events import Digest, Event, EventType, RenderedMail, TemplateFailure
 
 __all__ = ["JinjaEventRenderer"]
 
@@ -26,16 +38,11 @@ class JinjaEventRenderer:
     def __init__(
         self, *, appliance: str, timezone: tzinfo, public_url: str = "", override_dir: Path | None = None
     ) -> None:
-        loaders: list[Any] = [PackageLoader("alertmail.adapters", "templates")]
+        package = PackageLoader("alertmail.adapters", "templates")
+        self._builtin = _environment(package)
+        self._env = self._builtin
         if override_dir is not None:
-            loaders.insert(0, FileSystemLoader(override_dir))
-        self._env = SandboxedEnvironment(
-            loader=ChoiceLoader(loaders),
-            autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            keep_trailing_newline=True,
-        )
+            self._env = _environment(ChoiceLoader([FileSystemLoader(override_dir), package]))
         self._appliance = appliance
         self._timezone = timezone
         self._public_url = public_url
@@ -85,11 +92,41 @@ class JinjaEventRenderer:
     def _render(
         self, event_type: EventType, kind: str, subject: str, context: Mapping[str, Any]
     ) -> RenderedMail:
-        text = self._env.select_template([f"events/{event_type.name}.{kind}.txt.j2", f"events/{kind}.txt.j2"])
-        html = self._env.select_template(
-            [f"events/{event_type.name}.{kind}.html.j2", f"events/{kind}.html.j2"]
-        )
-        return RenderedMail(subject=subject, text=text.render(context), html=html.render(context))
+        failures: list[TemplateFailure] = []
+        parts = [
+            self._part(
+                [f"events/{event_type.name}.{kind}.{ext}.j2", f"events/{kind}.{ext}.j2"], context, failures
+            )
+            for ext in ("txt", "html")
+        ]
+        return RenderedMail(subject=subject, text=parts[0], html=parts[1], template_failures=tuple(failures))
+
+    def _part(self, names: list[str], context: Mapping[str, Any], failures: list[TemplateFailure]) -> str:
+        name = names[0]
+        try:
+            template = self._env.select_template(names)
+            name = template.name or name
+            return template.render(context)
+        except Exception as exc:
+            if self._env is self._builtin:
+                raise  # the package's own templates failing is a bug, not a custom template's fault
+            failures.append(TemplateFailure(template=name, error=_describe(exc)))
+        return self._builtin.select_template(names).render(context)
 
     def _when(self, moment: datetime) -> str:
         return moment.astimezone(self._timezone).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _environment(loader: BaseLoader) -> SandboxedEnvironment:
+    return SandboxedEnvironment(
+        loader=loader,
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _describe(exc: Exception) -> str:
+    where = f" (line {exc.lineno})" if isinstance(exc, TemplateSyntaxError) and exc.lineno else ""
+    return f"{type(exc).__name__}: {exc}{where}"

@@ -33,6 +33,7 @@ __all__ = [
     "RenderedMail",
     "Severity",
     "StoredEvent",
+    "TemplateFailure",
     "UnknownEventTypeError",
     "coalescing_bucket",
     "validate_dedupe_key",
@@ -120,10 +121,19 @@ class Digest:
 
 
 @dataclass(frozen=True)
+class TemplateFailure:
+    """A custom template that could not render; the built-in one was used in its place."""
+
+    template: str
+    error: str
+
+
+@dataclass(frozen=True)
 class RenderedMail:
     subject: str
     text: str
     html: str
+    template_failures: tuple[TemplateFailure, ...] = ()
 
 
 Disposition = Literal["mailed", "coalesced", "no_recipients"]
@@ -421,6 +431,8 @@ BUILTIN_EVENT_TYPES: tuple[EventType, ...] = (
             "message_id": "<alertmail.1@example.com>",
             "subject": "Failover: backup becoming primary",
             "reason": "Connection refused by smtp.example.com:587",
+            "delivered_to": "ops@example.com",
+            "not_delivered_to": "oncall@example.com",
         },
     ),
 )

@@ -34,8 +34,10 @@ def build_message(
 ) -> EmailMessage:
     """A multipart/alternative message. Refuses CR or LF in a header value rather than fold it."""
     for field, value in (("subject", subject), ("from_address", from_address), *(("to", a) for a in to)):
-        if "\r" in value or "\n" in value:
-            raise SettingsValidationError([FieldError(field, "must not contain a line break (CR or LF)")])
+        if "\r" in value or "\n" in value or "\x00" in value:
+            raise SettingsValidationError(
+                [FieldError(field, "must not contain a line break (CR or LF) or NUL")]
+            )
     # compat32 stores header values as given; the default policies parse each one, which was most
     # of a send's CPU (bench/drain.py). Non-ASCII values become header objects that are encoded
     # (RFC 2047) when the message is flattened. A boundary starting "=_" cannot occur in a

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, Validati
 from pydantic_core import PydanticCustomError
 
 from alertmail.domain.addresses import AddressError, normalize_address
+from alertmail.domain.transport_security import endpoint_problem, sends_password_in_clear
 from alertmail.errors import FieldError, SettingsValidationError
 
 __all__ = [
@@ -103,6 +104,7 @@ class MailSettings(BaseModel):
     send_test_on_save: bool = False
     tls_trusted_ca: str = ""
     connect_timeout: float = 30.0
+    allow_plaintext_auth: bool = False  # Basic auth without TLS: refused unless the admin says so
     # Sending well: at most this many connections to the relay at once, and at most this many
     # messages a minute (0: no limit). The Microsoft preset sets Exchange Online's 3 and 30.
     max_connections: int = 3
@@ -168,11 +170,21 @@ class MailSettings(BaseModel):
             raise _problem("time", "must be a time of day as HH:MM, from 00:00 to 23:59")
         return value
 
-    @field_validator("authorization_endpoint", "token_endpoint", "redirect_uri")
+    @field_validator("redirect_uri")
     @classmethod
     def _url(cls, value: str) -> str:
+        # Alertmail's own callback in the admin's browser: no secret is sent to it.
         if value and not re.match(r"^https?://[^\s/?#]+[^\s]*$", value):
             raise _problem("url", "must be an http:// or https:// URL")
+        return value
+
+    @field_validator("authorization_endpoint", "token_endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        # The client secret and the grants travel to these: never in clear off this machine.
+        problem = endpoint_problem(value) if value else None
+        if problem:
+            raise _problem("url", problem)
         return value
 
     @field_validator("tenant_id")
@@ -242,6 +254,8 @@ def _combination_problems(s: MailSettings) -> list[tuple[str, str]]:
                 ("encryption", "must be TLS or STARTTLS with OAuth2: an access token never crosses in clear")
             )
         found.extend(_grant_problems(s))
+    if sends_password_in_clear(s) and not s.allow_plaintext_auth:
+        found.append(("encryption", "must be tls or starttls with a password; or set allow_plaintext_auth"))
     if s.auth_type == "basic" and s.email_type == "smtp":
         if not s.username:
             found.append(("username", "is required with username and password authentication"))

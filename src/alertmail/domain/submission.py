@@ -24,6 +24,7 @@ from email.utils import format_datetime
 from typing import Literal
 
 from alertmail.domain.addresses import AddressError, normalize_address
+from alertmail.domain.header_safety import decoded_text, single_line, unsafe_header
 from alertmail.domain.message import new_message_id
 from alertmail.errors import AlertmailError
 
@@ -106,6 +107,7 @@ def prepare_submission(
     does; the relay's envelope sender is the configured `from_address` either way.
     """
     message = _parse(raw)
+    _refuse_broken_headers(message)
     found = list(recipients)
     if recipients_from_headers:
         found += _header_addresses(message, _RECIPIENT_HEADERS)
@@ -157,12 +159,16 @@ def prepare_for_relay(raw: str, from_address: str) -> EmailMessage:
     if len(original) == 1 and original[0].addr_spec.lower() == from_address.lower():
         return message
     sender = Address(display_name=_sender_name(readable, original), addr_spec=from_address)
-    if len(message.get_all("From", [])) == 1:
+    if sum(name.lower() == "from" for name, _ in message.raw_items()) == 1:
         message.replace_header("From", sender)  # in place: the header order stays the program's
     else:
         del message["From"]
         message["From"] = sender
-    reply_to = [address for address in original if address.domain]
+    reply_to = [
+        Address(single_line(address.display_name), address.username, address.domain)
+        for address in original
+        if address.domain
+    ]
     if reply_to and "Reply-To" not in message:
         message["Reply-To"] = reply_to
     return message
@@ -184,6 +190,16 @@ def _parse(raw: bytes) -> EmailMessage:
     except UnicodeDecodeError:
         return message_from_bytes(raw, policy=default_policy)
     return message_from_string(text, policy=default_policy)
+
+
+def _refuse_broken_headers(message: EmailMessage) -> None:
+    unsafe = unsafe_header(message)
+    if unsafe is not None:
+        name, character = unsafe
+        raise InvalidMessageError(
+            f"the header {name!r} holds a line break or NUL ({character}) once decoded,"
+            " which could add header lines nobody wrote"
+        )
 
 
 def _text(message: EmailMessage) -> str:
@@ -253,18 +269,22 @@ def _address(display_name: str, addr_spec: str) -> Address:
 
 
 def _from_addresses(message: EmailMessage) -> list[Address]:
-    header = message.get("From")
+    try:
+        header = message.get("From")
+    except ValueError:  # a name that decodes to a line break, in a message stored before the check
+        return []
     return list(getattr(header, "addresses", ())) if header is not None else []
 
 
 def _sender_name(message: EmailMessage, addresses: Sequence[Address]) -> str:
+    # One line whatever was stored: a name that held a line break would add header lines.
     if addresses and addresses[0].display_name:
-        return addresses[0].display_name
+        return single_line(addresses[0].display_name)
     # The old form `From: root (Cron Daemon)`, which cron still writes, names the sender in a comment.
     for name, value in message.raw_items():
         if name.lower() == "from":
             match = _COMMENT_NAME.match(str(value))
-            return " ".join(match.group(1).split()) if match else ""
+            return single_line(decoded_text(match.group(1))) if match else ""
     return ""
 
 

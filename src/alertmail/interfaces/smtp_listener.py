@@ -10,7 +10,6 @@ on. `alertmail serve` runs it; any other long-running command can, with `configu
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -21,6 +20,7 @@ from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
 import alertmail
 from alertmail.config import AppConfig
 from alertmail.domain.submission import InvalidRecipientError, SubmissionError, valid_recipient
+from alertmail.domain.transport_security import is_loopback
 from alertmail.errors import AlertmailError
 from alertmail.services.local_submission import LocalSubmissionService
 
@@ -28,25 +28,11 @@ __all__ = ["ListenerConfigurationError", "SmtpSubmissionListener", "configured_l
 
 logger = logging.getLogger(__name__)
 
-_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 _STOP_GRACE = 5.0  # seconds a submission in progress gets to finish when the listener stops
 
 
 class ListenerConfigurationError(AlertmailError):
     category = "configuration"
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` (an address, or one of the local host names) is this machine's loopback."""
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        address = ipaddress.ip_address(host.split("%")[0])
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped.is_loopback  # ::ffff:127.0.0.1, from a dual-stack socket
-    return address.is_loopback
 
 
 class SubmissionHandler:

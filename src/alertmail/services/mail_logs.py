@@ -13,7 +13,8 @@ from alertmail.errors import FieldError, SettingsValidationError
 __all__ = ["CATEGORIES", "MailLogService"]
 
 # Derived from the classification table, so a category added there can be filtered on at once.
-CATEGORIES = tuple(dict.fromkeys(rule.category for rule in RULES))
+# "template": a custom event template failed and the built-in one was used (no send failed).
+CATEGORIES = tuple(dict.fromkeys([*(rule.category for rule in RULES), "template"]))
 MAX_LIMIT = 1000
 
 

@@ -9,29 +9,39 @@ number of e-mails: per type and window, at most `max_mailed_keys` + 1.
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from alertmail.domain.events import (
     Digest,
+    DigestWindow,
     Event,
     EventCatalog,
     EventRecorded,
     EventType,
     RenderedMail,
     StoredEvent,
+    TemplateFailure,
     validate_dedupe_key,
     validate_details,
 )
 from alertmail.domain.outbox import OutboxMessage, RetryPolicy, new_outbox_message
 from alertmail.domain.ports import EventRenderer, EventRepository, SettingsRepository
-from alertmail.domain.settings import MailSettings
+from alertmail.domain.records import MailLogEntry
+from alertmail.domain.schedule import AlreadyClaimedError, RunClaim
+from alertmail.domain.settings import MailSettings, settings_snapshot
 from alertmail.services.clock import Clock, utc_now
+from alertmail.services.group_commit import GroupCommit
 
 __all__ = ["CoalescingOptions", "NotificationService"]
+
+logger = logging.getLogger(__name__)
+
+MailLogRecorder = Callable[[MailLogEntry], Awaitable[object]]
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,7 @@ class NotificationService:
         coalescing: CoalescingOptions | None = None,
         on_queued: Callable[[], None] | None = None,
         on_received: Callable[[str], None] | None = None,
+        mail_log: MailLogRecorder | None = None,  # where a custom template's failure is reported
         clock: Clock = utc_now,
     ) -> None:
         self._catalog = catalog
@@ -64,7 +75,10 @@ class NotificationService:
         self._coalescing = coalescing or CoalescingOptions()
         self._on_queued = on_queued
         self._on_received = on_received
+        self._mail_log = mail_log
         self._clock = clock
+        # One writer per process: concurrent events share a transaction (see group_commit.py).
+        self._intake: GroupCommit[Event, EventRecorded] = GroupCommit(self._record_batch)
 
     @property
     def catalog(self) -> EventCatalog:
@@ -83,6 +97,36 @@ class NotificationService:
         Raises `UnknownEventTypeError` (the known types listed) or `SettingsValidationError`
         (each bad detail named) before anything is written.
         """
+        return await self._raise(event_type, details, dedupe_key=dedupe_key, source=source, claim=None)
+
+    async def raise_once(
+        self,
+        claim: RunClaim,
+        event_type: str,
+        details: Mapping[str, Any] | None = None,
+        *,
+        dedupe_key: str | None = None,
+        source: str = "scheduler",
+    ) -> EventRecorded | None:
+        """Raise the event unless `claim`'s job already ran for its period: None then, nothing written.
+
+        The claim, the event and its e-mail commit in one transaction: a failure anywhere leaves
+        none of them, so the next attempt is not mistaken for a repeat.
+        """
+        try:
+            return await self._raise(event_type, details, dedupe_key=dedupe_key, source=source, claim=claim)
+        except AlreadyClaimedError:
+            return None
+
+    async def _raise(
+        self,
+        event_type: str,
+        details: Mapping[str, Any] | None,
+        *,
+        dedupe_key: str | None,
+        source: str,
+        claim: RunClaim | None,
+    ) -> EventRecorded:
         kind = self._catalog.get(event_type)
         event = Event(
             id=str(uuid.uuid4()),
@@ -93,23 +137,40 @@ class NotificationService:
             received_at=self._clock(),
             node=self._node,
         )
+        if claim is None:
+            return await self._intake.submit(event)
+        # A scheduled job's claim commits with its event, so it is recorded alone, not batched.
+        (recorded,) = await self._record_batch([event], claim=claim)
+        return recorded
+
+    async def _record_batch(
+        self, events: Sequence[Event], *, claim: RunClaim | None = None
+    ) -> list[EventRecorded]:
         settings = (await self._settings.load()).settings
-        recorded = await self._events.record(
-            event,
+        failures: list[TemplateFailure] = []
+        recorded = await self._events.record_many(
+            events,
             window=self._coalescing.window,
             max_mailed_keys=self._coalescing.max_mailed_keys,
-            make_message=lambda: self._message_for(kind, event, settings),
+            make_message=lambda event: self._message_for(event, settings, failures),
+            claim=claim,
         )
+        await self._report(failures, settings, context=_batch_context(events))
         if self._on_received is not None:
-            self._on_received(kind.name)
-        if recorded.outbox_id is not None and self._on_queued is not None:
+            for event in events:
+                self._on_received(event.event_type)
+        if self._on_queued is not None and any(r.outbox_id is not None for r in recorded):
             self._on_queued()
         return recorded
 
     async def flush_digests(self) -> int:
         """Queue the digests of every window that has ended; how many were queued."""
         settings = (await self._settings.load()).settings
-        queued = await self._events.take_due_digests(self._clock(), lambda d: self._digest_for(d, settings))
+        failures: list[TemplateFailure] = []
+        queued = await self._events.take_due_digests(
+            self._clock(), lambda d: self._digest_for(d, settings, failures)
+        )
+        await self._report(failures, settings, context="digest")
         if queued and self._on_queued is not None:
             self._on_queued()
         return queued
@@ -128,25 +189,56 @@ class NotificationService:
         )
         return self._renderer.render_event(kind, sample)
 
+    def check_templates(self) -> list[TemplateFailure]:
+        """Every custom template that fails to render an example event or digest of its type."""
+        now = self._clock()
+        failures: list[TemplateFailure] = []
+        for kind in self._catalog:
+            mail = self.preview(kind.name)
+            window = DigestWindow(
+                dedupe_key="example", coalesced=2, first_at=now, last_at=now, details=kind.fields
+            )
+            digest = Digest(kind.name, now, now, windows=(window,), more_windows=0, total=2)
+            failures += [
+                *mail.template_failures,
+                *self._renderer.render_digest(kind, digest).template_failures,
+            ]
+        return list(dict.fromkeys(failures))
+
+    async def check_templates_at_start(self) -> list[TemplateFailure]:
+        """Check the templates and report each failure, so a broken one is known before an event."""
+        failures = self.check_templates()
+        if failures:
+            settings = (await self._settings.load()).settings
+            await self._report(failures, settings, context="templates checked at start")
+        return failures
+
     def event_types(self) -> list[EventType]:
         return list(self._catalog)
 
     async def recent(self, *, event_type: str | None = None, limit: int = 100) -> list[StoredEvent]:
         return await self._events.list(event_type=event_type, limit=limit)
 
-    def _message_for(self, kind: EventType, event: Event, settings: MailSettings) -> OutboxMessage | None:
+    def _message_for(
+        self, event: Event, settings: MailSettings, failures: list[TemplateFailure]
+    ) -> OutboxMessage | None:
         if not settings.admin_contacts:
             return None
+        kind = self._catalog.get(event.event_type)
         mail = self._renderer.render_event(kind, event)
+        failures.extend(mail.template_failures)
         return self._queued(mail, kind.name, event.dedupe_key, settings, source="event")
 
-    def _digest_for(self, digest: Digest, settings: MailSettings) -> OutboxMessage | None:
+    def _digest_for(
+        self, digest: Digest, settings: MailSettings, failures: list[TemplateFailure]
+    ) -> OutboxMessage | None:
         if not settings.admin_contacts:
             return None
         kind = self._catalog.get(digest.event_type) if digest.event_type in self._catalog else None
         if kind is None:  # a host type registered by a process that is gone: say it plainly
             kind = EventType(name=digest.event_type, title=digest.event_type, severity="warning", summary="-")
         mail = self._renderer.render_digest(kind, digest)
+        failures.extend(mail.template_failures)
         return self._queued(mail, kind.name, "", settings, source="digest")
 
     def _queued(
@@ -164,3 +256,41 @@ class NotificationService:
             dedupe_key=dedupe_key,
         )
         return replace(message, source=source)
+
+    async def _report(self, failures: list[TemplateFailure], settings: MailSettings, *, context: str) -> None:
+        """Each custom template that failed: a warning, and an entry in Mail Server Logs."""
+        for failure in dict.fromkeys(failures):
+            logger.warning(
+                "the custom template %s failed (%s): the built-in one was used",
+                failure.template,
+                failure.error,
+            )
+            if self._mail_log is None:
+                continue
+            await self._mail_log(template_failure_entry(failure, settings, self._clock(), context=context))
+
+
+def template_failure_entry(
+    failure: TemplateFailure, settings: MailSettings, now: datetime, *, context: str
+) -> MailLogEntry:
+    return MailLogEntry(
+        registered_at=now,
+        auth_type=settings.auth_type,
+        status="error",
+        category="template",
+        retryable=False,
+        message=f"The custom template {failure.template} failed: {failure.error}."
+        " The built-in template was used.",
+        hint="Fix or remove the template under the data directory's templates/; "
+        "`alertmail events templates check` shows every template error.",
+        settings_snapshot=settings_snapshot(settings),
+        detail=failure.error,
+        context=context,
+    )
+
+
+def _batch_context(events: Sequence[Event]) -> str:
+    """What a template failure happened for, in Mail Server Logs."""
+    if len(events) == 1:
+        return f"event {events[0].id} ({events[0].event_type})"
+    return f"a batch of {len(events)} events"

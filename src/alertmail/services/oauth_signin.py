@@ -230,7 +230,7 @@ class OAuthSignInService:
         return SignInOutcome(True, messages.AUTHORIZATION_COMPLETE, account=account, warning=warning)
 
     async def _failed(self, error: OAuthError, settings: MailSettings) -> SignInOutcome:
-        classification = classify(error)
+        classification = classify(error, purpose="sign_in")  # nobody retries a sign-in
         entry = await self._sending.record_failure(error, classification, settings, context=_CONTEXT)
         return SignInOutcome(
             False, messages.AUTHORIZATION_FAILED, failure=classification, log_entry_id=entry.id

@@ -88,7 +88,7 @@ class TestEmailService:
             sent_at=self._clock(),
         )
         try:
-            await self._sending.send_now(message, [address], settings, context="test e-mail")
+            await self._sending.send_now(message, [address], settings, context="test e-mail", purpose="test")
         except DeliveryFailedError as failed:
             return TestEmailResult(
                 sent=False,

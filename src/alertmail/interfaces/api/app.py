@@ -12,6 +12,7 @@ import alertmail
 from alertmail.composition import open_container
 from alertmail.config import AppConfig
 from alertmail.interfaces import web
+from alertmail.interfaces.api import quiet_ingestion_log
 from alertmail.interfaces.api.errors import install_error_handlers
 from alertmail.interfaces.api.routes import (
     cluster,
@@ -33,8 +34,10 @@ def create_app(config: AppConfig, *, setup_token: str | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        quiet_ingestion_log.install()  # here: uvicorn has configured its loggers by now
         async with open_container(config) as container:
             app.state.container = container
+            await container.notifications.check_templates_at_start()
             tasks = [
                 asyncio.create_task(container.cluster.run_forever(), name="cluster"),
                 # Only the primary runs the schedule; on SQLite the one node always is.

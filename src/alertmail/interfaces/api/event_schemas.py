@@ -81,14 +81,24 @@ class EventTypePublic(BaseModel):
     builtin: bool
 
 
+class TemplateFailurePublic(BaseModel):
+    """A custom template that failed; the built-in one rendered that part instead."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    template: str
+    error: str
+
+
 class PreviewPublic(BaseModel):
-    """A `RenderedMail`: the subject and both parts."""
+    """A `RenderedMail`: the subject and both parts, and any custom template that failed."""
 
     model_config = ConfigDict(from_attributes=True)
 
     subject: str
     text: str
     html: str
+    template_failures: list[TemplateFailurePublic] = []
 
 
 class MessagePublic(BaseModel):

@@ -45,6 +45,7 @@ class MailSettingsUpdate(BaseModel):
     connect_timeout: float | None = None
     max_connections: int | None = None
     messages_per_minute: int | None = None
+    allow_plaintext_auth: bool | None = None
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)

@@ -16,6 +16,7 @@ from alertmail.config import AppConfig
 from alertmail.domain.outbox import OutboxMessage, OutboxStatus
 from alertmail.errors import FieldError
 from alertmail.interfaces.cli.runtime import console, fail_fields, run
+from alertmail.interfaces.cli.terminal import terminal_safe
 
 events_app = typer.Typer(help="The event catalog: list the types, preview their e-mails, recent events.")
 outbox_app = typer.Typer(
@@ -109,7 +110,34 @@ def preview(
 
     mail = run(render)
     console.print(f"Subject: {mail.subject}\n")
-    sys.stdout.write(mail.html if html else mail.text)
+    sys.stdout.write(terminal_safe(mail.html if html else mail.text))
+    _print_template_failures(mail.template_failures)
+
+
+templates_app = typer.Typer(help="The administrator's own e-mail templates (data directory, templates/).")
+events_app.add_typer(templates_app, name="templates")
+
+
+@templates_app.command("check")
+def check_templates() -> None:
+    """Render every event type's e-mails with the custom templates; exit 1 when one fails."""
+
+    async def check(container: Container) -> Any:
+        return container.notifications.check_templates()
+
+    failures = run(check)
+    _print_template_failures(failures)
+    if failures:
+        raise typer.Exit(1)
+    console.print("Every template renders.")
+
+
+def _print_template_failures(failures: Any) -> None:
+    for failure in failures:
+        sys.stderr.write(
+            terminal_safe(f"The custom template {failure.template} failed: {failure.error}.")
+            + " The built-in template is used.\n"
+        )
 
 
 @events_app.command("list")

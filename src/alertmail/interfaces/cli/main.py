@@ -58,7 +58,8 @@ def _root(
     ] = False,
 ) -> None:
     """Environment: ALERTMAIL_DATA_DIR (default ./alertmail-data), ALERTMAIL_DATABASE_URL (default
-    SQLite in the data dir), ALERTMAIL_PUBLIC_URL, ALERTMAIL_SECRET_KEY_FILE, ALERTMAIL_SENDMAIL_PATH."""
+    SQLite in the data dir), ALERTMAIL_PUBLIC_URL, ALERTMAIL_SECRET_KEY_FILE, ALERTMAIL_SENDMAIL_PATH,
+    ALERTMAIL_TRUSTED_PROXIES (reverse proxies whose X-Forwarded-For/-Proto count; default none)."""
 
 
 @app.command("serve")
@@ -83,7 +84,16 @@ def serve(
             "or on the command line: alertmail admin create USERNAME --email ADDRESS\n"
             "(an API token for scripts: alertmail token create NAME --admin USERNAME)"
         )
-    uvicorn.run(create_app(config, setup_token=setup_token), host=host, port=port, log_level="info")
+    proxies = config.trusted_proxy_list
+    uvicorn.run(
+        create_app(config, setup_token=setup_token),
+        host=host,
+        port=port,
+        log_level="info",
+        # uvicorn believes X-Forwarded-* from 127.0.0.1 unless told otherwise: only named proxies.
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies,
+    )
 
 
 def _setup_link(config: AppConfig, host: str, port: int, token: str) -> str:

@@ -10,19 +10,19 @@ from datetime import UTC, datetime, timedelta
 from typing import NoReturn, TypeVar
 
 import typer
-from rich.console import Console
 from rich.text import Text
 
 from alertmail.composition import Container, open_container
 from alertmail.config import AppConfig
 from alertmail.errors import AlertmailError, FieldError, SettingsValidationError
+from alertmail.interfaces.cli.terminal import TerminalConsole, terminal_safe
 
 T = TypeVar("T")
 
 # No markup: what we print includes server replies and categories in brackets, which Rich would
-# otherwise take for style tags and swallow.
-console = Console(highlight=False, soft_wrap=True, markup=False)
-errors = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+# otherwise take for style tags and swallow. Control characters in them are escaped.
+console = TerminalConsole(highlight=False, soft_wrap=True, markup=False)
+errors = TerminalConsole(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 def run(work: Callable[[Container], Awaitable[T]], *, flags: Mapping[str, str] | None = None) -> T:
@@ -43,12 +43,12 @@ def run(work: Callable[[Container], Awaitable[T]], *, flags: Mapping[str, str] |
 
 def fail_fields(problems: list[FieldError]) -> NoReturn:
     for problem in problems:
-        errors.print(Text.assemble(("error:", "red"), f" {problem.field}: {problem.message}"))
+        errors.print(Text.assemble(("error:", "red"), terminal_safe(f" {problem.field}: {problem.message}")))
     raise typer.Exit(1)
 
 
 def fail(message: str) -> NoReturn:
-    errors.print(Text.assemble(("error:", "red"), f" {message}"))
+    errors.print(Text.assemble(("error:", "red"), terminal_safe(f" {message}")))
     raise typer.Exit(1)
 
 

@@ -30,6 +30,7 @@ from alertmail.config import AppConfig
 from alertmail.domain.outbox import OutboxMessage
 from alertmail.domain.submission import MessageTooLargeError, NoRecipientsError, SubmissionError
 from alertmail.errors import AlertmailError
+from alertmail.interfaces.cli.terminal import terminal_safe
 
 __all__ = ["SendmailArguments", "SendmailUsageError", "main", "parse_arguments", "read_message", "run"]
 
@@ -188,7 +189,7 @@ async def _submit(config: AppConfig, raw: bytes, arguments: SendmailArguments) -
 
 
 def _failed(stderr: TextIO, message: str, status: int) -> int:
-    stderr.write(f"alertmail sendmail: {message}\n")
+    stderr.write(f"alertmail sendmail: {terminal_safe(message)}\n")
     return status
 
 

@@ -42,7 +42,7 @@ TEXT_FIELDS = (
     "messages_per_minute",
 )
 CHOICES = ("auth_type", "email_type", "encryption", "oauth_provider", "oauth_grant")
-CHECKBOXES = ("daily_notice", "send_test_on_save", "oauth_app_testing")
+CHECKBOXES = ("daily_notice", "send_test_on_save", "oauth_app_testing", "allow_plaintext_auth")
 SECRETS = ("password", "client_secret")
 # The form's words for each field, for the error summary above it.
 LABELS = {
@@ -75,6 +75,7 @@ LABELS = {
     "to": "Send to",
     "test_to": "Send to",
     "email": "E-mail",
+    "allow_plaintext_auth": "Allow the password to be sent without encryption",
 }
 # Which fields the form shows, by what they depend on; a hidden field's text is never taken.
 _OAUTH_ONLY = (
@@ -89,7 +90,7 @@ _OAUTH_ONLY = (
     "oauth_grant",
     "oauth_app_testing",
 )
-_SMTP_ONLY = ("hostname", "port", "encryption", "username", "password")
+_SMTP_ONLY = ("hostname", "port", "encryption", "username", "password", "allow_plaintext_auth")
 
 
 def form_values(settings: MailSettings) -> dict[str, Any]:
@@ -119,6 +120,8 @@ def hidden_fields(form: Mapping[str, str], stored: MailSettings) -> set[str]:
     hidden: set[str] = set()
     if auth != "oauth2":
         hidden |= set(_OAUTH_ONLY)
+    if auth != "basic":
+        hidden.add("allow_plaintext_auth")  # shown with Basic over SMTP only
     if auth == "none":
         hidden |= {"username", "password"}
     if auth == "oauth2":
