@@ -133,6 +133,13 @@ async def test_every_field_error_is_told_at_once_with_the_form_names(page: Page,
         await expect(page.locator(f"#f-{field}-error")).to_be_visible()
     await screenshot(page, "admin-path-4-administrator-errors-at-once")
 
+    await page.get_by_label("Current password").fill("not my password")
+    await page.get_by_label("New password", exact=True).fill("short")
+    await page.get_by_label("New password again").fill("other")
+    await page.get_by_role("button", name="Change password").click()
+    for field in ("current_password", "new_password", "new_password_confirm"):
+        await expect(page.locator(f"#f-{field}-error")).to_be_visible()
+
 
 @pytest.fixture
 async def silent_relay() -> AsyncIterator[int]:

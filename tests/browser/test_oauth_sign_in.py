@@ -126,12 +126,17 @@ async def test_a_redirect_uri_the_provider_does_not_know_fails_with_the_reason(
     )
     await page.locator(".settings-form").get_by_role("button", name="Sign In", exact=True).click()
 
-    await expect(page.locator("#outcome-message")).to_have_text(messages.AUTHORIZATION_FAILED)
+    # Post/Redirect/Get: the outcome is told on Mail Settings, which a refresh only reloads.
+    await expect(page).to_have_url(live_app.url + "/mail-settings")
+    await expect(page.get_by_text(messages.AUTHORIZATION_FAILED)).to_be_visible()
     reason = page.locator(".reason")
     await expect(reason).to_contain_text("oauth")
     await expect(reason).to_contain_text(re.compile("redirect", re.IGNORECASE))
     await expect(reason.get_by_text("Fix")).to_be_visible()
     await screenshot(page, "oauth-redirect-mismatch")
+    logged = len(await live_app.container.mail_logs.list(limit=100))
+    await page.reload()  # a GET: the provider is not asked again, nothing more is logged
+    assert len(await live_app.container.mail_logs.list(limit=100)) == logged == 1
     assert (
         find_leaks({"failure page": await page.content()}, needles_for({"secret": client.client_secret}))
         == []

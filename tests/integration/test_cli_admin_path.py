@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from typer import Exit
@@ -12,7 +13,7 @@ from typer import Exit
 from alertmail.domain import messages
 from alertmail.domain.settings import FIELD_NAMES
 from alertmail.interfaces.cli.runtime import parse_since
-from tests.support.app import Cli
+from tests.support.app import Api, Cli
 from tests.support.smtp import SmtpServerFactory
 
 PLAIN_RELAY = ["from_address=alerts@appliance.local", "hostname=127.0.0.1", "encryption=none"]
@@ -100,3 +101,57 @@ def test_logs_since_refuses_what_it_cannot_read_naming_the_flag(cli: Cli) -> Non
     assert cli("logs", "--since", "2d").returncode == 0
     refused = cli("logs", "--since", "last week")
     assert refused.returncode == 1 and "--since" in refused.stderr and "1h" in refused.stderr
+
+
+def test_import_google_client_fills_saves_and_checks_the_redirect_uri(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALERTMAIL_PUBLIC_URL", "https://appliance.corp.local")
+    assert cli("settings", "set", "from_address=alerts@corp.local", "email_type=native").returncode == 0
+    client = {
+        "web": {
+            "client_id": "1234-abc.apps.googleusercontent.com",
+            "client_secret": "GOCSPX-made-up",
+            "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+            "token_uri": "https://oauth2.googleapis.com/token",
+            "redirect_uris": ["https://appliance.corp.local/login/smtp-verification"],
+        }
+    }
+    assert cli("settings", "set", "username=alerts@corp.local").returncode == 0
+    good = tmp_path / "client_secret.json"
+    good.write_text(json.dumps(client))
+    imported = cli("settings", "import-google-client", str(good))
+    assert imported.returncode == 0, imported.stderr
+    assert "registers this server's Redirect URI" in imported.stdout
+    shown = json.loads(cli("settings", "show", "--json").stdout)["settings"]
+    assert (shown["oauth_provider"], shown["client_id"], shown["client_secret_set"]) == (
+        "google",
+        "1234-abc.apps.googleusercontent.com",
+        True,
+    )
+    assert shown["hostname"] == "smtp.gmail.com"  # the Google preset, filled on choosing Google
+    assert "GOCSPX-made-up" not in imported.stdout + imported.stderr
+
+    client["web"]["redirect_uris"] = ["https://elsewhere.example.com/callback"]
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(client))
+    mismatch = cli("settings", "import-google-client", str(other))
+    assert mismatch.returncode == 1
+    assert "https://appliance.corp.local/login/smtp-verification" in mismatch.stderr
+
+    junk = tmp_path / "junk.json"
+    junk.write_text("[1, 2]")
+    refused = cli("settings", "import-google-client", str(junk))
+    assert refused.returncode == 1 and "not a Google OAuth client file" in refused.stderr
+
+
+async def test_the_readme_recipe_names_a_local_relay_and_every_page(api: Api) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert "python -m aiosmtpd -n -l 127.0.0.1:2525" in readme
+    table = "\n".join(line for line in readme.splitlines() if line.startswith("| "))
+    listed = set(re.findall(r"http://127\.0\.0\.1:8025(/[\w./-]*)", table))
+    pages = {"/login", "/mail-settings", "/mail-settings/logs", "/administrators", "/cluster", "/setup"}
+    assert pages | {"/login/smtp-verification", "/docs", "/healthz", "/metrics"} <= listed
+    for path in listed:
+        answer = await api.client.get(path, follow_redirects=False)
+        assert answer.status_code != 404, f"the README names {path}, which alertmail does not serve"

@@ -152,6 +152,10 @@ async def test_bad_details_get_422_naming_each_field(api: Api) -> None:
 
 async def test_event_types_are_listed_and_previewed(api: Api) -> None:
     kinds = (await api.client.get("/api/v1/event-types")).json()
+    # One name per concept: the listing's `type` is what POST /api/v1/events takes (`name` kept).
+    assert all(kind["type"] == kind["name"] for kind in kinds)
+    raised = await api.client.post("/api/v1/events", json={"type": kinds[0]["type"], "details": {}})
+    assert raised.status_code == 202, raised.text
     assert {"name": "daily_notice", "severity": "info"}.items() <= next(
         k for k in kinds if k["name"] == "daily_notice"
     ).items()

@@ -116,7 +116,10 @@ async def test_the_page_lists_this_node_as_the_primary(http: httpx.AsyncClient) 
     shown = text_of(page)
     assert '<a href="/cluster" aria-current="page">Cluster</a>' in page.text
     assert f"<strong>{NODE}</strong> — the primary" in shown
-    assert "On: a backup takes over when the primary has been gone for 15 s" in shown
+    # One SQLite node: no failover to speak of, and no backup operations to switch on the primary.
+    assert "Automatic failover</dt><dd>Not in use: there is no backup node to take over" in shown
+    assert "Not used: this node is the primary and the only node" in shown
+    assert "Disable backup operations" not in shown
     assert "Every 3600 s; a node silent for 10800 s is down" in shown
     assert (
         f'<th scope="row" id="node-1">{NODE} <span class="badge badge-muted">this node</span></th>' in shown

@@ -253,6 +253,12 @@ async def test_the_setup_link_creates_the_first_administrator_once(web: Web) -> 
         }
         short = await http.post("/setup", data=fields | {"password": "short", "password_confirm": "short"})
         assert short.status_code == 422 and "at least 8 characters" in short.text  # the link still works
+        # Every problem at once: a bad username, a short password and a mismatch, in one answer.
+        bad = fields | {"username": "-x", "password": "short", "password_confirm": "other"}
+        all_three = await http.post("/setup", data=bad)
+        assert all(
+            f'id="f-{name}-error"' in all_three.text for name in ("username", "password", "password_confirm")
+        )
         good = fields | {"password": "long enough pw", "password_confirm": "long enough pw"}
         created = await http.post("/setup", data=good)
         assert (created.status_code, created.headers["location"]) == (303, "/mail-settings")

@@ -35,7 +35,7 @@ _RETRY = {
 _EXO_LIMITS = (
     "Exchange Online accepts 30 messages a minute, 10,000 recipients a day and 3 connections per mailbox."
 )
-_SIGN_IN_AGAIN = "Sign In / Verify OAuth2 Provider again."
+_SIGN_IN_AGAIN = "Sign In again (Mail Settings)."
 
 HINTS: dict[str, Hint] = {
     "dns_temporary": Hint(

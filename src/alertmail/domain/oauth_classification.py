@@ -15,7 +15,7 @@ from alertmail.errors import OAuthError
 
 __all__ = ["OAUTH_CODES", "OAUTH_RULES", "OAuthCode", "oauth_log_message"]
 
-_SIGN_IN_AGAIN = "Sign In / Verify OAuth2 Provider again."
+_SIGN_IN_AGAIN = "Sign In again (Mail Settings)."
 
 
 @dataclass(frozen=True)
@@ -216,7 +216,7 @@ OAUTH_RULES: tuple[Rule, ...] = (
         OAuthCode(
             "oauth",
             False,
-            "OAuth2 is configured but nobody has signed in yet: use Sign In / Verify OAuth2 Provider.",
+            "OAuth2 is configured but nobody has signed in yet: use Sign In on Mail Settings.",
         ),
     ),
     _rule(

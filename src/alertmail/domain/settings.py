@@ -233,9 +233,14 @@ def _combination_problems(s: MailSettings) -> list[tuple[str, str]]:
         found.append(("hostname", "is required when the E-mail Type is SMTP"))
     if s.auth_type == "oauth2":
         if s.email_type != "smtp":
-            found.append(("email_type", "must be smtp: OAuth2 works only with an SMTP relay"))
+            found.append(("email_type", "must be SMTP (smtp): OAuth2 works only with an SMTP relay"))
         if s.oauth_provider is None:
-            found.append(("oauth_provider", "is required with OAuth2: microsoft, google or custom"))
+            found.append(
+                (
+                    "oauth_provider",
+                    "is required with OAuth2: Microsoft 365 (microsoft), Google (google) or Custom (custom)",
+                )
+            )
         if not s.client_id:
             found.append(("client_id", "is required with OAuth2"))
         if s.oauth_provider == "microsoft" and not s.tenant_id:
@@ -247,7 +252,7 @@ def _combination_problems(s: MailSettings) -> list[tuple[str, str]]:
             found.append(("username", "is required with OAuth2: the mailbox that sends"))
         if s.encryption == "none":
             found.append(
-                ("encryption", "must be tls or starttls with OAuth2: an access token never crosses in clear")
+                ("encryption", "must be TLS or STARTTLS with OAuth2: an access token never crosses in clear")
             )
         found.extend(_grant_problems(s))
     if sends_password_in_clear(s) and not s.allow_plaintext_auth:
@@ -265,7 +270,7 @@ def _grant_problems(s: MailSettings) -> list[tuple[str, str]]:
         return []
     found: list[tuple[str, str]] = []
     if s.oauth_provider == "google":
-        found.append(("oauth_grant", "client_credentials (app-only) is not available for Google SMTP"))
+        found.append(("oauth_grant", "App-only (client_credentials) is not available for Google SMTP"))
     if s.client_secret is None or not s.client_secret.get_secret_value():
         found.append(("client_secret", "is required for app-only (client_credentials) sending"))
     return found

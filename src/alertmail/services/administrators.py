@@ -110,11 +110,17 @@ class AdministratorService:
         await self._administrators.set_email(username, _normalized(email))
         self._forget_tokens()
 
-    async def change_password(self, username: str, *, current: str, new: str) -> None:
-        """Change one's own password: the current one proves it is them at the keyboard."""
+    async def change_password(
+        self, username: str, *, current: str, new: str, new_confirm: str | None = None
+    ) -> None:
+        """Change one's own password: the current one proves it is them at the keyboard. Every
+        problem is told at once (`new_confirm`, from a form, is checked with the rest)."""
+        problems = []
         if await self.verify_password(username, current) is None:
-            raise SettingsValidationError([FieldError("current_password", "is not correct")])
-        problems = password_problems(new, field="new_password", username=username)
+            problems.append(FieldError("current_password", "is not correct"))
+        problems += password_problems(new, field="new_password", username=username)
+        if new_confirm is not None and new_confirm != new:
+            problems.append(FieldError("new_password_confirm", "does not match the new password"))
         if problems:
             raise SettingsValidationError(problems)
         await self._administrators.set_password_hash(username, self._hasher.hash(new))

@@ -197,7 +197,8 @@ class OAuthSignInService:
             raise SettingsValidationError(
                 [
                     FieldError(
-                        "auth_type", "must be oauth2, saved with the provider's settings, before signing in"
+                        "auth_type",
+                        "must be OAuth 2.0 (oauth2), saved with the provider's settings, before Sign In",
                     )
                 ]
             )

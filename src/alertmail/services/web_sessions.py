@@ -206,7 +206,14 @@ class FirstRunSetup:
         return self._token is not None and bool(token) and self._compare(token, self._token)
 
     async def create_first(
-        self, administrators: AdministratorService, token: str, *, username: str, email: str, password: str
+        self,
+        administrators: AdministratorService,
+        token: str,
+        *,
+        username: str,
+        email: str,
+        password: str,
+        password_confirm: str | None = None,
     ) -> Administrator:
         async with self._lock:  # two browsers on the same link: one administrator
             if not self.accepts(token):
@@ -217,6 +224,8 @@ class FirstRunSetup:
             if await administrators.list():
                 self._token = None
                 raise ConflictError("An administrator exists already: sign in instead.")
-            admin = await administrators.create(username, email=email or None, password=password)
+            admin = await administrators.create(
+                username, email=email or None, password=password, password_confirm=password_confirm
+            )
             self._token = None
             return admin

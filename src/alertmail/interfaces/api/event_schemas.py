@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from alertmail.domain.events import (
     DETAIL_KEY_PATTERN,
@@ -89,9 +89,13 @@ class EventPublic(BaseModel):
 
 
 class EventTypePublic(BaseModel):
+    """One event type of the catalog. `type` is what POST /api/v1/events takes as its `type`;
+    `name` repeats it for clients written before 0.2, and will be removed in a later version."""
+
     model_config = ConfigDict(from_attributes=True)
 
-    name: str
+    type: str = Field(validation_alias=AliasChoices("type", "name"))
+    name: str = Field(deprecated=True, description="The same as `type`; kept for older clients.")
     title: str
     severity: str
     summary: str

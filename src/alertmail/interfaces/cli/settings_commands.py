@@ -9,9 +9,11 @@ from typing import Annotated, Any
 
 import typer
 
+from alertmail.composition import Container
 from alertmail.domain import messages
-from alertmail.domain.settings import FIELD_NAMES, SECRET_FIELDS, public_view
-from alertmail.errors import FieldError
+from alertmail.domain.google_client import read_google_client
+from alertmail.domain.settings import FIELD_NAMES, SECRET_FIELDS, MailSettings, public_view
+from alertmail.errors import FieldError, SettingsValidationError
 from alertmail.interfaces.cli.runtime import cli_actor, console, fail, fail_fields, run
 from alertmail.interfaces.cli.settings_fields import fields_epilog
 from alertmail.interfaces.cli.test_email_output import print_test_result
@@ -81,6 +83,44 @@ def import_file(
     }
     result = run(lambda c: c.settings.save(data, actor=cli_actor(), replace=True, test_recipient_admin=admin))
     _report_save(result)
+
+
+@app.command("import-google-client")
+def import_google_client(
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="The client JSON Google Cloud offers to download.")
+    ],
+) -> None:
+    """Fill Client ID, Client Secret and the endpoints from Google's client JSON, choose Google as
+    the provider and save; then check the file registers this server's Redirect URI."""
+    try:
+        client = read_google_client(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc}")
+    except SettingsValidationError as refused:
+        fail(f"{file} {refused.errors[0].message}")
+    result = run(lambda c: c.settings.save(client.changes, actor=cli_actor()))
+    _report_save(result)
+    redirect = run(lambda c: _redirect_uri(c, result.stored.settings))
+    if not redirect:
+        console.print(
+            "Redirect URI not checked: set redirect_uri or ALERTMAIL_PUBLIC_URL to know this server's."
+        )
+    elif client.registers(redirect):
+        console.print(f"The client registers this server's Redirect URI, {redirect}.")
+    else:
+        listed = ", ".join(client.redirect_uris) or "none"
+        fail(
+            f"the client's Authorised redirect URIs ({listed}) do not include this server's, {redirect}: "
+            "add it in Google Cloud > Credentials, or Sign In will fail"
+        )
+
+
+async def _redirect_uri(container: Container, settings: MailSettings) -> str:
+    try:
+        return container.oauth_sign_in.redirect_uri(settings)
+    except SettingsValidationError:
+        return ""
 
 
 @app.command("export")

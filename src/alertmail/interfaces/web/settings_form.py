@@ -90,7 +90,7 @@ _OAUTH_ONLY = (
     "oauth_grant",
     "oauth_app_testing",
 )
-_SMTP_ONLY = ("hostname", "port", "encryption", "username", "password")
+_SMTP_ONLY = ("hostname", "port", "encryption", "username", "password", "allow_plaintext_auth")
 
 
 def form_values(settings: MailSettings) -> dict[str, Any]:
@@ -120,6 +120,8 @@ def hidden_fields(form: Mapping[str, str], stored: MailSettings) -> set[str]:
     hidden: set[str] = set()
     if auth != "oauth2":
         hidden |= set(_OAUTH_ONLY)
+    if auth != "basic":
+        hidden.add("allow_plaintext_auth")  # shown with Basic over SMTP only
     if auth == "none":
         hidden |= {"username", "password"}
     if auth == "oauth2":

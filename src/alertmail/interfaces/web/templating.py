@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
 import alertmail
+from alertmail.interfaces.web.labels import category_label, setting_value
 
 __all__ = ["PAGE_HEADERS", "render", "templates", "when"]
 
@@ -42,6 +43,8 @@ def when(value: datetime | None) -> str:
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 templates.env.filters["when"] = when
 templates.env.globals["version"] = alertmail.__version__
+templates.env.filters["category_label"] = category_label
+templates.env.globals["setting_value"] = setting_value
 
 
 def render(request: Request, name: str, context: Mapping[str, Any], *, status_code: int = 200) -> Response:

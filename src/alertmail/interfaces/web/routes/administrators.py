@@ -92,14 +92,13 @@ async def edit_info(request: Request, session: SessionDep, username: str) -> Res
 @router.post("/account/password")
 async def change_password(request: Request, session: SessionDep) -> Response:
     form = await _form(request)
-    if form.get("new_password", "") != form.get("new_password_confirm", ""):
-        return await _page(request, session, password_errors={"new_password_confirm": "does not match"})
     container = container_of(request)
     try:
         await container.administrators.change_password(
             session.administrator.username,
             current=form.get("current_password", ""),
             new=form.get("new_password", ""),
+            new_confirm=form.get("new_password_confirm", ""),
         )
     except SettingsValidationError as refused:
         return await _page(request, session, password_errors=field_errors(refused.errors))

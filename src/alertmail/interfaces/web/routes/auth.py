@@ -77,13 +77,14 @@ async def setup(request: Request) -> Response:
     form = {name: str(value) for name, value in (await request.form()).items()}
     token = form.get("token", "")
     values = {"username": form.get("username", "").strip(), "email": form.get("email", "").strip()}
-    if form.get("password", "") != form.get("password_confirm", ""):
-        errors = {"password_confirm": "does not match the password"}
-        return await _setup_form(request, token=token, values=values, errors=errors, status=422)
     container = container_of(request)
     try:
         admin = await _first_run(request).create_first(
-            container.administrators, token, password=form.get("password", ""), **values
+            container.administrators,
+            token,
+            password=form.get("password", ""),
+            password_confirm=form.get("password_confirm", ""),
+            **values,
         )
     except SettingsValidationError as refused:
         errors = field_errors(refused.errors)

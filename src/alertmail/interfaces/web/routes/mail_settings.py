@@ -92,7 +92,8 @@ async def sign_in(request: Request, session: SessionDep) -> Response:
             session.administrator.username, reached_at=_base_url(request)
         )
     except SignInFailedError as failed:
-        return await outcome_page(request, session, failed.outcome)
+        # Post/Redirect/Get: a refresh must not ask the provider (and log the failure) again.
+        return redirect_with_notices(request, session, "/mail-settings", _outcome_notices(failed.outcome))
     except SettingsValidationError as refused:
         return await _page(
             request,
@@ -113,7 +114,14 @@ async def verify_app_only(request: Request, session: SessionDep) -> Response:
         return await _page(
             request, session, errors=field_errors(refused.errors), error_title=SIGN_IN_REFUSED, status=422
         )
-    return await outcome_page(request, session, outcome)
+    return redirect_with_notices(request, session, "/mail-settings", _outcome_notices(outcome))
+
+
+def _outcome_notices(outcome: SignInOutcome) -> list[Notice]:
+    notice = Notice(
+        outcome.succeeded, outcome.message, failure=outcome.failure, log_entry_id=outcome.log_entry_id
+    )
+    return [notice, Notice(False, outcome.warning)] if outcome.warning else [notice]
 
 
 async def outcome_page(
@@ -184,9 +192,35 @@ async def _page(
         presets=_presets(),
         labels=LABELS,
         redirect=_redirect_check(request, stored.settings.redirect_uri),
+        in_force=await _configuration_in_force(request),
         tab="settings",
     )
     return render(request, "mail_settings.html", context, status_code=status)
+
+
+@dataclass(frozen=True)
+class ConfigurationInForce:
+    """Seed 004: a backup or traffic node's e-mail configuration is overwritten with the primary's.
+    Said on a node that is not the primary, naming the node whose configuration is in force."""
+
+    this_node: str
+    this_state: str  # backup | traffic
+    primary: str  # node id and host of the primary, or "" while none is up
+
+
+async def _configuration_in_force(request: Request) -> ConfigurationInForce | None:
+    cluster = container_of(request).cluster
+    if cluster.is_primary:
+        return None
+    nodes = await cluster.status()
+    me = next((s for s in nodes if s.this_node), None)
+    primary = next((s.node for s in nodes if s.state == "primary"), None)
+    state = "traffic" if cluster.options.role == "traffic" else "backup"
+    return ConfigurationInForce(
+        this_node=me.node.node_id if me else cluster.options.node_id,
+        this_state=state,
+        primary=f"{primary.node_id} ({primary.hostname})" if primary else "",
+    )
 
 
 def _presets() -> dict[str, dict[str, Any]]:

@@ -99,6 +99,48 @@
     if (byId("f-auth_type")) { refreshVisibility(); }
   }
 
+  // --- Import Google client JSON: fill the fields from the file Google Cloud offers -------------------
+
+  function googleClient(text) {
+    var data = JSON.parse(text);
+    var client = data.web || data.installed;
+    if (!client || !client.client_id) { throw new Error("it is not a Google OAuth client file (no \"web\" client_id)"); }
+    return client;
+  }
+
+  function showImport(ok, text) {
+    var result = byId("google-client-result");
+    result.className = "notice " + (ok ? "notice-ok" : "notice-error");
+    result.textContent = text;
+  }
+
+  function fillGoogleClient(text) {
+    var client;
+    try { client = googleClient(text); } catch (e) { showImport(false, "Cannot read the JSON: " + e.message); return; }
+    setField("client_id", client.client_id);
+    setField("client_secret", client.client_secret || "");
+    if (client.auth_uri) { setField("authorization_endpoint", client.auth_uri); }
+    if (client.token_uri) { setField("token_endpoint", client.token_uri); }
+    var here = current("redirect_uri") || byId("f-redirect_uri").getAttribute("placeholder");
+    var listed = client.redirect_uris || [];
+    if (listed.indexOf(here) === -1) {
+      showImport(false, "Filled, but the client's Authorised redirect URIs (" + (listed.join(", ") || "none") +
+        ") do not include this server's, " + here + ": add it in Google Cloud, or Sign In will fail.");
+    } else {
+      showImport(true, "Filled Client ID, Client Secret and the endpoints; the redirect URI " + here + " is registered. Save to keep them.");
+    }
+  }
+
+  function setUpGoogleImport() {
+    var button = byId("google-client-fill");
+    if (!button) { return; }
+    button.addEventListener("click", function () {
+      var file = byId("google-client-file").files[0];
+      if (!file) { fillGoogleClient(byId("google-client-text").value); return; }
+      file.text().then(fillGoogleClient);
+    });
+  }
+
   // --- Copy the Redirect URI ----------------------------------------------------------------------
 
   function copyText(text, status) {
@@ -156,4 +198,5 @@
   });
 
   document.addEventListener("DOMContentLoaded", setUpSettingsForm);
+  document.addEventListener("DOMContentLoaded", setUpGoogleImport);
 })();
