@@ -13,12 +13,10 @@ import re
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from authlib.deprecate import AuthlibDeprecationWarning
-from authlib.oauth2.client import OAuth2Client as _UrlBuilder
 from pydantic import SecretStr
 
 from alertmail.domain.oauth import (
@@ -33,11 +31,22 @@ from alertmail.domain.oauth import (
 from alertmail.domain.settings import MailSettings
 from alertmail.errors import OAuthError
 
-with warnings.catch_warnings():
-    # Authlib 1.9 prefers the `httpx2` fork and warns when it falls back to httpx, which is the
-    # HTTP client this project chose; the fallback is the documented, supported path.
-    warnings.filterwarnings("ignore", category=AuthlibDeprecationWarning)
+if TYPE_CHECKING:
     from authlib.integrations.httpx_client import AsyncOAuth2Client
+
+
+def _authlib_client() -> Any:  # the class; Authlib is untyped
+    """Authlib's httpx client, imported on first use: commands that never talk OAuth (sendmail,
+    notify) do not pay for loading it."""
+    from authlib.deprecate import AuthlibDeprecationWarning
+
+    with warnings.catch_warnings():
+        # Authlib 1.9 prefers the `httpx2` fork and warns when it falls back to httpx, which is the
+        # HTTP client this project chose; the fallback is the documented, supported path.
+        warnings.filterwarnings("ignore", category=AuthlibDeprecationWarning)
+        from authlib.integrations.httpx_client import AsyncOAuth2Client
+    return AsyncOAuth2Client
+
 
 __all__ = ["HttpOAuthClient"]
 
@@ -54,7 +63,9 @@ class HttpOAuthClient:
     def authorization_url(
         self, settings: MailSettings, *, redirect_uri: str, state: str, code_verifier: str
     ) -> str:
-        builder = _UrlBuilder(
+        from authlib.oauth2.client import OAuth2Client as UrlBuilder
+
+        builder = UrlBuilder(
             session=None,
             client_id=settings.client_id,
             scope=request_scopes(settings, "authorization_code"),
@@ -112,7 +123,7 @@ class HttpOAuthClient:
     ) -> AsyncIterator[AsyncOAuth2Client]:
         secret = settings.client_secret.get_secret_value() if settings.client_secret else None
         host = endpoint_host(settings.token_endpoint)
-        client = AsyncOAuth2Client(
+        client = _authlib_client()(
             client_id=settings.client_id,
             client_secret=secret,
             token_endpoint_auth_method=_auth_method(settings, secret),

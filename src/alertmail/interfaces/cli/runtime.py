@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import getpass
 from collections.abc import Awaitable, Callable
-from typing import NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
-from alertmail.composition import Container, open_container
 from alertmail.config import AppConfig
 from alertmail.errors import AlertmailError, FieldError, SettingsValidationError
+
+if TYPE_CHECKING:
+    from alertmail.composition import Container
 
 T = TypeVar("T")
 
@@ -27,6 +29,9 @@ def run(work: Callable[[Container], Awaitable[T]]) -> T:
     """Open the services, run `work`, close them; an alertmail error becomes a message and exit 1."""
 
     async def main() -> T:
+        # Here, not at the top: `alertmail --help` and typos need none of what the services import.
+        from alertmail.composition import open_container
+
         async with open_container(AppConfig()) as container:
             return await work(container)
 

@@ -25,7 +25,6 @@ from typing import BinaryIO, TextIO
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from alertmail.composition import open_container
 from alertmail.config import AppConfig
 from alertmail.domain.outbox import OutboxMessage
 from alertmail.domain.submission import MessageTooLargeError, NoRecipientsError, SubmissionError
@@ -176,6 +175,8 @@ def run(
 
 
 async def _submit(config: AppConfig, raw: bytes, arguments: SendmailArguments) -> OutboxMessage:
+    from alertmail.composition import open_container  # after the arguments are known to be good
+
     async with open_container(config) as container:
         return await container.local_submission.submit(
             raw,
