@@ -16,7 +16,6 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 from pydantic import SecretStr
 
 from alertmail.domain.oauth import (
@@ -32,7 +31,11 @@ from alertmail.domain.settings import MailSettings
 from alertmail.errors import OAuthError
 
 if TYPE_CHECKING:
+    import httpx
     from authlib.integrations.httpx_client import AsyncOAuth2Client
+
+# httpx and Authlib are imported where they are used: a server that never talks OAuth (most do
+# not) and the commands that never do (sendmail, notify) keep them out of memory.
 
 
 def _authlib_client() -> Any:  # the class; Authlib is untyped
@@ -115,6 +118,8 @@ class HttpOAuthClient:
     # --- plumbing -----------------------------------------------------------------------------
 
     def _http(self) -> httpx.AsyncClient:
+        import httpx
+
         return httpx.AsyncClient(timeout=self._timeout, transport=self._transport)
 
     @asynccontextmanager
@@ -196,6 +201,8 @@ def _check_authorization_answer(response: httpx.Response, host: str | None) -> N
 
 @contextmanager
 def _translate_http_errors(stage: str, host: str | None) -> Iterator[None]:
+    import httpx
+
     try:
         yield
     except httpx.HTTPError as exc:

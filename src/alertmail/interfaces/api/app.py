@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext, suppress
 
 from fastapi import FastAPI
 
 import alertmail
-from alertmail.composition import open_container
+from alertmail.composition import Container, open_container
 from alertmail.config import AppConfig
 from alertmail.interfaces import web
 from alertmail.interfaces.api import quiet_ingestion_log
@@ -25,7 +25,6 @@ from alertmail.interfaces.api.routes import (
     oauth,
     oauth_callback,
 )
-from alertmail.interfaces.smtp_listener import configured_listener
 from alertmail.services.web_sessions import FirstRunSetup
 
 
@@ -48,7 +47,7 @@ def create_app(config: AppConfig, *, setup_token: str | None = None) -> FastAPI:
                 tasks.append(asyncio.create_task(container.delivery_worker.run_forever(), name="delivery"))
             try:
                 # Legacy local senders over SMTP, when ALERTMAIL_SMTP_LISTENER_PORT turns it on.
-                async with configured_listener(config, container.local_submission):
+                async with _listener(config, container):
                     yield
             finally:
                 await _stop(tasks)
@@ -65,6 +64,14 @@ def create_app(config: AppConfig, *, setup_token: str | None = None) -> FastAPI:
         app.include_router(module.router)
     web.install(app, FirstRunSetup(setup_token))
     return app
+
+
+def _listener(config: AppConfig, container: Container) -> AbstractAsyncContextManager[object]:
+    if not config.smtp_listener_port:
+        return nullcontext()  # aiosmtpd is not even imported
+    from alertmail.interfaces.smtp_listener import configured_listener
+
+    return configured_listener(config, container.local_submission)
 
 
 async def _stop(tasks: list[asyncio.Task[None]]) -> None:
