@@ -1,4 +1,5 @@
-"""Events recorded in batches (group commit): fewer transactions, and the same counts exactly.
+"""Events (and local submissions) recorded in batches (group commit): fewer transactions, and the
+same counts exactly.
 
 However events are split into batches, writers or nodes, every window's count is the number of
 its events, the first of each window is the one mailed, and each event's `repeats` is its place in
@@ -55,6 +56,24 @@ async def test_concurrent_api_events_share_transactions(container: Container) ->
     assert commits[0] <= 20  # one per batch, not one per event
     assert await container.notifications.recent(limit=1000) != []
     assert len(await container.notifications.recent(limit=1000)) == 200
+
+
+async def test_concurrent_local_submissions_share_transactions(container: Container) -> None:
+    """The SMTP listener's sessions and sendmail hand their messages to the same kind of writer."""
+    await container.settings.save(relay_changes(2525), actor="test")
+    commits = commits_of(container.database)
+    raw = [f"To: ops@example.com\nSubject: disk {n}\n\nfull\n".encode() for n in range(100)]
+    stored = await asyncio.gather(
+        *(
+            container.local_submission.submit(
+                r, recipients=[], envelope_from=None, source="smtp-listener", recipients_from_headers=True
+            )
+            for r in raw
+        )
+    )
+    assert sorted(m.subject for m in stored) == sorted(f"disk {n}" for n in range(100))
+    assert commits[0] <= 10
+    assert len(await container.outbox.list(limit=1000)) == 100
 
 
 async def test_concurrent_writers_on_one_database_keep_every_window_exact(
