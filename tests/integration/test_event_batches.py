@@ -141,13 +141,17 @@ async def _record(
         size = next(sizes, 1)
         batch = events[len(recorded) : len(recorded) + size]
         recorded += await repository.record_many(
-            batch, window=WINDOW, max_mailed_keys=mailed_cap, make_message=_message
+            batch, window=WINDOW, max_mailed_keys=mailed_cap, make_messages=_messages
         )
     return recorded
 
 
 def _event(kind: str, key: str, at: datetime) -> Event:
     return Event(str(uuid.uuid4()), kind, {"k": key}, key, "test", at)
+
+
+async def _messages(events: list[Event]) -> list[Any]:
+    return [_message(event) for event in events]
 
 
 def _message(event: Event) -> Any:
@@ -166,3 +170,20 @@ def _message(event: Event) -> Any:
 
 def _outcome(recorded: EventRecorded) -> tuple[str, int, bool]:
     return recorded.disposition, recorded.repeats, recorded.outbox_id is not None
+
+
+async def test_repeats_read_no_settings(container: Container) -> None:
+    """Only events mailed at once need the settings (the recipients): a storm of repeats skips them."""
+    await container.settings.save(relay_changes(2525), actor="test")
+    first = await container.notifications.raise_event(TYPES[0], {}, dedupe_key="disk")
+    seen: list[str] = []
+    sa_event.listen(
+        container.database.engine.sync_engine,
+        "before_cursor_execute",
+        lambda _conn, _cursor, statement, *_: seen.append(statement),
+    )
+    repeats = await asyncio.gather(
+        *(container.notifications.raise_event(TYPES[0], {}, dedupe_key="disk") for _ in range(20))
+    )
+    assert first.disposition == "mailed" and {r.disposition for r in repeats} == {"coalesced"}
+    assert seen and not any("mail_settings" in statement for statement in seen)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -290,7 +290,7 @@ class EventRepository(Protocol):
         *,
         window: timedelta,
         max_mailed_keys: int,
-        make_message: Callable[[Event], OutboxMessage | None],
+        make_messages: Callable[[list[Event]], Awaitable[list[OutboxMessage | None]]],
     ) -> list[EventRecorded]:
         """One transaction for the batch; the results in the order of `events`."""
         ...

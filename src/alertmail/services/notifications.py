@@ -99,12 +99,11 @@ class NotificationService:
         return await self._intake.submit(event)
 
     async def _record_batch(self, events: Sequence[Event]) -> list[EventRecorded]:
-        settings = (await self._settings.load()).settings
         recorded = await self._events.record_many(
             events,
             window=self._coalescing.window,
             max_mailed_keys=self._coalescing.max_mailed_keys,
-            make_message=lambda event: self._message_for(event, settings),
+            make_messages=self._messages_for,
         )
         if self._on_received is not None:
             for event in events:
@@ -140,6 +139,10 @@ class NotificationService:
 
     async def recent(self, *, event_type: str | None = None, limit: int = 100) -> list[StoredEvent]:
         return await self._events.list(event_type=event_type, limit=limit)
+
+    async def _messages_for(self, events: list[Event]) -> list[OutboxMessage | None]:
+        settings = (await self._settings.load()).settings
+        return [self._message_for(event, settings) for event in events]
 
     def _message_for(self, event: Event, settings: MailSettings) -> OutboxMessage | None:
         if not settings.admin_contacts:
