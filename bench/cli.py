@@ -22,7 +22,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.common import configure_without_relay, load_average, median
+from bench.common import configure_without_relay, free_port, load_average, median
 
 MESSAGE = b"From: app@example.com\nTo: ops@example.com\nSubject: disk full\n\n/var is 98% full\n"
 
@@ -47,7 +47,7 @@ def msmtp_time(runs: int) -> float | None:
     from aiosmtpd.controller import Controller
     from aiosmtpd.handlers import Sink
 
-    controller = Controller(Sink(), hostname="127.0.0.1", port=0)
+    controller = Controller(Sink(), hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
         command = [msmtp, "--host=127.0.0.1", f"--port={controller.port}", "--from=app@example.com", "-t"]
