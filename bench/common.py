@@ -196,3 +196,14 @@ def to_async(url: str) -> str:
     return url.replace("postgresql://", "postgresql+psycopg://", 1).replace(
         "sqlite://", "sqlite+aiosqlite://", 1
     )
+
+
+async def configure_without_relay(data_dir: Path, *, administrator: bool = False) -> None:
+    """A migrated, configured data directory whose relay is never reached (for start-up figures)."""
+    async with open_container(AppConfig(data_dir=data_dir, node_name="bench")) as container:
+        settings = {"from_address": "alerts@example.com", "hostname": "127.0.0.1", "port": 2525}
+        await container.settings.save(settings | {"admin_contacts": ["ops@example.com"]}, actor="bench")
+        if administrator:
+            await container.administrators.create(
+                ADMIN, email="admin@example.com", password="bench password!"
+            )

@@ -118,7 +118,10 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
     oauth_client = HttpOAuthClient()
     token_repository = SqlOAuthTokenRepository(sessions, box, dialect=database.dialect)
     oauth_tokens = OAuthTokenService(
-        token_repository, oauth_client, refresh_margin=timedelta(seconds=config.oauth_refresh_margin)
+        token_repository,
+        oauth_client,
+        refresh_margin=timedelta(seconds=config.oauth_refresh_margin),
+        on_refresh=metrics.token_refreshed,
     )
     transports: dict[str, MailTransport] = {
         "smtp": SmtpTransport(tokens=oauth_tokens),

@@ -1,4 +1,5 @@
-"""Events recorded in batches (group commit): fewer transactions, and the same counts exactly.
+"""Events (and local submissions) recorded in batches (group commit): fewer transactions, and the
+same counts exactly.
 
 However events are split into batches, writers or nodes, every window's count is the number of
 its events, the first of each window is the one mailed, and each event's `repeats` is its place in
@@ -55,6 +56,24 @@ async def test_concurrent_api_events_share_transactions(container: Container) ->
     assert commits[0] <= 20  # one per batch, not one per event
     assert await container.notifications.recent(limit=1000) != []
     assert len(await container.notifications.recent(limit=1000)) == 200
+
+
+async def test_concurrent_local_submissions_share_transactions(container: Container) -> None:
+    """The SMTP listener's sessions and sendmail hand their messages to the same kind of writer."""
+    await container.settings.save(relay_changes(2525), actor="test")
+    commits = commits_of(container.database)
+    raw = [f"To: ops@example.com\nSubject: disk {n}\n\nfull\n".encode() for n in range(100)]
+    stored = await asyncio.gather(
+        *(
+            container.local_submission.submit(
+                r, recipients=[], envelope_from=None, source="smtp-listener", recipients_from_headers=True
+            )
+            for r in raw
+        )
+    )
+    assert sorted(m.subject for m in stored) == sorted(f"disk {n}" for n in range(100))
+    assert commits[0] <= 10
+    assert len(await container.outbox.list(limit=1000)) == 100
 
 
 async def test_concurrent_writers_on_one_database_keep_every_window_exact(
@@ -122,13 +141,17 @@ async def _record(
         size = next(sizes, 1)
         batch = events[len(recorded) : len(recorded) + size]
         recorded += await repository.record_many(
-            batch, window=WINDOW, max_mailed_keys=mailed_cap, make_message=_message
+            batch, window=WINDOW, max_mailed_keys=mailed_cap, make_messages=_messages
         )
     return recorded
 
 
 def _event(kind: str, key: str, at: datetime) -> Event:
     return Event(str(uuid.uuid4()), kind, {"k": key}, key, "test", at)
+
+
+async def _messages(events: list[Event]) -> list[Any]:
+    return [_message(event) for event in events]
 
 
 def _message(event: Event) -> Any:
@@ -147,3 +170,20 @@ def _message(event: Event) -> Any:
 
 def _outcome(recorded: EventRecorded) -> tuple[str, int, bool]:
     return recorded.disposition, recorded.repeats, recorded.outbox_id is not None
+
+
+async def test_repeats_read_no_settings(container: Container) -> None:
+    """Only events mailed at once need the settings (the recipients): a storm of repeats skips them."""
+    await container.settings.save(relay_changes(2525), actor="test")
+    first = await container.notifications.raise_event(TYPES[0], {}, dedupe_key="disk")
+    seen: list[str] = []
+    sa_event.listen(
+        container.database.engine.sync_engine,
+        "before_cursor_execute",
+        lambda _conn, _cursor, statement, *_: seen.append(statement),
+    )
+    repeats = await asyncio.gather(
+        *(container.notifications.raise_event(TYPES[0], {}, dedupe_key="disk") for _ in range(20))
+    )
+    assert first.disposition == "mailed" and {r.disposition for r in repeats} == {"coalesced"}
+    assert seen and not any("mail_settings" in statement for statement in seen)

@@ -11,6 +11,7 @@ __all__ = ["PrometheusMetrics"]
 
 _TOKEN_STATES = ("not_authorized", "valid", "expiring", "reauthorization_required")
 _NODE_ROLES = ("primary-capable", "traffic")
+_REFRESH_REASONS = ("expiring", "rejected", "requested", "app_only")
 
 
 class PrometheusMetrics:
@@ -59,6 +60,15 @@ class PrometheusMetrics:
             ["state"],
             registry=self.registry,
         )
+        self._refreshes = Counter(
+            "alertmail_oauth_token_refreshes",
+            "Token requests to the OAuth2 provider, by reason: expiring (within the refresh margin),"
+            " rejected (the relay refused the token), requested (keep-alive, by hand), app_only.",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in _REFRESH_REASONS:  # shown at 0 from the start: "none yet" is the news
+            self._refreshes.labels(reason=reason)
         self._node_role = Gauge(
             "alertmail_node_role",
             "1 for this node's cluster role (primary-capable or traffic), 0 for the other.",
@@ -106,6 +116,9 @@ class PrometheusMetrics:
     def set_token_state(self, state: str | None) -> None:
         for known in _TOKEN_STATES:
             self._token.labels(state=known).set(1 if known == state else 0)
+
+    def token_refreshed(self, reason: str) -> None:
+        self._refreshes.labels(reason=reason).inc()
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import ipaddress
 
-import psutil
-
 from alertmail.domain.cluster_checks import InterfaceState
 
 __all__ = ["HostInterfaces"]
@@ -14,6 +12,8 @@ __all__ = ["HostInterfaces"]
 
 class HostInterfaces:
     def locate(self, ip: str) -> tuple[InterfaceState, str]:
+        import psutil  # here: only a node with a shared IP configured asks
+
         wanted = ipaddress.ip_address(ip)
         stats = psutil.net_if_stats()
         for name, addresses in psutil.net_if_addrs().items():

@@ -15,12 +15,9 @@ import socket
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
-from authlib.deprecate import AuthlibDeprecationWarning
-from authlib.oauth2.client import OAuth2Client as _UrlBuilder
 from pydantic import SecretStr
 
 from alertmail.domain.oauth import (
@@ -35,11 +32,26 @@ from alertmail.domain.oauth import (
 from alertmail.domain.settings import MailSettings
 from alertmail.errors import OAuthError
 
-with warnings.catch_warnings():
-    # Authlib 1.9 prefers the `httpx2` fork and warns when it falls back to httpx, which is the
-    # HTTP client this project chose; the fallback is the documented, supported path.
-    warnings.filterwarnings("ignore", category=AuthlibDeprecationWarning)
+if TYPE_CHECKING:
+    import httpx
     from authlib.integrations.httpx_client import AsyncOAuth2Client
+
+# httpx and Authlib are imported where they are used: a server that never talks OAuth (most do
+# not) and the commands that never do (sendmail, notify) keep them out of memory.
+
+
+def _authlib_client() -> Any:  # the class; Authlib is untyped
+    """Authlib's httpx client, imported on first use: commands that never talk OAuth (sendmail,
+    notify) do not pay for loading it."""
+    from authlib.deprecate import AuthlibDeprecationWarning
+
+    with warnings.catch_warnings():
+        # Authlib 1.9 prefers the `httpx2` fork and warns when it falls back to httpx, which is the
+        # HTTP client this project chose; the fallback is the documented, supported path.
+        warnings.filterwarnings("ignore", category=AuthlibDeprecationWarning)
+        from authlib.integrations.httpx_client import AsyncOAuth2Client
+    return AsyncOAuth2Client
+
 
 __all__ = ["HttpOAuthClient"]
 
@@ -56,7 +68,9 @@ class HttpOAuthClient:
     def authorization_url(
         self, settings: MailSettings, *, redirect_uri: str, state: str, code_verifier: str
     ) -> str:
-        builder = _UrlBuilder(
+        from authlib.oauth2.client import OAuth2Client as UrlBuilder
+
+        builder = UrlBuilder(
             session=None,
             client_id=settings.client_id,
             scope=request_scopes(settings, "authorization_code"),
@@ -107,6 +121,8 @@ class HttpOAuthClient:
     # --- plumbing -----------------------------------------------------------------------------
 
     def _http(self, timeout: float) -> httpx.AsyncClient:
+        import httpx
+
         # No redirect is followed: a provider answers a token request itself, and a redirect of
         # the authorization request (to a login page) is read, not visited.
         return httpx.AsyncClient(timeout=timeout, transport=self._transport, follow_redirects=False)
@@ -118,7 +134,7 @@ class HttpOAuthClient:
         secret = settings.client_secret.get_secret_value() if settings.client_secret else None
         host = endpoint_host(settings.token_endpoint)
         limit = settings.connect_timeout  # the whole exchange, connect and read alike
-        client = AsyncOAuth2Client(
+        client = _authlib_client()(
             client_id=settings.client_id,
             client_secret=secret,
             token_endpoint_auth_method=_auth_method(settings, secret),
@@ -194,6 +210,8 @@ def _check_authorization_answer(response: httpx.Response, host: str | None) -> N
 def _translate_http_errors(stage: str, host: str | None, limit: float) -> Iterator[None]:
     """One answer for every way an endpoint can fail to answer over HTTP: refused, reset, silent,
     too slow or not HTTP at all look alike, so the sign-in is no probe of what listens where."""
+    import httpx
+
     try:
         yield
     except (httpx.HTTPError, TimeoutError) as exc:

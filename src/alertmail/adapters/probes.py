@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 import os
 import ssl
-
-import httpx
+from typing import TYPE_CHECKING
 
 from alertmail.domain.cluster_checks import ProbeOutcome, ProbeTarget
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["NetworkProber"]
 
@@ -26,6 +28,8 @@ class NetworkProber:
         self._verify = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
 
     async def http(self, url: str) -> ProbeOutcome:
+        import httpx  # here: only nodes that probe other nodes over HTTP load it
+
         verify = self._verify
         try:
             # trust_env=False: a proxy between the nodes would answer for a node that is gone.
@@ -53,6 +57,8 @@ class NetworkProber:
 
 
 def _reason(exc: httpx.HTTPError) -> str:
+    import httpx
+
     if isinstance(exc, httpx.TimeoutException):
         return "no answer in time"
     cause = exc.__cause__ or exc.__context__

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -255,6 +255,10 @@ class OutboxRepository(Protocol):
 
     async def enqueue(self, message: OutboxMessage) -> OutboxMessage: ...
 
+    async def enqueue_many(self, messages: Sequence[OutboxMessage]) -> list[OutboxMessage]:
+        """One transaction for them all; accepted once it returns."""
+        ...
+
     async def claim(self, owner: str, now: datetime, lease: timedelta, limit: int) -> list[OutboxMessage]: ...
 
     async def mark_sent_many(self, ids: Sequence[str], owner: str, now: datetime) -> int: ...
@@ -330,7 +334,7 @@ class EventRepository(Protocol):
         *,
         window: timedelta,
         max_mailed_keys: int,
-        make_message: Callable[[Event], OutboxMessage | None],
+        make_messages: Callable[[list[Event]], Awaitable[list[OutboxMessage | None]]],
         claim: RunClaim | None = None,
     ) -> list[EventRecorded]:
         """One transaction for the batch; the results in the order of `events`.

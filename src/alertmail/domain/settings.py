@@ -12,7 +12,6 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from cryptography import x509
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
@@ -199,6 +198,8 @@ class MailSettings(BaseModel):
     @classmethod
     def _ca(cls, value: Any) -> Any:
         if isinstance(value, str) and value.strip():
+            from cryptography import x509  # here: only a CA to check needs it loaded
+
             try:
                 x509.load_pem_x509_certificates(value.encode())
             except ValueError:

@@ -1,10 +1,11 @@
 """API tokens resolved to their record and administrator, kept in memory while nothing changed them.
 
-A token is looked up in the database once; afterwards a request costs one read of the credentials
+A token is looked up in the database once; afterwards requests share reads of the credentials
 generation (`GenerationRepository.current`), which every change to tokens or administrators bumps,
-from any process or node, in the change's own transaction. That read is shared: concurrent
-requests wait for one read that began after they arrived, so a revocation committed before a
-request arrived is always seen, and a burst of requests costs one read between them.
+from any process or node, in the change's own transaction. A request accepts a read that began at
+most `MAX_STALENESS` before it arrived (waiting for the one in flight, or starting one): so a burst
+of requests costs one read, and a revocation on another node or process is refused within
+`MAX_STALENESS` (a change made by this process clears the cache at once).
 
 Entries also expire after `max_age`, so that the token's `last_used_at` (written by the lookup at
 most once a minute) stays about right.
@@ -20,7 +21,9 @@ from dataclasses import dataclass
 from alertmail.domain.ports import GenerationRepository
 from alertmail.domain.records import Administrator, ApiToken
 
-__all__ = ["TokenCache"]
+__all__ = ["MAX_STALENESS", "TokenCache"]
+
+MAX_STALENESS = 0.1  # seconds
 
 Resolved = tuple[ApiToken, Administrator]
 
@@ -39,17 +42,19 @@ class TokenCache:
         *,
         max_age: float = 60.0,
         max_entries: int = 1024,
+        max_staleness: float = MAX_STALENESS,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._generations = generations
         self._max_age = max_age
         self._max_entries = max_entries
         self._monotonic = monotonic
+        self._max_staleness = max_staleness
         self._entries: dict[str, _Entry] = {}
-        self._started = 0  # generation reads begun
-        self._finished = 0  # the latest read that completed
         self._generation = 0
+        self._known_since = float("-inf")  # when the read that gave `_generation` began
         self._reading: asyncio.Task[None] | None = None
+        self._reading_since = float("-inf")
 
     async def resolve(self, token_hash: str, look_up: Callable[[], Awaitable[Resolved]]) -> Resolved:
         """The token and its administrator from memory when still current, else from `look_up`.
@@ -71,15 +76,15 @@ class TokenCache:
         self._entries.clear()
 
     async def _fresh_generation(self) -> int:
-        needed = self._started + 1  # a read that begins from now on
-        while self._finished < needed:
+        oldest = self._monotonic() - self._max_staleness  # a read begun since then will do
+        while self._known_since < oldest:
             if self._reading is None or self._reading.done():
-                self._started += 1
-                self._reading = asyncio.create_task(self._read(self._started))
-            await asyncio.shield(self._reading)
+                self._reading_since = self._monotonic()
+                self._reading = asyncio.create_task(self._read(self._reading_since))
+            await asyncio.shield(self._reading)  # one begun too early: wait, then start another
         return self._generation
 
-    async def _read(self, number: int) -> None:
+    async def _read(self, since: float) -> None:
         generation = await self._generations.current()
-        if number > self._finished:
-            self._finished, self._generation = number, generation
+        if since > self._known_since:
+            self._known_since, self._generation = since, generation

@@ -21,6 +21,7 @@ from alertmail.domain.submission import (
     prepare_submission,
 )
 from alertmail.services.clock import Clock, utc_now
+from alertmail.services.group_commit import GroupCommit
 
 __all__ = ["LocalSubmissionService"]
 
@@ -38,12 +39,13 @@ class LocalSubmissionService:
         on_queued: Callable[[], None] | None = None,
         clock: Clock = utc_now,
     ) -> None:
-        self._outbox = outbox
         self._on_queued = on_queued  # the listener in `serve`: send now, not at the next poll
         self._settings = settings
         self._policy = policy
         self._max_bytes = max_bytes
         self._clock = clock
+        # Concurrent submissions (the listener's sessions) share a transaction: see group_commit.py.
+        self._intake: GroupCommit[OutboxMessage, OutboxMessage] = GroupCommit(outbox.enqueue_many)
 
     @property
     def max_bytes(self) -> int:
@@ -93,7 +95,7 @@ class LocalSubmissionService:
         queued = dataclasses.replace(
             queued, message_id=submission.message_id, source=source, raw=submission.raw
         )
-        stored = await self._outbox.enqueue(queued)
+        stored = await self._intake.submit(queued)
         if self._on_queued is not None:
             self._on_queued()
         logger.info(

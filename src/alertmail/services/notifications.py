@@ -146,16 +146,17 @@ class NotificationService:
     async def _record_batch(
         self, events: Sequence[Event], *, claim: RunClaim | None = None
     ) -> list[EventRecorded]:
-        settings = (await self._settings.load()).settings
         failures: list[TemplateFailure] = []
         recorded = await self._events.record_many(
             events,
             window=self._coalescing.window,
             max_mailed_keys=self._coalescing.max_mailed_keys,
-            make_message=lambda event: self._message_for(event, settings, failures),
+            make_messages=lambda mailed: self._messages_for(mailed, failures),
             claim=claim,
         )
-        await self._report(failures, settings, context=_batch_context(events))
+        if failures:
+            settings = (await self._settings.load()).settings
+            await self._report(failures, settings, context=_batch_context(events))
         if self._on_received is not None:
             for event in events:
                 self._on_received(event.event_type)
@@ -218,6 +219,12 @@ class NotificationService:
 
     async def recent(self, *, event_type: str | None = None, limit: int = 100) -> list[StoredEvent]:
         return await self._events.list(event_type=event_type, limit=limit)
+
+    async def _messages_for(
+        self, events: list[Event], failures: list[TemplateFailure]
+    ) -> list[OutboxMessage | None]:
+        settings = (await self._settings.load()).settings
+        return [self._message_for(event, settings, failures) for event in events]
 
     def _message_for(
         self, event: Event, settings: MailSettings, failures: list[TemplateFailure]

@@ -13,6 +13,7 @@ provider again, until the administrator signs in again.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -59,6 +60,7 @@ class OAuthTokenService:
         *,
         refresh_margin: timedelta = DEFAULT_REFRESH_MARGIN,
         clock: Clock = utc_now,
+        on_refresh: Callable[[str], None] | None = None,
     ) -> None:
         self._tokens = tokens
         self._client = client
@@ -66,6 +68,7 @@ class OAuthTokenService:
         self._clock = clock
         self._lock = asyncio.Lock()
         self.refreshes = 0  # token requests made, for tests and metrics
+        self._on_refresh = on_refresh  # told each request's reason (see `_count_refresh`)
         # The token last handed out and the one last recorded as accepted: a relay accepting the
         # same token again needs no database round trip on the send path.
         self._handed: str | None = None
@@ -104,7 +107,7 @@ class OAuthTokenService:
                 return await self._fetch_app_only(settings, await self._tokens.load())
         async with self._lock, self._tokens.refresh_lock():
             current = _usable(await self._tokens.load(), settings)
-            return await self._refresh(settings, current)
+            return await self._refresh(settings, current, reason="requested")
 
     async def store_sign_in(self, settings: MailSettings, grant: TokenGrant, *, account: str) -> OAuthTokens:
         now = self._clock()
@@ -150,9 +153,9 @@ class OAuthTokenService:
             still_rejected = rejected is not None and current.access_token.get_secret_value() == rejected
             if self._fresh(current) and not still_rejected:
                 return current
-            return await self._refresh(settings, current)
+            return await self._refresh(settings, current, reason="rejected" if still_rejected else "expiring")
 
-    async def _refresh(self, settings: MailSettings, current: OAuthTokens) -> OAuthTokens:
+    async def _refresh(self, settings: MailSettings, current: OAuthTokens, *, reason: str) -> OAuthTokens:
         if current.refresh_token is None:
             raise await self._dead(
                 current,
@@ -162,7 +165,7 @@ class OAuthTokenService:
                     stage="refresh",
                 ),
             )
-        self.refreshes += 1
+        self._count_refresh(reason)
         try:
             grant = await self._client.refresh(settings, current.refresh_token.get_secret_value())
         except OAuthError as error:
@@ -222,7 +225,7 @@ class OAuthTokenService:
 
     async def _fetch_app_only(self, settings: MailSettings, tokens: OAuthTokens | None) -> OAuthTokens:
         """Ask for an app-only token; the caller holds the locks."""
-        self.refreshes += 1
+        self._count_refresh("app_only")
         grant = await self._client.client_credentials(settings)
         now = self._clock()
         first = tokens.obtained_at if tokens is not None and tokens.grant == "client_credentials" else now
@@ -239,6 +242,13 @@ class OAuthTokenService:
         )
         await self._tokens.save(fetched)
         return fetched
+
+    def _count_refresh(self, reason: str) -> None:
+        """Count a request to the provider: `/metrics` shows whether any is made while the access
+        token is still valid (only `requested` ones should be)."""
+        self.refreshes += 1
+        if self._on_refresh is not None:
+            self._on_refresh(reason)
 
     def _fresh(self, tokens: OAuthTokens) -> bool:
         expires = tokens.access_expires_at

@@ -11,12 +11,8 @@ import stat
 from contextlib import suppress
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, PoolResetState, event, make_url, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -24,6 +20,14 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from alertmail.adapters.storage.schema_version import schema_is_current
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic is imported inside the functions below that use it: loading it costs most of a second,
+# and a command on a current database never needs it (see schema_version.py).
 
 __all__ = [
     "SQLITE_BEGIN",
@@ -107,6 +111,8 @@ def _begin_sqlite_transaction(connection: Connection) -> None:
 
 def alembic_config(url: str | None = None) -> Config:
     """Alembic's configuration, built in code so that it works from an installed package."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     if url is not None:
@@ -115,6 +121,8 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if head is None:
         raise RuntimeError(f"no migration found in {MIGRATIONS}: the package is incomplete")
@@ -123,6 +131,8 @@ def head_revision() -> str:
 
 async def current_revision(engine: AsyncEngine) -> str | None:
     """The revision the database is at, or None before the first upgrade."""
+    from alembic.runtime.migration import MigrationContext
+
     async with engine.connect() as connection:
         return await connection.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
 
@@ -146,6 +156,8 @@ async def upgrade_database(target: AsyncEngine | str) -> None:
 
 
 def _upgrade_to_head(connection: Connection) -> None:
+    from alembic import command
+
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
@@ -170,7 +182,9 @@ class Database:
         return self.engine.dialect.name
 
     async def upgrade(self) -> None:
-        await upgrade_database(self.engine)
+        """Bring the schema to head; on a current database, one read and nothing else."""
+        if not await schema_is_current(self.engine):
+            await upgrade_database(self.engine)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

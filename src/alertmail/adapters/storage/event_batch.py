@@ -11,7 +11,7 @@ exactly however events are split into batches, processes or nodes: the upsert is
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,9 +25,11 @@ from alertmail.adapters.storage.outbox_repository import outbox_values
 from alertmail.domain.events import Disposition, Event, EventRecorded, coalescing_bucket
 from alertmail.domain.outbox import OutboxMessage
 
-__all__ = ["MakeMessage", "record_batch"]
+__all__ = ["MakeMessages", "record_batch"]
 
-MakeMessage = Callable[[Event], OutboxMessage | None]
+# The e-mails of the events mailed at once (None: nobody to mail), asked for only when there are
+# some: under a storm most batches mail nothing, and then nothing else (the settings) is read.
+MakeMessages = Callable[[list[Event]], Awaitable[list[OutboxMessage | None]]]
 # Core tables, not the ORM classes: the rows are plain dicts, and Core's executemany renders one
 # compiled (cached) statement for any batch size, where the ORM's bulk path costs more than SQL.
 _EVENTS: Table = EventRow.__table__  # type: ignore[assignment]
@@ -58,17 +60,14 @@ async def record_batch(
     dialect: str,
     window: timedelta,
     max_mailed_keys: int,
-    make_message: MakeMessage,
+    make_messages: MakeMessages,
 ) -> list[EventRecorded]:
     """Record `events` (in one open transaction) and queue the e-mails of the first of each window."""
     groups = _grouped(events, window)
     await _count(session, groups, dialect)
     mailed = await _choose_mailed(session, groups, max_mailed_keys)
-    messages: dict[WindowKey, OutboxMessage] = {}
-    for group in mailed:
-        message = make_message(group.events[0])
-        if message is not None:
-            messages[group.key] = message
+    made = await make_messages([group.events[0] for group in mailed]) if mailed else []
+    messages = {group.key: m for group, m in zip(mailed, made, strict=True) if m is not None}
     if messages:
         await session.execute(insert(_OUTBOX), [outbox_values(m) for m in messages.values()])
     await _settle(session, groups, messages)

@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alertmail.adapters.storage.database import SQLITE_BEGIN
-from alertmail.adapters.storage.event_batch import MakeMessage, record_batch
+from alertmail.adapters.storage.event_batch import MakeMessages, record_batch
 from alertmail.adapters.storage.models import EventRow, EventWindowRow, OutboxRow, SchedulerRunRow
 from alertmail.adapters.storage.outbox_repository import outbox_values
 from alertmail.domain.events import (
@@ -55,13 +55,13 @@ class SqlEventRepository:
         *,
         window: timedelta,
         max_mailed_keys: int,
-        make_message: MakeMessage,
+        make_messages: MakeMessages,
         claim: RunClaim | None = None,
     ) -> builtins.list[EventRecorded]:
         """Record `events` in one transaction and queue the e-mails of those mailed at once.
 
-        An event is mailed at once when it is the first of its key in its window; `make_message`
-        is called for those only, and None means there is nobody to mail. At most
+        An event is mailed at once when it is the first of its key in its window; `make_messages`
+        is called with those only (when there are any), and None means there is nobody to mail. At most
         `max_mailed_keys` keys of one type are mailed one by one per window: the others wait for
         the type's digest, so a storm of distinct keys stays bounded too. The results come in the
         order of `events`.
@@ -82,7 +82,7 @@ class SqlEventRepository:
                 dialect=self._dialect,
                 window=window,
                 max_mailed_keys=max_mailed_keys,
-                make_message=make_message,
+                make_messages=make_messages,
             )
 
     async def _claim(self, session: AsyncSession, claim: RunClaim) -> None:

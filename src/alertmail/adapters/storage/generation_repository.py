@@ -33,6 +33,9 @@ class SqlGenerationRepository:
 
     async def current(self) -> int:
         async with self._sessions() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # One statement needs no transaction: no BEGIN and ROLLBACK round trips around it.
+                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             found = await session.scalar(
                 select(CacheGenerationRow.generation).where(CacheGenerationRow.name == self._name)
             )

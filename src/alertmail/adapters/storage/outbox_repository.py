@@ -20,7 +20,7 @@ from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alertmail.adapters.storage.models import OutboxRow
@@ -52,6 +52,14 @@ class SqlOutboxRepository:
         async with self._sessions.begin() as session:
             await session.execute(insert(OutboxRow).values(**outbox_values(message)))
         return message
+
+    async def enqueue_many(self, messages: Sequence[OutboxMessage]) -> builtins.list[OutboxMessage]:
+        """Store new messages in one transaction (group commit of local submissions)."""
+        if messages:
+            table: Table = OutboxRow.__table__  # type: ignore[assignment]  # Core: one cached INSERT
+            async with self._sessions.begin() as session:
+                await session.execute(insert(table), [outbox_values(m) for m in messages])
+        return list(messages)
 
     async def claim(
         self, owner: str, now: datetime, lease: timedelta, limit: int

@@ -12,12 +12,14 @@ On SQLite there is one node, and it is always the primary: `SingleNodeLock`.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+if TYPE_CHECKING:
+    import psycopg
 
 __all__ = ["PRIMARY_LOCK_KEY", "PostgresPrimaryLock", "SingleNodeLock"]
 
@@ -73,6 +75,8 @@ class PostgresPrimaryLock:
         self._connection: psycopg.AsyncConnection[Any] | None = None
 
     async def try_acquire(self) -> bool:
+        import psycopg  # here: a node on SQLite (SingleNodeLock) never loads the PostgreSQL driver
+
         try:
             if self._connection is None or self._connection.closed:
                 self._connection = await psycopg.AsyncConnection.connect(
@@ -87,6 +91,8 @@ class PostgresPrimaryLock:
         return bool(row and row[0])
 
     async def still_held(self) -> bool:
+        import psycopg
+
         if self._connection is None or self._connection.closed:
             return False
         try:
@@ -112,6 +118,8 @@ class PostgresPrimaryLock:
         return int(ended or 0)
 
     async def release(self) -> None:
+        import psycopg
+
         if self._connection is not None and not self._connection.closed:
             try:
                 await self._connection.execute("SELECT pg_advisory_unlock(%s, %s)", self._key)

@@ -1,5 +1,6 @@
 """The REST API under /api/v1."""
 
-from alertmail.interfaces.api.app import create_app
+"""The REST API under /api/v1 (`alertmail.interfaces.api.app.create_app`).
 
-__all__ = ["create_app"]
+Nothing is imported here: the CLI reads this package's schemas without loading FastAPI's app.
+"""

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext, suppress
 
 from fastapi import FastAPI
 
 import alertmail
-from alertmail.composition import open_container
+from alertmail.composition import Container, open_container
 from alertmail.config import AppConfig
 from alertmail.interfaces import web
 from alertmail.interfaces.api import quiet_ingestion_log
@@ -30,7 +30,6 @@ from alertmail.interfaces.api.routes import (
     oauth_callback,
     tokens,
 )
-from alertmail.interfaces.smtp_listener import configured_listener
 from alertmail.services.web_sessions import FirstRunSetup
 
 
@@ -55,7 +54,7 @@ def create_app(config: AppConfig, *, setup_token: str | None = None) -> FastAPI:
                 tasks.append(asyncio.create_task(container.delivery_worker.run_forever(), name="delivery"))
             try:
                 # Legacy local senders over SMTP, when ALERTMAIL_SMTP_LISTENER_PORT turns it on.
-                async with configured_listener(config, container.local_submission):
+                async with _listener(config, container):
                     yield
             finally:
                 await _stop(tasks)
@@ -75,6 +74,14 @@ def create_app(config: AppConfig, *, setup_token: str | None = None) -> FastAPI:
     web.install(app, FirstRunSetup(setup_token))
     app.openapi = list_event_types_in_schema(app)  # type: ignore[method-assign]
     return app
+
+
+def _listener(config: AppConfig, container: Container) -> AbstractAsyncContextManager[object]:
+    if not config.smtp_listener_port:
+        return nullcontext()  # aiosmtpd is not even imported
+    from alertmail.interfaces.smtp_listener import configured_listener
+
+    return configured_listener(config, container.local_submission)
 
 
 async def _stop(tasks: list[asyncio.Task[None]]) -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from alertmail.interfaces.cli.runtime import console, run
+
+if TYPE_CHECKING:
+    pass
 
 admin_app = typer.Typer(
     help="Administrators (each has the e-mail the test e-mail goes to).", no_args_is_help=True

@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 
-from alertmail.interfaces.api.routes.cluster import NodePublic
 from alertmail.interfaces.cli.runtime import console, run
 
 app = typer.Typer(
@@ -30,6 +29,8 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     the failover problems its latest probe found."""
     nodes = run(lambda c: c.cluster.status())
     if as_json:
+        from alertmail.interfaces.api.routes.cluster import NodePublic  # FastAPI, only for --json
+
         sys.stdout.write(
             json.dumps([NodePublic.of(s).model_dump(mode="json") for s in nodes], indent=2) + "\n"
         )

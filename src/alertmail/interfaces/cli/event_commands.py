@@ -7,16 +7,18 @@ import json
 import signal
 import sys
 from contextlib import suppress
-from typing import Annotated, Any, get_args
+from typing import TYPE_CHECKING, Annotated, Any, get_args
 
 import typer
 
-from alertmail.composition import Container, open_container
 from alertmail.config import AppConfig
 from alertmail.domain.outbox import OutboxMessage, OutboxStatus
 from alertmail.errors import FieldError
 from alertmail.interfaces.cli.runtime import console, fail_fields, run
 from alertmail.interfaces.cli.terminal import terminal_safe
+
+if TYPE_CHECKING:
+    from alertmail.composition import Container
 
 events_app = typer.Typer(help="The event catalog: list the types, preview their e-mails, recent events.")
 outbox_app = typer.Typer(
@@ -51,6 +53,8 @@ def worker() -> None:
     """Deliver queued mail (the primary also runs the schedule) without the web UI and API; Ctrl-C stops."""
 
     async def main() -> None:
+        from alertmail.composition import open_container
+
         async with open_container(AppConfig()) as container:
             console.print(f"delivery worker {container.delivery_worker.owner} started")
             await _run_until_signalled(container)

@@ -8,16 +8,17 @@ import sys
 import threading
 import webbrowser
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from alertmail.composition import Container
 from alertmail.domain.oauth import AuthorizationRequest
-from alertmail.interfaces.api.schemas import OAuthStatusPublic
 from alertmail.interfaces.cli.runtime import cli_actor, console, errors, run
 from alertmail.services.oauth_signin import SignInFailedError, SignInOutcome
 from alertmail.services.oauth_tokens import OAuthStatus
+
+if TYPE_CHECKING:
+    from alertmail.composition import Container
 
 app = typer.Typer(help="OAuth2 sign-in and token health.", no_args_is_help=True)
 
@@ -49,6 +50,8 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     """Token health: state, account, when obtained and refreshed, expiry and refresh-token risk."""
     found = run(_status)
     if as_json:
+        from alertmail.interfaces.api.schemas import OAuthStatusPublic
+
         sys.stdout.write(json.dumps(OAuthStatusPublic.of(found).model_dump(mode="json"), indent=2) + "\n")
         return
     health = found.health

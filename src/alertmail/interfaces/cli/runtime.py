@@ -7,15 +7,17 @@ import getpass
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import typer
 from rich.text import Text
 
-from alertmail.composition import Container, open_container
 from alertmail.config import AppConfig
 from alertmail.errors import AlertmailError, FieldError, SettingsValidationError
 from alertmail.interfaces.cli.terminal import TerminalConsole, terminal_safe
+
+if TYPE_CHECKING:
+    from alertmail.composition import Container
 
 T = TypeVar("T")
 
@@ -30,6 +32,9 @@ def run(work: Callable[[Container], Awaitable[T]], *, flags: Mapping[str, str] |
     `flags`: the command-line option to name for an error about a field (`to` -> `--to ADDRESS`)."""
 
     async def main() -> T:
+        # Here, not at the top: `alertmail --help` and typos need none of what the services import.
+        from alertmail.composition import open_container
+
         async with open_container(AppConfig()) as container:
             return await work(container)
 

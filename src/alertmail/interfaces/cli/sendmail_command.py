@@ -23,9 +23,7 @@ from dataclasses import dataclass, replace
 from typing import BinaryIO, TextIO
 
 from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 
-from alertmail.composition import open_container
 from alertmail.config import AppConfig
 from alertmail.domain.outbox import OutboxMessage
 from alertmail.domain.submission import MessageTooLargeError, NoRecipientsError, SubmissionError
@@ -54,8 +52,14 @@ Exit: 0 queued, 64 usage, 65 bad message or address, 75 the queue cannot be reac
 _SHORT_OPTIONS = "B:b:F:f:Gh:iL:mN:no:R:r:tUV:v"
 _IGNORED = frozenset({"-B", "-G", "-h", "-L", "-m", "-N", "-n", "-R", "-U", "-V"})
 _IGNORED_O_OPTIONS = ("d", "e", "m")  # -odX delivery mode (we always queue), -oeX error mode, -om
+
+
 # The queue's database or data directory cannot be reached: the program may try again later.
-_TEMPORARY_FAILURES = (SQLAlchemyError, OSError)
+def _temporary_failures() -> tuple[type[Exception], ...]:
+    # Evaluated only when an exception is being matched: `alertmail --help` never loads SQLAlchemy.
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return (SQLAlchemyError, OSError)
 
 
 class SendmailUsageError(AlertmailError):
@@ -165,7 +169,7 @@ def run(
         return _failed(stderr, "no recipients: the message has no To, Cc or Bcc address", os.EX_USAGE)
     except SubmissionError as exc:
         return _failed(stderr, f"{exc}; nothing was queued", os.EX_DATAERR)
-    except _TEMPORARY_FAILURES as exc:
+    except _temporary_failures() as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return _failed(stderr, f"the queue cannot be reached ({reason}); nothing was queued", os.EX_TEMPFAIL)
     if arguments.verbose:
@@ -177,6 +181,8 @@ def run(
 
 
 async def _submit(config: AppConfig, raw: bytes, arguments: SendmailArguments) -> OutboxMessage:
+    from alertmail.composition import open_container  # after the arguments are known to be good
+
     async with open_container(config) as container:
         return await container.local_submission.submit(
             raw,

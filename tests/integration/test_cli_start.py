@@ -1,0 +1,94 @@
+"""Commands start fast: each imports what it needs, and a current database costs one read.
+
+`alertmail sendmail` and `alertmail notify` run on every alert a host raises; they must not load
+the web stack (FastAPI, Starlette, uvicorn, the UI), Alembic, Authlib, nor the PostgreSQL driver on
+SQLite. Checked on the real command, in a subprocess, from `python -X importtime`'s list of every
+module the process imported.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event as sa_event
+
+from alertmail.adapters.storage.database import Database, head_revision
+from alertmail.adapters.storage.schema_version import migration_heads
+from alertmail.composition import open_container
+from alertmail.config import AppConfig
+from tests.support.delivery import alertmail_env
+
+FORBIDDEN = ("fastapi", "starlette", "uvicorn", "alembic", "authlib", "psycopg", "alertmail.interfaces.web")
+MESSAGE = b"From: app@example.com\nTo: ops@example.com\nSubject: disk full\n\n/var is 98% full\n"
+
+
+def imported_modules(args: list[str], data_dir: Path, stdin: bytes = b"") -> tuple[set[str], str]:
+    """Every module `alertmail ARGS` imported, and its output."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "alertmail", *args],
+        input=stdin,
+        capture_output=True,
+        env=alertmail_env(data_dir),
+        timeout=60,
+        check=False,
+    )
+    stderr = done.stderr.decode()
+    modules = {line.split("|")[-1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
+    other = "\n".join(line for line in stderr.splitlines() if not line.startswith("import time:"))
+    assert done.returncode == 0, f"{args}: {done.stdout.decode()} {other}"
+    return modules, done.stdout.decode()
+
+
+def loaded(modules: set[str], prefix: str) -> bool:
+    return any(m == prefix or m.startswith(prefix + ".") for m in modules)
+
+
+@pytest.fixture
+async def current_data_dir(tmp_path: Path) -> Path:
+    data_dir = tmp_path / "data"
+    async with open_container(AppConfig(data_dir=data_dir)):
+        pass  # migrated to head
+    return data_dir
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin"),
+    [
+        (["sendmail", "-t", "-i"], MESSAGE),
+        (["notify", "test", "--detail", "note=from a test"], b""),
+        (["--help"], b""),
+    ],
+    ids=["sendmail", "notify", "help"],
+)
+def test_commands_import_neither_the_web_stack_nor_alembic_nor_authlib(
+    current_data_dir: Path, args: list[str], stdin: bytes
+) -> None:
+    modules, _ = imported_modules(args, current_data_dir, stdin)
+    assert "alertmail" in modules  # the list is real
+    assert [name for name in FORBIDDEN if loaded(modules, name)] == []
+
+
+def test_the_first_command_on_a_new_data_directory_migrates_it(tmp_path: Path) -> None:
+    modules, output = imported_modules(["notify", "test"], tmp_path / "data")
+    assert loaded(modules, "alembic")  # an upgrade was due: Alembic ran
+    assert "recorded" in output
+
+
+def test_the_heads_read_from_the_migration_files_are_alembics() -> None:
+    assert migration_heads() == {head_revision()}
+
+
+async def test_a_current_database_costs_one_read_to_check(sqlite_url: str) -> None:
+    async with Database.from_url(sqlite_url) as database:
+        await database.upgrade()
+        statements: list[str] = []
+        sa_event.listen(
+            database.engine.sync_engine,
+            "before_cursor_execute",
+            lambda _c, _cur, statement, *_: statements.append(statement),
+        )
+        await database.upgrade()
+    assert [s for s in statements if s != "BEGIN"] == ["SELECT version_num FROM alembic_version"]
