@@ -1,10 +1,11 @@
 """One mutant's test run, in a fresh process:
 
-    python -m bench.mutation.child PATH MODULE INDEX SELECTION -- PYTEST_ARGS
+    python -m bench.mutation.child SOURCE PATH MODULE INDEX SELECTION -- PYTEST_ARGS
 
-The module MODULE (whose source is PATH) is compiled with mutant INDEX applied and served to every
-import of it before pytest starts, so code that runs at import is mutated like the rest, and the
-working tree is never written to (mutants run side by side, and an interrupted run leaves no trace).
+The module MODULE (file PATH) is compiled from SOURCE, the copy of its text that the runner listed
+the mutants of, with mutant INDEX applied, and served to every import of it before pytest starts:
+code that runs at import is mutated like the rest, and the working tree is never written to
+(mutants run side by side, and an interrupted run leaves no trace).
 SELECTION is a file of test ids, one a line: only those run, in that order. (Given as arguments, a
 test id in a module the mutant broke would be a usage error rather than a failure.)
 Exit status: pytest's (0: the mutant survived).
@@ -63,11 +64,13 @@ class _MutantFinder(importlib.abc.MetaPathFinder):
 
 
 def main(argv: list[str]) -> int:
-    path, module, index, selection, separator, *pytest_args = argv
+    source, path, module, index, selection, separator, *pytest_args = argv
     if separator != "--":
-        raise SystemExit("usage: python -m bench.mutation.child PATH MODULE INDEX SELECTION -- PYTEST_ARGS")
+        raise SystemExit(
+            "usage: python -m bench.mutation.child SOURCE PATH MODULE INDEX SELECTION -- PYTEST_ARGS"
+        )
     absolute = str(Path(path).resolve())
-    code = mutated_code(Path(absolute).read_text(), absolute, int(index))
+    code = mutated_code(Path(source).read_text(), absolute, int(index))
     sys.meta_path.insert(0, _MutantFinder(module, absolute, code))
     wanted = Path(selection).read_text().splitlines()
     return int(pytest.main(pytest_args, plugins=[_Selection(wanted)]))

@@ -115,24 +115,29 @@ def _importers(tests: Path, modules: set[str]) -> dict[str, list[str]]:
 def run_module(
     path: str, module: str, trace: Trace, jobs: int, progress: Callable[[Outcome], None]
 ) -> list[Outcome]:
-    mutants = find_mutants(Path(path).read_text())
+    """Every mutant of one module. The source is read once: an edit during the run changes nothing."""
+    source = Path(path).read_text()
+    mutants = find_mutants(source)
     absolute = str(Path(path).resolve())
+    with tempfile.NamedTemporaryFile("w", suffix=".py") as snapshot:
+        snapshot.write(source)
+        snapshot.flush()
 
-    def run(mutant: Mutant) -> Outcome:
-        started = time.monotonic()
-        stages = [s for s in trace.tests_for(absolute, module, mutant) if s]
-        status = "not covered" if not stages else "survived"
-        for tests in stages:
-            timeout = 15 + 5 * trace.seconds_for(tests)
-            status = _run_one([path, module, str(mutant.index)], trace.options, tests, timeout)
-            if status != "survived":
-                break
-        outcome = Outcome(mutant, status, sum(map(len, stages)), time.monotonic() - started)
-        progress(outcome)
-        return outcome
+        def run(mutant: Mutant) -> Outcome:
+            started = time.monotonic()
+            stages = [s for s in trace.tests_for(absolute, module, mutant) if s]
+            status = "not covered" if not stages else "survived"
+            for tests in stages:
+                which = [snapshot.name, path, module, str(mutant.index)]
+                status = _run_one(which, trace.options, tests, 15 + 5 * trace.seconds_for(tests))
+                if status != "survived":
+                    break
+            outcome = Outcome(mutant, status, sum(map(len, stages)), time.monotonic() - started)
+            progress(outcome)
+            return outcome
 
-    with ThreadPoolExecutor(jobs) as pool:
-        return list(pool.map(run, mutants))
+        with ThreadPoolExecutor(jobs) as pool:
+            return list(pool.map(run, mutants))
 
 
 def _run_one(which: list[str], options: list[str], tests: list[str], timeout: float) -> str:

@@ -397,3 +397,13 @@ def test_fresh_settings_have_the_documented_defaults() -> None:
         30.0,
     )
     assert (fresh.oauth_app_testing, fresh.daily_notice, fresh.send_test_on_save) == (False, False, False)
+
+
+def test_a_microsoft_rate_of_zero_stays_no_limit_across_later_updates() -> None:
+    # Regression: the preset took 0 for an empty field and put Exchange Online's 30 back on the next
+    # partial update (API, CLI) that did not repeat messages_per_minute.
+    ms = {"auth_type": "oauth2", "oauth_provider": "microsoft", "tenant_id": "common", "client_id": "c"}
+    chosen = apply_update(validate_settings(BASIC), ms)
+    assert (chosen.messages_per_minute, chosen.max_connections) == (30, 3)
+    unlimited = apply_update(chosen, {"messages_per_minute": 0})
+    assert apply_update(unlimited, {"port": 25}).messages_per_minute == 0
