@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.mutation.runner import Outcome, run_module, trace_tests
+from bench.mutation.runner import Outcome, Servers, run_module, trace_tests
 
 
 def _arguments(argv: list[str]) -> argparse.Namespace:
@@ -66,6 +66,7 @@ def main(argv: list[str]) -> int:
     print(f"traced in {time.monotonic() - started:.0f} s", flush=True)
     lock = threading.Lock()
     scores: dict[str, float | None] = {}
+    servers = Servers(args.jobs, trace.preload)
     for path, module in modules.items():
         done = [0]
 
@@ -75,9 +76,10 @@ def main(argv: list[str]) -> int:
                 print(f"\r{module}: {done[0]} mutants run", end="", file=sys.stderr, flush=True)
 
         began = time.monotonic()
-        outcomes = run_module(path, module, trace, args.jobs, progress)
+        outcomes = run_module(path, module, trace, servers, progress)
         print("\r", end="", file=sys.stderr)
         scores[path] = _report(path, outcomes, time.monotonic() - began)
+    servers.close()
     return _summary(scores, args.threshold, time.monotonic() - started)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
+import queue
 import subprocess
 import sys
 import tempfile
@@ -22,7 +22,7 @@ from pathlib import Path
 from bench.mutation.mutants import Mutant, find_mutants
 from bench.mutation.trace import IMPORT
 
-__all__ = ["Outcome", "Trace", "run_module", "trace_tests"]
+__all__ = ["Outcome", "Servers", "Trace", "run_module", "trace_tests"]
 
 _PYTEST_OPTIONS = ["-x", "-q", "-p", "no:cacheprovider", "--no-header", "-o", "addopts=--strict-markers"]
 
@@ -36,6 +36,7 @@ class Trace:
     importers: dict[str, list[str]] = field(default_factory=dict)  # module name -> test files
     options: list[str] = field(default_factory=list)  # pytest's, as in the traced run
     naming: dict[str, set[str]] = field(default_factory=dict)  # module name -> test files naming it
+    preload: list[str] = field(default_factory=list)  # the modules a run imports, alertmail's aside
 
     def tests_for(self, path: str, module: str, mutant: Mutant) -> tuple[list[str], list[str]]:
         """The test ids to run: first those of the files that name the module, the likeliest to kill
@@ -87,7 +88,7 @@ def trace_tests(package: Path, tests: Path, modules: dict[str, str]) -> Trace:
     lines = {ctx: {f: set(n) for f, n in files.items()} for ctx, files in data["lines"].items()}
     importers = _importers(tests, set(modules.values()))
     naming = {name: {f for f in files if name in Path(f).read_text()} for name, files in importers.items()}
-    return Trace(lines, data["durations"], importers, options, naming)
+    return Trace(lines, data["durations"], importers, options, naming, data["preload"])
 
 
 def _importers(tests: Path, modules: set[str]) -> dict[str, list[str]]:
@@ -112,8 +113,42 @@ def _importers(tests: Path, modules: set[str]) -> dict[str, list[str]]:
     return found
 
 
+class Servers:
+    """One fork server per job (`bench/mutation/forkserver.py`): start-up imports are paid once."""
+
+    def __init__(self, jobs: int, preload: list[str]) -> None:
+        command = [sys.executable, "-m", "bench.mutation.forkserver", *preload]
+        self.idle: queue.Queue[subprocess.Popen[str]] = queue.Queue()
+        self.all = [
+            subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            for _ in range(jobs)
+        ]
+        for server in self.all:
+            self.idle.put(server)
+
+    def run(self, argv: list[str], timeout: float) -> int | str:
+        server = self.idle.get()
+        try:
+            assert server.stdin is not None and server.stdout is not None
+            server.stdin.write(json.dumps({"argv": argv, "timeout": timeout}) + "\n")
+            server.stdin.flush()
+            answer = server.stdout.readline()
+            if not answer:
+                raise SystemExit(f"a fork server ended (exit status {server.wait()})")
+            result: int | str = json.loads(answer)
+            return result
+        finally:
+            self.idle.put(server)
+
+    def close(self) -> None:
+        for server in self.all:
+            if server.stdin is not None:
+                server.stdin.close()
+            server.wait()
+
+
 def run_module(
-    path: str, module: str, trace: Trace, jobs: int, progress: Callable[[Outcome], None]
+    path: str, module: str, trace: Trace, servers: Servers, progress: Callable[[Outcome], None]
 ) -> list[Outcome]:
     """Every mutant of one module. The source is read once: an edit during the run changes nothing."""
     source = Path(path).read_text()
@@ -129,35 +164,25 @@ def run_module(
             status = "not covered" if not stages else "survived"
             for tests in stages:
                 which = [snapshot.name, path, module, str(mutant.index)]
-                status = _run_one(which, trace.options, tests, 15 + 5 * trace.seconds_for(tests))
+                status = _run_one(servers, which, trace.options, tests, 15 + 5 * trace.seconds_for(tests))
                 if status != "survived":
                     break
             outcome = Outcome(mutant, status, sum(map(len, stages)), time.monotonic() - started)
             progress(outcome)
             return outcome
 
-        with ThreadPoolExecutor(jobs) as pool:
+        with ThreadPoolExecutor(len(servers.all)) as pool:
             return list(pool.map(run, mutants))
 
 
-def _run_one(which: list[str], options: list[str], tests: list[str], timeout: float) -> str:
+def _run_one(servers: Servers, which: list[str], options: list[str], tests: list[str], timeout: float) -> str:
     with tempfile.NamedTemporaryFile("w", suffix=".txt") as selection:
         selection.write("\n".join(tests))
         selection.flush()
         files = list(dict.fromkeys(t.split("::")[0] for t in tests))
-        command = [sys.executable, "-m", "bench.mutation.child", *which, selection.name, "--", *options]
-        child = subprocess.Popen(
-            [*command, *files],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # so that a timeout ends whatever the tests started too
-        )
-        try:
-            code = child.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
-            return "timeout"
+        # Preloaded pytest plugins (Hypothesis) cannot have their asserts rewritten: that is fine.
+        quiet = ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
+        code = servers.run([*which, selection.name, "--", *options, *quiet, *files], timeout)
     # pytest: 1 tests failed, 2 interrupted (a collection error: the mutant broke an import), 3
     # internal error; 4 (usage) and 5 (no tests) would be this runner's fault.
-    return {0: "survived", 1: "killed", 2: "killed", 3: "killed"}.get(code, "error")
+    return {0: "survived", 1: "killed", 2: "killed", 3: "killed", "timeout": "timeout"}.get(code, "error")

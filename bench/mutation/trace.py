@@ -62,4 +62,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     threading.settrace(None)  # type: ignore[arg-type]
     lines = {ctx: {f: sorted(n) for f, n in files.items()} for ctx, files in _lines.items()}
     out = Path(os.environ.get("MUTATION_TRACE_OUT", "mutation-trace.json"))
-    out.write_text(json.dumps({"lines": lines, "durations": _durations}))
+    own = {"alertmail", "tests", "bench", "conftest", "__main__"}
+    preload = sorted({name.split(".")[0] for name in list(sys.modules)} - own)
+    out.write_text(json.dumps({"lines": lines, "durations": _durations, "preload": preload}))
