@@ -30,11 +30,14 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
 
 
 def _modules(package: Path, only: list[str]) -> dict[str, str]:
-    """Source path -> dotted module name, for the package's modules (`src/` is the import root)."""
+    """Source path -> dotted module name (`src/` is the import root), in the order `only` names them."""
+    paths = [package / f"{name}.py" for name in only] or sorted(package.glob("*.py"))
     found: dict[str, str] = {}
-    for path in sorted(package.glob("*.py")):
-        if path.stem == "__init__" or (only and path.stem not in only):
+    for path in paths:
+        if path.stem == "__init__":
             continue
+        if not path.is_file():
+            raise SystemExit(f"{path}: no such module")
         parts = path.with_suffix("").parts
         dotted = parts[parts.index("src") + 1 :] if "src" in parts else parts
         found[str(path)] = ".".join(dotted)
