@@ -407,3 +407,14 @@ def test_a_microsoft_rate_of_zero_stays_no_limit_across_later_updates() -> None:
     assert (chosen.messages_per_minute, chosen.max_connections) == (30, 3)
     unlimited = apply_update(chosen, {"messages_per_minute": 0})
     assert apply_update(unlimited, {"port": 25}).messages_per_minute == 0
+
+
+def test_a_ca_that_is_not_text_is_refused_by_name() -> None:
+    assert refused({**BASIC, "tls_trusted_ca": 5}) == {"tls_trusted_ca": "must be a valid string"}
+
+
+def test_valid_settings_cannot_be_changed_in_place() -> None:
+    settings = validate_settings(BASIC)
+    with pytest.raises(ValueError, match="frozen"):
+        settings.port = 25  # type: ignore[misc]
+    assert settings.port == 587
