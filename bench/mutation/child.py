@@ -72,6 +72,11 @@ def main(argv: list[str]) -> int:
     absolute = str(Path(path).resolve())
     code = mutated_code(Path(source).read_text(), absolute, int(index))
     sys.meta_path.insert(0, _MutantFinder(module, absolute, code))
+    # Property tests: the same examples on every run (a score must not depend on luck), and fewer.
+    from hypothesis import settings
+
+    settings.register_profile("mutation", max_examples=25, derandomize=True, database=None)
+    settings.load_profile("mutation")
     wanted = Path(selection).read_text().splitlines()
     return int(pytest.main(pytest_args, plugins=[_Selection(wanted)]))
 

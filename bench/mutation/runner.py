@@ -48,6 +48,7 @@ class Trace:
             importers = set(self.importers.get(module, []))
             chosen += [t for t in self.durations if t.split("::")[0] in importers and t not in chosen]
         naming = self.naming.get(module, set())
+        chosen.sort(key=lambda t: self.durations.get(t, 0.0))  # the quick ones first: -x stops early
         first = [t for t in chosen if t.split("::")[0] in naming]
         return first, [t for t in chosen if t not in first]
 
