@@ -58,6 +58,7 @@ def test_an_address_without_a_host_is_refused(bad: str) -> None:
 def test_empty_entries_are_skipped() -> None:
     assert parse_test_addresses("") == ()
     assert parse_test_addresses(" , ,") == ()
+    assert parse_test_addresses("a:1, ,b:2") == (ProbeTarget("a", 1), ProbeTarget("b", 2))
     assert str(ProbeTarget("gw.example.com", 22)) == "gw.example.com:22"
 
 

@@ -292,3 +292,8 @@ def test_without_a_known_refresh_lifetime_tokens_stay_valid(
     much_later = replace(stored, obtained_at=NOW - timedelta(days=400))
     health = token_health(much_later, settings(**changes), NOW)
     assert (health.state, health.refresh_risk_at, health.risk) == ("valid", None, "")
+
+
+def test_an_id_token_without_its_signature_part_is_still_read() -> None:
+    header, payload, _ = jwt({"email": "a@b.co"}).split(".")
+    assert id_token_claims(f"{header}.{payload}") == {"email": "a@b.co"}
