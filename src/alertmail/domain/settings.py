@@ -383,7 +383,8 @@ def _preset_fill(
         preset["token_endpoint"] = MICROSOFT_TOKEN.format(tenant=tenant)
     for name, value in preset.items():
         follows_tenant = provider == "microsoft" and name.endswith("_endpoint")
-        if name not in changes and (newly_chosen or follows_tenant or not merged.get(name)):
+        # Only an empty field is filled: 0 is a choice (Microsoft's messages_per_minute=0, no limit).
+        if name not in changes and (newly_chosen or follows_tenant or merged.get(name) in (None, "")):
             fill[name] = value
     if newly_chosen:
         fill |= _left_by_previous_preset(current, preset, changes)
