@@ -20,6 +20,7 @@ __all__ = [
     "DnsError",
     "FieldError",
     "NativeTransportError",
+    "NodeNameInUseError",
     "NotConfiguredError",
     "NotFoundError",
     "OAuthError",
@@ -67,6 +68,10 @@ class NotFoundError(AlertmailError, LookupError):
 
 class ConflictError(AlertmailError):
     category = "conflict"
+
+
+class NodeNameInUseError(ConflictError):
+    """Another live node already runs under this node's name: two would silently become one."""
 
 
 class UnauthorizedError(AlertmailError):

@@ -350,7 +350,7 @@ class NodeRow(Base):
     # The process holding this name (NULL once it stopped cleanly): a second live one is refused.
     instance_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # PostgreSQL: the backend pid of the connection holding the primary's lock, the one fence target.
-    lock_pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    lock_session: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class NodeCheckRow(Base):

@@ -35,6 +35,7 @@ def create_app(config: AppConfig, *, setup_token: str | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_container(config) as container:
             app.state.container = container
+            await container.cluster.register()  # refuses a node name another live node holds
             tasks = [
                 asyncio.create_task(container.cluster.run_forever(), name="cluster"),
                 # Only the primary runs the schedule; on SQLite the one node always is.

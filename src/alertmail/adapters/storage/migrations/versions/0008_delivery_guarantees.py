@@ -4,7 +4,7 @@
 - `leases`: named locks with an expiry, for what must be one at a time across processes that share
   one SQLite file (the OAuth2 refresh); PostgreSQL uses advisory locks for those.
 - `nodes.instance_id`: the process that holds a node name (another live one is refused);
-  `nodes.lock_pid`: the database backend holding the primary's lock, the only one a fence may end.
+  `nodes.lock_session`: the database backend holding the primary's lock, the only one a fence may end.
 
 Revision ID: 0008
 Revises: 0006
@@ -27,7 +27,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("generation", sa.Integer(), nullable=False, server_default="0"))
     with op.batch_alter_table("nodes") as batch:
         batch.add_column(sa.Column("instance_id", sa.String(64), nullable=True))
-        batch.add_column(sa.Column("lock_pid", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("lock_session", sa.Integer(), nullable=True))
     op.create_table(
         "leases",
         sa.Column("name", sa.String(64), nullable=False),
@@ -40,7 +40,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("leases")
     with op.batch_alter_table("nodes") as batch:
-        batch.drop_column("lock_pid")
+        batch.drop_column("lock_session")
         batch.drop_column("instance_id")
     with op.batch_alter_table("oauth_tokens") as batch:
         batch.drop_column("generation")
