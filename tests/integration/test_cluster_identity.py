@@ -18,7 +18,9 @@ import pytest
 
 from alertmail.adapters.storage.database import Database
 from alertmail.adapters.storage.primary_lock import PostgresPrimaryLock
-from tests.support.cluster import Cluster, free_port, sink, start_cluster  # noqa: F401 (fixtures)
+from tests.support.cluster import Cluster, free_port, sink, start_cluster
+
+__all__ = ["sink", "start_cluster"]  # fixtures, imported to be found
 
 pytestmark = pytest.mark.postgres
 
