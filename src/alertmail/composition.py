@@ -245,6 +245,7 @@ def _cluster(
         heartbeat=config.heartbeat_seconds,
         grace=config.failover_grace_seconds,
         automatic_failover=config.automatic_failover,
+        exclusive_name=database.dialect == "postgresql",  # SQLite: one node, its processes share it
     )
     sessions = database.sessionmaker
     raise_once = OncePerIncident(notifications, node, utc_now)

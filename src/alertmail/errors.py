@@ -21,6 +21,7 @@ __all__ = [
     "FieldError",
     "ForbiddenError",
     "NativeTransportError",
+    "NodeNameInUseError",
     "NotConfiguredError",
     "NotFoundError",
     "OAuthError",
@@ -68,6 +69,10 @@ class NotFoundError(AlertmailError, LookupError):
 
 class ConflictError(AlertmailError):
     category = "conflict"
+
+
+class NodeNameInUseError(ConflictError):
+    """Another live node already runs under this node's name: two would silently become one."""
 
 
 class UnauthorizedError(AlertmailError):

@@ -167,7 +167,9 @@ async def test_the_primary_lock_belongs_to_one_connection_and_is_free_once_that_
 
             # The holder's session ends, as when its process is killed or its network lost, or as a
             # backup fences a hung primary: only this database's lock holders, never the caller.
-            assert await second.fence() == 1
+            session = first.session()
+            assert session is not None
+            assert await second.fence(session) == 1
             assert not await first.still_held()
             for _ in range(50):
                 if await second.try_acquire():

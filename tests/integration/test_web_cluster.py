@@ -90,7 +90,9 @@ async def this_node_primary(container: Container) -> NodeStatus:
 async def register(container: Container, node_id: str, role: NodeRole) -> None:
     now = datetime.now(UTC)
     node = ClusterNode(node_id, f"{node_id}.example", "", "1.0.0", role, now, now, is_primary=False)
-    await SqlNodeRepository(container.database.sessionmaker).register(node)
+    await SqlNodeRepository(container.database.sessionmaker).register(
+        node, instance_id=node_id, live_since=None
+    )
 
 
 async def node(container: Container, node_id: str) -> ClusterNode:

@@ -26,6 +26,8 @@ START = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 class Server:
     nodes: dict[str, ClusterNode] = field(default_factory=dict)
     holder: str | None = None
+    instances: dict[str, str | None] = field(default_factory=dict)  # node name -> process holding it
+    sessions: dict[str, int] = field(default_factory=dict)  # node -> its lock connection's session
     claims: set[tuple[str, str]] = field(default_factory=set)
     raised: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     checks: dict[tuple[str, str], NodeCheck] = field(default_factory=dict)
@@ -46,18 +48,34 @@ class Server:
 class Nodes:
     server: Server
 
-    async def register(self, node: ClusterNode) -> None:
+    async def register(
+        self, node: ClusterNode, *, instance_id: str, live_since: datetime | None
+    ) -> ClusterNode | None:
+        held = self.server.nodes.get(node.node_id)
+        holder = self.server.instances.get(node.node_id)
+        live = held is not None and live_since is not None and held.last_heartbeat >= live_since
+        if live and holder not in (None, instance_id):
+            return held
         self.server.nodes[node.node_id] = node
+        self.server.instances[node.node_id] = instance_id
+        return None
+
+    async def release_name(self, node_id: str, *, instance_id: str) -> None:
+        if self.server.instances.get(node_id) == instance_id:
+            self.server.instances[node_id] = None
 
     async def heartbeat(self, node_id: str, *, now: datetime, is_primary: bool) -> None:
         node = self.server.nodes[node_id]
         self.server.nodes[node_id] = replace(node, last_heartbeat=now, is_primary=is_primary)
 
-    async def mark_primary(self, node_id: str) -> None:
+    async def mark_primary(self, node_id: str, *, lock_session: int | None = None) -> None:
         for other, node in self.server.nodes.items():
             primary = other == node_id
             requested = node.promote_requested and not primary
-            self.server.nodes[other] = replace(node, is_primary=primary, promote_requested=requested)
+            session = lock_session if primary else None
+            self.server.nodes[other] = replace(
+                node, is_primary=primary, promote_requested=requested, lock_session=session
+            )
 
     async def list(self) -> list[ClusterNode]:
         return sorted(self.server.nodes.values(), key=lambda n: n.node_id)
@@ -80,6 +98,9 @@ class Lock:
     async def try_acquire(self) -> bool:
         if self.server.holder in (None, self.owner):
             self.server.holder = self.owner
+            self.server.sessions[self.owner] = (
+                self.server.sessions.get(self.owner, 0) + len(self.server.sessions) + 1
+            )
             return True
         return False
 
@@ -93,8 +114,11 @@ class Lock:
         if self.server.holder == self.owner:
             self.server.holder = None
 
-    async def fence(self) -> int:
-        if self.server.holder in (None, self.owner):
+    def session(self) -> int | None:
+        return self.server.sessions[self.owner] if self.server.holder == self.owner else None
+
+    async def fence(self, session: int) -> int:
+        if self.server.holder in (None, self.owner) or self.server.sessions[self.server.holder] != session:
             return 0
         self.server.holder = None
         return 1

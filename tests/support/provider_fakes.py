@@ -10,7 +10,8 @@ Use it through the `provider_fake` fixture. URLs: `fake.base_url`, `fake.microso
 `fake.microsoft_token(tenant)`, `fake.google_authorize`, `fake.google_token`. Scripting:
 `fake.token_error(code)` / `fake.authorize_error(code)` make every following request to that
 endpoint fail with a catalogue entry until cleared with `None`; `fake.account`, `client_secret`,
-`redirect_uris`, `single_tenant`, `access_token` and `expires_in` shape the rest. Every request is
+`redirect_uris`, `single_tenant`, `access_token` and `expires_in` shape the rest; `token_gate` (an
+`asyncio.Event`) holds Microsoft token requests until it is set. Every request is
 kept in `fake.requests`, unredacted, so tests can assert what was sent: nothing here prints them.
 
 The catalogues (`MICROSOFT_ERRORS`, `GOOGLE_ERRORS`) and the builders (`microsoft_error_body`,
@@ -145,6 +146,8 @@ class ProviderFake:
         self.app_name = "alertmail"
         self.access_token: str | None = None  # issue this access token (None: a fresh one each time)
         self.expires_in = 3599
+        # When set, token requests are recorded and then held until it is: a request "in flight".
+        self.token_gate: asyncio.Event | None = None
         self.requests: list[RecordedRequest] = []
         self._base_url: str | None = None
         self._token_error: str | None = None
@@ -297,6 +300,8 @@ class ProviderFake:
 
     async def _microsoft_token(self, request: Request) -> Response:
         recorded = await self._record(request)
+        if self.token_gate is not None:
+            await self.token_gate.wait()
         form, tenant = recorded.form, request.path_params["tenant"]
         if self.single_tenant and tenant == "common":
             return self._microsoft_refusal("AADSTS50194", form, tenant)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Any
 
 from alertmail.domain.ports import ClusterNode
 from alertmail.services.cluster import node_state
@@ -167,11 +168,11 @@ async def test_a_version_mismatch_is_mailed_once_by_the_primary_and_cleared_when
 class UnreachableAtFirst(Nodes):
     failures: int = 2
 
-    async def register(self, node: ClusterNode) -> None:
+    async def register(self, node: ClusterNode, **identity: Any) -> ClusterNode | None:
         if self.failures:
             self.failures -= 1
             raise ConnectionError("the database is not up yet")
-        await super().register(node)
+        return await super().register(node, **identity)
 
 
 async def test_a_node_started_before_its_database_registers_once_it_answers_and_leaves_cleanly() -> None:

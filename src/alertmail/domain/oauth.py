@@ -92,6 +92,7 @@ class OAuthTokens:
     last_error: str = ""
     last_error_code: str = ""
     last_error_at: datetime | None = None
+    generation: int = 0  # of the stored row these were read from; bumped by every write of tokens
 
     @property
     def last_used_at(self) -> datetime:

@@ -226,7 +226,17 @@ class OAuthTokenRepository(Protocol):
 
     async def load(self) -> OAuthTokens | None: ...
 
-    async def save(self, tokens: OAuthTokens) -> None: ...
+    async def save(self, tokens: OAuthTokens) -> OAuthTokens:
+        """Store new tokens whatever is stored (a sign-in); returned with their new generation."""
+        ...
+
+    async def save_if_current(self, tokens: OAuthTokens) -> OAuthTokens | None:
+        """Compare-and-set: store only if the row is still at `tokens.generation`; None if it moved."""
+        ...
+
+    async def mark_accepted(self, generation: int, at: datetime) -> None:
+        """The relay accepted the access token of `generation`: recorded if that is still stored."""
+        ...
 
     async def delete(self) -> None: ...
 
@@ -416,17 +426,27 @@ class ClusterNode:
     promote_requested: bool = False
     # Set by an administrator ("backup operations disabled"): the node never takes over as primary.
     backup_disabled_since: datetime | None = None
+    # The database session holding the primary's lock (PostgreSQL backend pid): the one to fence.
+    lock_session: int | None = None
 
 
 class NodeRepository(Protocol):
-    async def register(self, node: ClusterNode) -> None:
-        """Insert or replace the node's row: a restart keeps its id and clears a promotion request."""
+    async def register(
+        self, node: ClusterNode, *, instance_id: str, live_since: datetime | None
+    ) -> ClusterNode | None:
+        """Insert or replace the node's row (a restart keeps its id and clears a promotion request)
+        for process `instance_id`; None when done. With `live_since`, another process whose
+        heartbeat is newer keeps the row, and is returned."""
+        ...
+
+    async def release_name(self, node_id: str, *, instance_id: str) -> None:
+        """The process stopped cleanly: its name is free for the next one at once."""
         ...
 
     async def heartbeat(self, node_id: str, *, now: datetime, is_primary: bool) -> None: ...
 
-    async def mark_primary(self, node_id: str) -> None:
-        """Record `node_id` as the primary and every other node as not."""
+    async def mark_primary(self, node_id: str, *, lock_session: int | None = None) -> None:
+        """Record `node_id` as the primary (holding the lock on `lock_session`), every other as not."""
         ...
 
     async def list(self) -> list[ClusterNode]: ...
@@ -487,8 +507,14 @@ class PrimaryLock(Protocol):
         """Let the lock go and close the connection that held it."""
         ...
 
-    async def fence(self) -> int:
-        """End the database session of whoever else holds the lock (a hung primary); how many ended."""
+    def session(self) -> int | None:
+        """The database session this node holds the lock on (PostgreSQL backend pid), if any."""
+        ...
+
+    async def fence(self, session: int) -> int:
+        """End `session` if it still holds the lock (a hung primary's); how many ended (0 or 1).
+
+        Only that one: a backup whose view is a moment old must not end the new primary's."""
         ...
 
 

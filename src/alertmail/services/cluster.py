@@ -14,7 +14,8 @@ primary dies the lock is released with it. Then:
 A primary that hangs (stopped, swapping, wedged) keeps its connection and so the lock, but its
 heartbeat stops: once a backup has seen no new heartbeat from it for three heartbeats, it is an
 outage too, and the backup that takes over first ends the hung primary's database session
-(`PrimaryLock.fence`): the lock is freed, and the old primary steps down when it wakes, since its
+(`PrimaryLock.fence`, of the session the primary recorded as its lock's, never whoever holds the
+lock now): the lock is freed, and the old primary steps down when it wakes, since its
 lock check fails. A node whose backup operations are disabled never takes over.
 
 Traffic nodes never take the lock. Only the primary runs `run_while_primary` jobs (the scheduler)
@@ -28,11 +29,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
-from alertmail.domain.cluster_checks import NodeCheck
 from alertmail.domain.ports import (
     ClusterNode,
     ClusterObserver,
@@ -40,28 +41,30 @@ from alertmail.domain.ports import (
     NodeRole,
     PrimaryLock,
 )
-from alertmail.errors import ConflictError, NotFoundError
+from alertmail.errors import ConflictError, NodeNameInUseError
 from alertmail.services.clock import Clock, utc_now
 from alertmail.services.cluster_checks import (
-    CHECK_CLEARED,
     FailoverChecks,
     OncePerIncident,
     describe,
-    incident_key,
 )
+from alertmail.services.cluster_outage import OutageMail
+from alertmail.services.cluster_status import (
+    NodeState,
+    NodeStatus,
+    VersionWatch,
+    find_node,
+    node_state,
+    silent_primary,
+)
+from alertmail.services.node_registration import NodeRegistration
 
 __all__ = ["ClusterOptions", "ClusterService", "NodeState", "NodeStatus", "node_state"]
 
 logger = logging.getLogger(__name__)
 
-NodeState = Literal["primary", "backup", "traffic", "down"]
 
-PROBE_FAILED = {
-    True: "failover.primary_probe_failed_failover_enabled",
-    False: "failover.primary_probe_failed_failover_disabled",
-}
 BECOMING_PRIMARY = "failover.backup_becoming_primary"
-VERSION_MISMATCH = "failover.version_mismatch"
 
 
 @dataclass(frozen=True)
@@ -74,40 +77,12 @@ class ClusterOptions:
     heartbeat: float = 5.0  # seconds between heartbeats (and lock checks)
     grace: float = 15.0  # seconds a primary may be gone before a backup takes over
     automatic_failover: bool = True
+    exclusive_name: bool = False  # refuse a name a live node holds (PostgreSQL; see node_registration)
 
     @property
     def stale_after(self) -> timedelta:
         """A node whose last heartbeat is older than this is down."""
         return timedelta(seconds=3 * self.heartbeat)
-
-
-@dataclass(frozen=True)
-class NodeStatus:
-    node: ClusterNode
-    state: NodeState
-    this_node: bool
-    checks: tuple[NodeCheck, ...] = ()  # the node's failover checks as last probed
-
-    @property
-    def problems(self) -> tuple[NodeCheck, ...]:
-        return tuple(check for check in self.checks if check.failing)
-
-
-def node_state(node: ClusterNode, now: datetime, stale_after: timedelta) -> NodeState:
-    if now - node.last_heartbeat > stale_after:
-        return "down"
-    if node.is_primary:
-        return "primary"
-    return "backup" if node.role == "primary-capable" else "traffic"
-
-
-@dataclass(frozen=True)
-class _Outage:
-    """The recorded primary's lock is free: seen first at `since` (this process's monotonic clock)."""
-
-    primary: ClusterNode
-    incident: str
-    since: float
 
 
 class ClusterService:
@@ -135,10 +110,23 @@ class ClusterService:
         self._became_primary = asyncio.Event()
         self._stepped_down = asyncio.Event()
         self._stepped_down.set()
-        self._outage: _Outage | None = None
-        self._mismatches: dict[str, str] = {}  # node id -> open version-mismatch incident
+        self._outages = OutageMail(
+            raise_once, options.node_id, options.automatic_failover, options.grace, monotonic
+        )
+        self._versions = VersionWatch(
+            raise_once, options.node_id, options.version, options.stale_after, clock
+        )
         self._heard: dict[str, tuple[datetime, float]] = {}  # node id -> (its last heartbeat, seen at)
         self._serves_http = True
+        self._registered = False
+        self._registration = NodeRegistration(
+            nodes,
+            exclusive=options.exclusive_name,
+            stale_after=options.stale_after,
+            heartbeat=options.heartbeat,
+            clock=clock,
+            monotonic=monotonic,
+        )
 
     @property
     def options(self) -> ClusterOptions:
@@ -166,7 +154,7 @@ class ClusterService:
     async def set_backup_operations(self, node_id: str | None, *, enabled: bool) -> ClusterNode:
         """Enable or disable a node's backup operations (this node by default)."""
         target = node_id or self._options.node_id
-        node = _find(await self._nodes.list(), target)
+        node = find_node(await self._nodes.list(), target)
         if node.role == "traffic":
             raise ConflictError(f"{target} is a traffic node: it has no backup operations")
         return await self._nodes.set_backup_operations(target, enabled=enabled, now=self._clock())
@@ -176,7 +164,7 @@ class ClusterService:
     ) -> ClusterNode:
         """Ask a backup (this node by default) to take the free lock, and wait until it has."""
         target = node_id or self._options.node_id
-        node = _find(await self._nodes.list(), target)
+        node = find_node(await self._nodes.list(), target)
         if node.role == "traffic":
             raise ConflictError(f"{target} is a traffic node: traffic nodes never become primary")
         if node.backup_disabled_since is not None:
@@ -187,7 +175,7 @@ class ClusterService:
         if await self._lock.held_by_anyone():
             if node.is_primary:
                 return node
-            if not _silent_primary(await self._nodes.list(), self._clock(), self._options.stale_after):
+            if not silent_primary(await self._nodes.list(), self._clock(), self._options.stale_after):
                 raise ConflictError(
                     "the primary still holds the lock; stop it first (systemctl stop alertmail on it),"
                     " then promote"
@@ -196,7 +184,7 @@ class ClusterService:
         deadline = self._monotonic() + wait
         while self._monotonic() < deadline:
             await asyncio.sleep(poll)
-            node = _find(await self._nodes.list(), target)
+            node = find_node(await self._nodes.list(), target)
             if node.is_primary and not node.promote_requested:
                 return node
         raise ConflictError(
@@ -205,23 +193,30 @@ class ClusterService:
 
     # --- the node's own loop ------------------------------------------------------------------
 
-    async def run_forever(self, *, serves_http: bool = True) -> None:
-        """Register, then heartbeat (and elect, and check) until cancelled; step down on the way out.
+    async def register(self, *, serves_http: bool = True) -> None:
+        """Take this node's name before serving: `NodeNameInUseError` if a live node holds it.
 
         `serves_http`: whether this process answers HTTP (`serve`) or not (`worker`): a node without
         it advertises no URL, so nobody probes it, and it does not probe itself.
         """
         self._serves_http = serves_http
-        registered = False
+        await self._register()
+        self._registered = True
+
+    async def run_forever(self, *, serves_http: bool = True) -> None:
+        """Register (unless `register` did), then heartbeat (and elect, and check) until cancelled;
+        step down on the way out."""
+        self._serves_http = serves_http
         checks = asyncio.create_task(self._check_forever(), name="failover-checks")
         try:
             while True:
                 try:
-                    if not registered:
-                        await self._register()
-                        registered = True
+                    if not self._registered:
+                        await self.register(serves_http=serves_http)
                     await self.tick()
                     self._checks.outages.succeeded(self._clock(), primary=self._primary)
+                except NodeNameInUseError:
+                    raise  # not a hiccup: this node must not run under that name
                 except Exception:  # a database hiccup must not end the heartbeat
                     self._checks.outages.failed(self._clock())
                     logger.exception("cluster heartbeat failed; trying again")
@@ -277,13 +272,13 @@ class ClusterService:
             await self._elect(nodes)
         await self._nodes.heartbeat(self._options.node_id, now=self._clock(), is_primary=self._primary)
         if self._primary:
-            await self._check_versions(nodes)
+            await self._versions.check(nodes)
 
     async def _register(self) -> None:
         now = self._clock()
         o = self._options
         url = o.advertised_url if self._serves_http else ""
-        await self._nodes.register(
+        await self._registration.register(
             ClusterNode(o.node_id, o.hostname, url, o.version, o.role, now, now, is_primary=False)
         )
         self._observe()
@@ -299,6 +294,9 @@ class ClusterService:
             logger.exception("could not record stepping down; the backups will wait out the grace period")
         finally:
             await self._lock.release()
+            if self._registered:
+                with suppress(Exception):  # else the name frees itself once its heartbeat is stale
+                    await self._registration.leave(self._options.node_id)
 
     # --- election -----------------------------------------------------------------------------
 
@@ -308,26 +306,29 @@ class ClusterService:
         hung = self._primary_hung(recorded)  # heard on every tick, so silence is measured from the first
         held = await self._lock.held_by_anyone()
         if held and not hung:
-            await self._outage_over(nodes)
+            await self._outages.over(nodes)
             return
         if me is not None and me.backup_disabled_since is not None:
             if recorded is not None:
-                await self._outage_seen(recorded)  # still say the primary is gone; never take over
+                await self._outages.seen(recorded)  # still say the primary is gone; never take over
             return
         promoted = me is not None and me.promote_requested
+        # Fence only the recorded primary's own lock session: whoever holds the lock now may be a
+        # backup that took over a moment ago, and must be left alone.
+        fence = recorded.lock_session if held and recorded is not None else None
         if recorded is None or promoted:
             # a cold start, a primary that stepped down cleanly, or a promotion by hand
-            if await self._take(fence=held):
-                self._outage = None
+            if await self._take(fence=fence):
+                self._outages.current = None
             return
-        outage = await self._outage_seen(recorded)
+        outage = await self._outages.seen(recorded)
         waited = self._monotonic() - outage.since
         if (
             self._options.automatic_failover
             and waited >= self._options.grace
-            and await self._take(fence=held)
+            and await self._take(fence=fence)
         ):
-            self._outage = None
+            self._outages.current = None
             details = {
                 "node": self._options.node_id,
                 "primary": describe(outage.primary),
@@ -352,9 +353,9 @@ class ClusterService:
             return False
         return now - heard[1] > self._options.stale_after.total_seconds()
 
-    async def _take(self, *, fence: bool = False) -> bool:
-        if fence:
-            ended = await self._lock.fence()
+    async def _take(self, *, fence: int | None = None) -> bool:
+        if fence is not None:
+            ended = await self._lock.fence(fence)
             logger.error("ended %d database session(s) of a hung primary that kept the lock", ended)
         if not await self._lock.try_acquire():
             return False
@@ -362,43 +363,8 @@ class ClusterService:
         # not stay held by a node that does not know it is the primary.
         self._set_primary(True)
         logger.warning("node %s is now the primary", self._options.node_id)
-        await self._nodes.mark_primary(self._options.node_id)
+        await self._nodes.mark_primary(self._options.node_id, lock_session=self._lock.session())
         return True
-
-    async def _outage_seen(self, recorded: ClusterNode) -> _Outage:
-        """The outage of `recorded`, opened (and mailed, once across the cluster) when first seen."""
-        if self._outage is not None and self._outage.primary.node_id == recorded.node_id:
-            return self._outage
-        incident = incident_key("primary", recorded.node_id, recorded.last_heartbeat.isoformat())
-        self._outage = _Outage(recorded, incident, self._monotonic())
-        automatic = self._options.automatic_failover
-        details = {"node": self._options.node_id, "primary": describe(recorded)}
-        if automatic:
-            details["grace_period"] = f"{self._options.grace:g} s"
-        logger.error("primary %s does not hold the lock any more", recorded.node_id)
-        await self._raise_once(PROBE_FAILED[automatic], incident, details, dedupe_key=recorded.node_id)
-        return self._outage
-
-    async def _outage_over(self, nodes: Sequence[ClusterNode]) -> None:
-        """The lock is held again. If the same primary came back (not a failover), say it cleared."""
-        outage = self._outage
-        if outage is None:
-            return
-        primary = next((n for n in nodes if n.is_primary), None)
-        if primary is None:
-            return  # the holder has not recorded itself yet: look again at the next heartbeat
-        before = outage.primary
-        same = primary.node_id == before.node_id
-        if (
-            same
-            and primary.last_heartbeat == before.last_heartbeat
-            and primary.started_at == before.started_at
-        ):
-            return  # its row is the one from before the outage: not recorded yet either
-        self._outage = None
-        if same:
-            details = {"node": self._options.node_id, "check": PROBE_FAILED[self._options.automatic_failover]}
-            await self._raise_once(CHECK_CLEARED, outage.incident, details, dedupe_key=before.node_id)
 
     def _set_primary(self, primary: bool) -> None:
         self._primary = primary
@@ -410,46 +376,6 @@ class ClusterService:
             self._stepped_down.set()
         self._observe()
 
-    # --- the primary's checks -----------------------------------------------------------------
-
-    async def _check_versions(self, nodes: Sequence[ClusterNode]) -> None:
-        """Each live node whose version is not the primary's is one incident, mailed once."""
-        now = self._clock()
-        mine = self._options.version
-        found: dict[str, str] = {}
-        for node in nodes:
-            if node.node_id == self._options.node_id or node.version == mine:
-                continue
-            if node_state(node, now, self._options.stale_after) == "down":
-                continue
-            incident = incident_key("version", node.node_id, node.version, mine, node.started_at.isoformat())
-            found[node.node_id] = incident
-            if self._mismatches.get(node.node_id) != incident:
-                details = {
-                    "node": node.node_id,
-                    "primary": self._options.node_id,
-                    "primary_version": mine,
-                    "backup_version": node.version,
-                }
-                await self._raise_once(VERSION_MISMATCH, incident, details, dedupe_key=node.node_id)
-        for node_id, incident in self._mismatches.items():
-            if node_id not in found:
-                details = {"node": node_id, "check": VERSION_MISMATCH}
-                await self._raise_once(CHECK_CLEARED, incident, details, dedupe_key=node_id)
-        self._mismatches = found
-
     def _observe(self) -> None:
         if self._observer is not None:
             self._observer.node_state(self._options.role, self._primary)
-
-
-def _silent_primary(nodes: Sequence[ClusterNode], now: datetime, stale_after: timedelta) -> bool:
-    """The recorded primary holds the lock but has stopped heartbeating (by the clocks' say)."""
-    return any(n.is_primary and node_state(n, now, stale_after) == "down" for n in nodes)
-
-
-def _find(nodes: Sequence[ClusterNode], node_id: str) -> ClusterNode:
-    for node in nodes:
-        if node.node_id == node_id:
-            return node
-    raise NotFoundError(f"there is no node {node_id!r} (alertmail cluster status lists them)")

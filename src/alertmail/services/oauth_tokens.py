@@ -2,8 +2,12 @@
 
 The SMTP transport asks `access_token(settings)` right before AUTH. While the stored access token
 has more than `refresh_margin` left it is returned as is: a thousand sends cost no refresh. Past
-that, one coroutine refreshes under a lock (and, on PostgreSQL, under an advisory lock shared by
-every node); the others wait and reuse its result. The rotated refresh token is stored every time.
+that, one coroutine refreshes under a lock (and under a lock in the database shared by every process
+and node); the others wait and reuse its result. The rotated refresh token is stored every time.
+
+Every write of new tokens is a compare-and-set on the row's generation, so the row only moves
+forward: a refresh that finishes after a new sign-in does not overwrite it, and recording that the
+relay accepted a token touches nothing but that.
 
 When the provider says the refresh token is dead (`oauth_reauth`), the tokens are marked
 `reauthorization_required` and later sends fail at once from what is stored, without asking the
@@ -13,6 +17,7 @@ provider again, until the administrator signs in again.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -31,6 +36,8 @@ from alertmail.errors import OAuthError
 from alertmail.services.clock import Clock, utc_now
 
 __all__ = ["OAuthStatus", "OAuthTokenService"]
+
+logger = logging.getLogger("alertmail.oauth")
 
 DEFAULT_REFRESH_MARGIN = timedelta(minutes=5)
 
@@ -97,7 +104,9 @@ class OAuthTokenService:
             return
         issued = tokens.refreshed_at or tokens.obtained_at
         if tokens.accepted_at is None or tokens.accepted_at < issued:  # one write per new token
-            await self._tokens.save(replace(tokens, accepted_at=self._clock()))
+            # Only the acceptance, and only on the generation read: never the whole row, which a
+            # refresh or a sign-in may have replaced since (its tokens would be written back).
+            await self._tokens.mark_accepted(tokens.generation, self._clock())
         self._recorded_accepted = handed
 
     async def refresh(self, settings: MailSettings) -> OAuthTokens:
@@ -121,8 +130,9 @@ class OAuthTokenService:
             token_endpoint=settings.token_endpoint,
             account=account,
         )
-        await self._tokens.save(tokens)
-        return tokens
+        # A sign-in is the newest word whatever is stored: a refresh still in flight then fails
+        # its compare-and-set and leaves these alone.
+        return await self._tokens.save(tokens)
 
     async def sign_out(self) -> None:
         await self._tokens.delete()
@@ -182,13 +192,21 @@ class OAuthTokenService:
             last_error_code="",
             last_error_at=None,
         )
-        await self._tokens.save(refreshed)
-        return refreshed
+        return await self._store(settings, refreshed)
+
+    async def _store(self, settings: MailSettings, tokens: OAuthTokens) -> OAuthTokens:
+        """Compare-and-set on the generation read; if a sign-in replaced the row meanwhile, it wins."""
+        saved = await self._tokens.save_if_current(tokens)
+        if saved is not None:
+            return saved
+        logger.warning("the OAuth2 tokens changed during a refresh (a new sign-in): keeping the new ones")
+        return _usable(await self._tokens.load(), settings)
 
     async def _dead(self, current: OAuthTokens, error: OAuthError) -> OAuthError:
         """Record a failed refresh on the tokens; a dead refresh token stops further attempts."""
         classification = classify(error)
-        await self._tokens.save(
+        # Compare-and-set: a sign-in that landed meanwhile is not to be marked dead.
+        await self._tokens.save_if_current(
             replace(
                 current,
                 reauthorization_required=classification.category == "oauth_reauth",
@@ -239,9 +257,10 @@ class OAuthTokenService:
             client_id=settings.client_id,
             token_endpoint=settings.token_endpoint,
             account=settings.username,
+            generation=0 if tokens is None else tokens.generation,
         )
-        await self._tokens.save(fetched)
-        return fetched
+        saved = await self._tokens.save_if_current(fetched)
+        return fetched if saved is None else saved  # a newer row: use this token once, keep that
 
     def _count_refresh(self, reason: str) -> None:
         """Count a request to the provider: `/metrics` shows whether any is made while the access

@@ -37,6 +37,7 @@ __all__ = [
     "CacheGenerationRow",
     "EventRow",
     "EventWindowRow",
+    "LeaseRow",
     "MailServerLogRow",
     "MailSettingsRow",
     "NodeCheckRow",
@@ -219,6 +220,8 @@ class OAuthTokenRow(Base):
     last_error: Mapped[str] = mapped_column(Text)
     last_error_code: Mapped[str] = mapped_column(String(64))
     last_error_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Bumped by every write of new tokens, each a compare-and-set on it: a row never goes back.
+    generation: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class OAuthAuthorizationRow(Base):
@@ -314,6 +317,16 @@ class EventWindowRow(Base):
     digest_pending: Mapped[bool] = mapped_column(Boolean)
 
 
+class LeaseRow(Base):
+    """A named lock with an expiry: one holder at a time across processes, freed by time if it dies."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class SchedulerRunRow(Base):
     """A scheduled job's run, one row per period: the primary key makes "once a day" hold cluster-wide."""
 
@@ -357,6 +370,10 @@ class NodeRow(Base):
     is_primary: Mapped[bool] = mapped_column(Boolean)
     promote_requested: Mapped[bool] = mapped_column(Boolean, server_default=false())
     backup_disabled_since: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # The process holding this name (NULL once it stopped cleanly): a second live one is refused.
+    instance_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # PostgreSQL: the backend pid of the connection holding the primary's lock, the one fence target.
+    lock_session: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class NodeCheckRow(Base):

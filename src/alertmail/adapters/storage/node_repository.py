@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import func, insert, null, select, update
+from sqlalchemy import func, insert, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alertmail.adapters.storage.models import NodeRow
@@ -24,7 +24,9 @@ class SqlNodeRepository:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def register(self, node: ClusterNode) -> None:
+    async def register(
+        self, node: ClusterNode, *, instance_id: str, live_since: datetime | None
+    ) -> ClusterNode | None:
         # Update in place, insert if new: a write first, so SQLite takes its write lock at once (a
         # read first could find the database locked), and nobody ever sees the row missing. The
         # administrator's backup-operations flag is not the node's to report: it is kept.
@@ -37,16 +39,35 @@ class SqlNodeRepository:
             "last_heartbeat": node.last_heartbeat,
             "is_primary": node.is_primary,
             "promote_requested": False,
+            "instance_id": instance_id,
+            "lock_session": None,
         }
-        async with self._sessions.begin() as db:
-            done = await db.execute(
-                update(NodeRow)
-                .where(NodeRow.node_id == node.node_id)
-                .values(**values)
-                .returning(NodeRow.node_id)
+        where = [NodeRow.node_id == node.node_id]
+        if live_since is not None:  # the name is free, ours, or its holder's heartbeat is stale
+            where.append(
+                or_(
+                    NodeRow.instance_id.is_(None),
+                    NodeRow.instance_id == instance_id,
+                    NodeRow.last_heartbeat < live_since,
+                )
             )
-            if done.scalar_one_or_none() is None:
-                await db.execute(insert(NodeRow).values(node_id=node.node_id, **values))
+        async with self._sessions.begin() as db:
+            done = await db.execute(update(NodeRow).where(*where).values(**values).returning(NodeRow.node_id))
+            if done.scalar_one_or_none() is not None:
+                return None
+            holder = await db.get(NodeRow, node.node_id)
+            if holder is not None:
+                return _node(holder)
+            await db.execute(insert(NodeRow).values(node_id=node.node_id, **values))
+        return None
+
+    async def release_name(self, node_id: str, *, instance_id: str) -> None:
+        async with self._sessions.begin() as db:
+            await db.execute(
+                update(NodeRow)
+                .where(NodeRow.node_id == node_id, NodeRow.instance_id == instance_id)
+                .values(instance_id=None)
+            )
 
     async def heartbeat(self, node_id: str, *, now: datetime, is_primary: bool) -> None:
         async with self._sessions.begin() as db:
@@ -56,15 +77,17 @@ class SqlNodeRepository:
                 .values(last_heartbeat=now, is_primary=is_primary)
             )
 
-    async def mark_primary(self, node_id: str) -> None:
+    async def mark_primary(self, node_id: str, *, lock_session: int | None = None) -> None:
         async with self._sessions.begin() as db:
             await db.execute(
                 update(NodeRow)
                 .where(NodeRow.node_id == node_id)
-                .values(is_primary=True, promote_requested=False)
+                .values(is_primary=True, promote_requested=False, lock_session=lock_session)
             )
             await db.execute(
-                update(NodeRow).where(NodeRow.node_id != node_id, NodeRow.is_primary).values(is_primary=False)
+                update(NodeRow)
+                .where(NodeRow.node_id != node_id, NodeRow.is_primary)
+                .values(is_primary=False, lock_session=None)
             )
 
     async def list(self) -> list[ClusterNode]:
@@ -116,4 +139,5 @@ def _node(row: NodeRow) -> ClusterNode:
         is_primary=row.is_primary,
         promote_requested=row.promote_requested,
         backup_disabled_since=row.backup_disabled_since,
+        lock_session=row.lock_session,
     )

@@ -34,11 +34,12 @@ _HOLDERS = text(
     " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
     " AND classid = CAST(:high AS oid) AND objid = CAST(:low AS oid) AND objsubid = 2"
 )
+# Only the session named, and only while it still holds the lock: never whoever holds it now.
 _FENCE = text(
     "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' AND granted"
     " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
     " AND classid = CAST(:high AS oid) AND objid = CAST(:low AS oid) AND objsubid = 2"
-    " AND pid <> pg_backend_pid()"
+    " AND pid = :session AND pid <> pg_backend_pid()"
 )
 _MINE = (
     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()"
@@ -109,11 +110,17 @@ class PostgresPrimaryLock:
             held = await connection.scalar(_HOLDERS, {"high": self._key[0], "low": self._key[1]})
         return bool(held)
 
-    async def fence(self) -> int:
-        """End the other holder's session. The database role must be the nodes' own (or have
+    def session(self) -> int | None:
+        if self._connection is None or self._connection.closed:
+            return None
+        return int(self._connection.info.backend_pid)
+
+    async def fence(self, session: int) -> int:
+        """End `session` if it holds the lock. The database role must be the nodes' own (or have
         pg_signal_backend): PostgreSQL lets a role end its own sessions, not a superuser's."""
+        params = {"high": self._key[0], "low": self._key[1], "session": session}
         async with self._engine.connect() as connection:
-            ended = await connection.scalar(_FENCE, {"high": self._key[0], "low": self._key[1]})
+            ended = await connection.scalar(_FENCE, params)
             await connection.commit()
         return int(ended or 0)
 
@@ -152,5 +159,8 @@ class SingleNodeLock:
     async def release(self) -> None:
         self._held = False
 
-    async def fence(self) -> int:
+    def session(self) -> int | None:
+        return None
+
+    async def fence(self, session: int) -> int:
         return 0

@@ -42,6 +42,7 @@ def create_app(config: AppConfig, *, setup_token: str | None = None) -> FastAPI:
         install_access_log_filter()  # here: uvicorn has configured its loggers by now
         async with open_container(config) as container:
             app.state.container = container
+            await container.cluster.register()  # refuses a node name another live node holds
             await container.notifications.check_templates_at_start()
             tasks = [
                 asyncio.create_task(container.cluster.run_forever(), name="cluster"),

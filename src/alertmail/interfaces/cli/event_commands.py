@@ -69,6 +69,7 @@ async def _run_until_signalled(container: Container) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     cluster = container.cluster
+    await cluster.register(serves_http=False)  # refuses a node name another live node holds
     tasks = [
         asyncio.create_task(container.delivery_worker.run_forever(), name="delivery"),
         asyncio.create_task(cluster.run_forever(serves_http=False), name="cluster"),
