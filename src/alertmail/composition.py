@@ -48,6 +48,7 @@ from alertmail.services.clock import utc_now
 from alertmail.services.cluster import ClusterOptions, ClusterService
 from alertmail.services.cluster_checks import CheckOptions, FailoverChecks, OncePerIncident
 from alertmail.services.delivery import DeliveryOptions, DeliveryWorker
+from alertmail.services.event_recipients import EventRecipients
 from alertmail.services.local_submission import LocalSubmissionService
 from alertmail.services.mail_logs import MailLogService
 from alertmail.services.notifications import CoalescingOptions, NotificationService
@@ -172,6 +173,7 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
         ),
         on_queued=worker.wake,
         on_received=metrics.event_received,
+        recipients=EventRecipients(administrators, sending),
     )
     admin_service = AdministratorService(administrators, SqlApiTokenRepository(sessions))
     return Container(

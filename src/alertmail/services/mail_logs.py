@@ -13,7 +13,8 @@ from alertmail.errors import FieldError, SettingsValidationError
 __all__ = ["CATEGORIES", "MailLogService"]
 
 # Derived from the classification table, so a category added there can be filtered on at once.
-CATEGORIES = tuple(dict.fromkeys(rule.category for rule in RULES))
+# The failures' categories, and the one note that is not a failure (events mailed to administrators).
+CATEGORIES = (*dict.fromkeys(rule.category for rule in RULES), "no_admin_contacts")
 MAX_LIMIT = 1000
 
 

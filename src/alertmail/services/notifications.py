@@ -31,6 +31,7 @@ from alertmail.domain.ports import EventRenderer, EventRepository, SettingsRepos
 from alertmail.domain.schedule import AlreadyClaimedError, RunClaim
 from alertmail.domain.settings import MailSettings
 from alertmail.services.clock import Clock, utc_now
+from alertmail.services.event_recipients import EventRecipients, Recipients
 
 __all__ = ["CoalescingOptions", "NotificationService"]
 
@@ -54,6 +55,7 @@ class NotificationService:
         coalescing: CoalescingOptions | None = None,
         on_queued: Callable[[], None] | None = None,
         on_received: Callable[[str], None] | None = None,
+        recipients: EventRecipients | None = None,
         clock: Clock = utc_now,
     ) -> None:
         self._catalog = catalog
@@ -65,6 +67,7 @@ class NotificationService:
         self._coalescing = coalescing or CoalescingOptions()
         self._on_queued = on_queued
         self._on_received = on_received
+        self._recipients = recipients
         self._clock = clock
 
     @property
@@ -125,13 +128,16 @@ class NotificationService:
             node=self._node,
         )
         settings = (await self._settings.load()).settings
+        to = await self.recipients(settings)
         recorded = await self._events.record(
             event,
             window=self._coalescing.window,
             max_mailed_keys=self._coalescing.max_mailed_keys,
-            make_message=lambda: self._message_for(kind, event, settings),
+            make_message=lambda: self._message_for(kind, event, settings, to.addresses),
             claim=claim,
         )
+        if to.source == "administrators" and recorded.disposition == "mailed" and self._recipients:
+            await self._recipients.log_fallback(settings, to, kind.name)
         if self._on_received is not None:
             self._on_received(kind.name)
         if recorded.outbox_id is not None and self._on_queued is not None:
@@ -141,7 +147,10 @@ class NotificationService:
     async def flush_digests(self) -> int:
         """Queue the digests of every window that has ended; how many were queued."""
         settings = (await self._settings.load()).settings
-        queued = await self._events.take_due_digests(self._clock(), lambda d: self._digest_for(d, settings))
+        to = (await self.recipients(settings)).addresses
+        queued = await self._events.take_due_digests(
+            self._clock(), lambda d: self._digest_for(d, settings, to)
+        )
         if queued and self._on_queued is not None:
             self._on_queued()
         return queued
@@ -166,27 +175,47 @@ class NotificationService:
     async def recent(self, *, event_type: str | None = None, limit: int = 100) -> list[StoredEvent]:
         return await self._events.list(event_type=event_type, limit=limit)
 
-    def _message_for(self, kind: EventType, event: Event, settings: MailSettings) -> OutboxMessage | None:
-        if not settings.admin_contacts:
+    async def recipients(self, settings: MailSettings | None = None) -> Recipients:
+        """Whom events are mailed to now: the admin contacts, else the administrators, else nobody."""
+        settings = settings or (await self._settings.load()).settings
+        if self._recipients is None:
+            return Recipients(
+                tuple(settings.admin_contacts), "admin_contacts" if settings.admin_contacts else "none"
+            )
+        return await self._recipients.resolve(settings)
+
+    def _message_for(
+        self, kind: EventType, event: Event, settings: MailSettings, to: tuple[str, ...]
+    ) -> OutboxMessage | None:
+        if not to:
             return None
         mail = self._renderer.render_event(kind, event)
-        return self._queued(mail, kind.name, event.dedupe_key, settings, source="event")
+        return self._queued(mail, kind.name, event.dedupe_key, settings, to, source="event")
 
-    def _digest_for(self, digest: Digest, settings: MailSettings) -> OutboxMessage | None:
-        if not settings.admin_contacts:
+    def _digest_for(
+        self, digest: Digest, settings: MailSettings, to: tuple[str, ...]
+    ) -> OutboxMessage | None:
+        if not to:
             return None
         kind = self._catalog.get(digest.event_type) if digest.event_type in self._catalog else None
         if kind is None:  # a host type registered by a process that is gone: say it plainly
             kind = EventType(name=digest.event_type, title=digest.event_type, severity="warning", summary="-")
         mail = self._renderer.render_digest(kind, digest)
-        return self._queued(mail, kind.name, "", settings, source="digest")
+        return self._queued(mail, kind.name, "", settings, to, source="digest")
 
     def _queued(
-        self, mail: RenderedMail, event_type: str, dedupe_key: str, settings: MailSettings, *, source: str
+        self,
+        mail: RenderedMail,
+        event_type: str,
+        dedupe_key: str,
+        settings: MailSettings,
+        to: tuple[str, ...],
+        *,
+        source: str,
     ) -> OutboxMessage:
         message = new_outbox_message(
             event_type=event_type,
-            recipients=settings.admin_contacts,  # one message, every contact a recipient
+            recipients=list(to),  # one message, every contact a recipient
             subject=mail.subject,
             text=mail.text,
             html=mail.html,
