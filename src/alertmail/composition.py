@@ -38,6 +38,7 @@ from alertmail.adapters.storage.repositories import (
     SqlMailLogRepository,
     SqlSettingsRepository,
 )
+from alertmail.adapters.storage.retention_repository import SqlRetentionRepository
 from alertmail.adapters.storage.web_session_repository import SqlWebSessionRepository
 from alertmail.config import AppConfig
 from alertmail.domain.events import EventCatalog
@@ -49,6 +50,7 @@ from alertmail.services.cluster import ClusterOptions, ClusterService
 from alertmail.services.cluster_checks import CheckOptions, FailoverChecks, OncePerIncident
 from alertmail.services.delivery import DeliveryOptions, DeliveryWorker
 from alertmail.services.event_recipients import EventRecipients
+from alertmail.services.housekeeping import Housekeeping, RetentionOptions
 from alertmail.services.local_submission import LocalSubmissionService
 from alertmail.services.mail_logs import MailLogService
 from alertmail.services.notifications import CoalescingOptions, NotificationService
@@ -87,6 +89,7 @@ class Container:
     metrics: PrometheusMetrics
     web_sessions: WebSessionService
     cluster: ClusterService
+    housekeeping: Housekeeping
 
 
 @asynccontextmanager
@@ -176,6 +179,14 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
         recipients=EventRecipients(administrators, sending),
     )
     admin_service = AdministratorService(administrators, SqlApiTokenRepository(sessions))
+    housekeeping = Housekeeping(
+        SqlRetentionRepository(sessions),
+        RetentionOptions(
+            retention=timedelta(days=config.retention_days),
+            log_retention=timedelta(days=config.log_retention_days),
+            stuck_after=timedelta(minutes=config.stuck_after_minutes),
+        ),
+    )
     return Container(
         config=config,
         database=database,
@@ -212,10 +223,12 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
             oauth_tokens,
             timezone=config.appliance_timezone,
             node=node,
+            housekeeping=housekeeping,
         ),
         metrics=metrics,
         web_sessions=WebSessionService(SqlWebSessionRepository(sessions), admin_service),
         cluster=_cluster(config, database, notifications, metrics, node),
+        housekeeping=housekeeping,
     )
 
 

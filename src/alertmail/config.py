@@ -43,6 +43,11 @@ class AppConfig(BaseSettings):
     delivery_poll_seconds: float = 1.0
     delivery_lease_seconds: float = 120.0  # a claimed batch is another worker's after this long
     worker: bool = True  # `serve` also delivers; false on a node that only serves the UI and API
+    # Housekeeping: sent messages and events, then Mail Server Logs, are purged daily after these;
+    # /healthz is `degraded` while a message has waited on configuration or retries this long.
+    retention_days: float = Field(default=30.0, gt=0)
+    log_retention_days: float = Field(default=180.0, gt=0)
+    stuck_after_minutes: float = Field(default=60.0, gt=0)
 
     # Legacy local senders: the loopback SMTP submission listener (port 0: off) and the largest
     # message it and `alertmail sendmail` accept (Exchange Online's default limit is 25 MB).
