@@ -16,6 +16,7 @@ from alertmail.composition import Container, open_container
 from alertmail.config import AppConfig
 from alertmail.interfaces.api.app import create_app
 from tests.support.app import Cli
+from tests.support.browser import csrf_token_of
 from tests.support.delivery import relay_changes
 
 PASSWORD = "a long enough password 1"
@@ -73,3 +74,21 @@ async def test_with_nobody_to_mail_the_event_is_recorded_and_health_and_outbox_w
     if database_url.startswith("sqlite"):  # the CLI reads the data directory's own database
         shown = await Cli(container.config.data_dir).run("outbox")
         assert shown.returncode == 0 and "warning: Events reach nobody" in shown.stderr
+
+
+async def test_the_web_ui_warns_when_events_reach_nobody(tmp_path: Path) -> None:
+    config = AppConfig(data_dir=tmp_path / "data", node_name="n1", heartbeat_seconds=3600)
+    app = create_app(config)
+    async with app.router.lifespan_context(app):
+        container: Container = app.state.container
+        await container.administrators.create("bob", email=None, password=PASSWORD)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://alertmail.test") as client:
+            form = await client.get("/login")
+            login = {"csrf_token": csrf_token_of(form.text), "username": "bob", "password": PASSWORD}
+            assert (await client.post("/login", data=login)).status_code == 303
+            before = (await client.get("/mail-settings")).text
+            await container.administrators.set_email("bob", "bob@example.com")
+            after = (await client.get("/mail-settings")).text
+    assert 'id="no-recipients"' in before and "Events reach nobody" in before
+    assert 'id="no-recipients"' not in after
