@@ -39,6 +39,7 @@ from alertmail.adapters.storage.repositories import (
     SqlMailLogRepository,
     SqlSettingsRepository,
 )
+from alertmail.adapters.storage.retention_repository import SqlRetentionRepository
 from alertmail.adapters.storage.web_session_repository import SqlWebSessionRepository
 from alertmail.config import AppConfig
 from alertmail.domain.events import EventCatalog
@@ -50,6 +51,8 @@ from alertmail.services.cluster import ClusterOptions, ClusterService
 from alertmail.services.cluster_checks import CheckOptions, FailoverChecks, OncePerIncident
 from alertmail.services.credential_cache import TokenCache
 from alertmail.services.delivery import DeliveryOptions, DeliveryWorker
+from alertmail.services.event_recipients import EventRecipients
+from alertmail.services.housekeeping import Housekeeping, RetentionOptions
 from alertmail.services.local_submission import LocalSubmissionService
 from alertmail.services.mail_logs import MailLogService
 from alertmail.services.notifications import CoalescingOptions, NotificationService
@@ -88,6 +91,7 @@ class Container:
     metrics: PrometheusMetrics
     web_sessions: WebSessionService
     cluster: ClusterService
+    housekeeping: Housekeeping
 
 
 @asynccontextmanager
@@ -174,11 +178,20 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
         on_queued=worker.wake,
         on_received=metrics.event_received,
         mail_log=sending.record,
+        recipients=EventRecipients(administrators, sending),
     )
     admin_service = AdministratorService(
         administrators,
         SqlApiTokenRepository(sessions),
         token_cache=TokenCache(SqlGenerationRepository(sessions)),
+    )
+    housekeeping = Housekeeping(
+        SqlRetentionRepository(sessions),
+        RetentionOptions(
+            retention=timedelta(days=config.retention_days),
+            log_retention=timedelta(days=config.log_retention_days),
+            stuck_after=timedelta(minutes=config.stuck_after_minutes),
+        ),
     )
     return Container(
         config=config,
@@ -216,10 +229,12 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
             oauth_tokens,
             timezone=config.appliance_timezone,
             node=node,
+            housekeeping=housekeeping,
         ),
         metrics=metrics,
         web_sessions=WebSessionService(SqlWebSessionRepository(sessions), admin_service),
         cluster=_cluster(config, database, notifications, metrics, node),
+        housekeeping=housekeeping,
     )
 
 

@@ -46,6 +46,11 @@ class AppConfig(BaseSettings):
     # Reverse proxies whose X-Forwarded-For and -Proto are believed ("10.0.0.5, 10.1.0.0/16"; "*":
     # any). Empty: none, so the login throttle and the Secure cookie see the real peer and scheme.
     trusted_proxies: str = ""
+    # Housekeeping: sent messages and events, then Mail Server Logs, are purged daily after these;
+    # /healthz is `degraded` while a message has waited on configuration or retries this long.
+    retention_days: float = Field(default=30.0, gt=0)
+    log_retention_days: float = Field(default=180.0, gt=0)
+    stuck_after_minutes: float = Field(default=60.0, gt=0)
 
     # Legacy local senders: the loopback SMTP submission listener (port 0: off) and the largest
     # message it and `alertmail sendmail` accept (Exchange Online's default limit is 25 MB).

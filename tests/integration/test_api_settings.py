@@ -140,4 +140,8 @@ async def test_openapi_lists_the_contract(api: Api) -> None:
 
 
 async def test_health(api: Api) -> None:
-    assert (await api.client.get("/healthz")).json() == {"status": "ok", "delivery": "ok"}
+    assert (await api.client.get("/healthz")).json() == {
+        "status": "ok",
+        "delivery": "ok",
+        "recipients": "administrators",  # no contacts yet: the administrator's own address
+    }

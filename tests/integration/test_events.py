@@ -184,7 +184,11 @@ async def test_metrics_and_healthz(api: Api) -> None:
     assert 'alertmail_events_received_total{type="test"} 1.0' in text
     assert 'alertmail_outbox_messages{status="queued"}' in text
     assert "alertmail_delivery_latency_seconds_bucket" in text
-    assert (await api.client.get("/healthz")).json() == {"status": "ok", "delivery": "ok"}
+    assert (await api.client.get("/healthz")).json() == {
+        "status": "ok",
+        "delivery": "ok",
+        "recipients": "admin_contacts",
+    }
 
 
 async def test_the_api_needs_a_token(api: Api) -> None:

@@ -50,6 +50,7 @@ __all__ = [
     "OutboxRepository",
     "PrimaryLock",
     "Prober",
+    "RetentionRepository",
     "SecretBox",
     "SettingsRepository",
     "WebSession",
@@ -362,6 +363,14 @@ class EventRepository(Protocol):
     ) -> list[StoredEvent]: ...
 
     async def count(self, *, event_type: str | None = None) -> int: ...
+
+
+class RetentionRepository(Protocol):
+    """Housekeeping: purge what is old enough, count mail that has waited too long."""
+
+    async def purge(self, *, records_before: datetime, logs_before: datetime) -> dict[str, int]: ...
+
+    async def stuck(self, *, waiting_since: datetime) -> dict[str, int]: ...
 
 
 class EventRenderer(Protocol):

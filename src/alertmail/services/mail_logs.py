@@ -13,8 +13,9 @@ from alertmail.errors import FieldError, SettingsValidationError
 __all__ = ["CATEGORIES", "MailLogService"]
 
 # Derived from the classification table, so a category added there can be filtered on at once.
-# "template": a custom event template failed and the built-in one was used (no send failed).
-CATEGORIES = tuple(dict.fromkeys([*(rule.category for rule in RULES), "template"]))
+# "template": a custom event template failed and the built-in one was used (no send failed);
+# "no_admin_contacts": events were mailed to the administrators (not a failure either).
+CATEGORIES = tuple(dict.fromkeys([*(rule.category for rule in RULES), "template", "no_admin_contacts"]))
 MAX_LIMIT = 1000
 
 

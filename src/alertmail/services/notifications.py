@@ -35,6 +35,7 @@ from alertmail.domain.records import MailLogEntry
 from alertmail.domain.schedule import AlreadyClaimedError, RunClaim
 from alertmail.domain.settings import MailSettings, settings_snapshot
 from alertmail.services.clock import Clock, utc_now
+from alertmail.services.event_recipients import EventRecipients, Recipients
 from alertmail.services.group_commit import GroupCommit
 
 __all__ = ["CoalescingOptions", "NotificationService"]
@@ -64,6 +65,7 @@ class NotificationService:
         on_queued: Callable[[], None] | None = None,
         on_received: Callable[[str], None] | None = None,
         mail_log: MailLogRecorder | None = None,  # where a custom template's failure is reported
+        recipients: EventRecipients | None = None,
         clock: Clock = utc_now,
     ) -> None:
         self._catalog = catalog
@@ -76,6 +78,7 @@ class NotificationService:
         self._on_queued = on_queued
         self._on_received = on_received
         self._mail_log = mail_log
+        self._recipients = recipients
         self._clock = clock
         # One writer per process: concurrent events share a transaction (see group_commit.py).
         self._intake: GroupCommit[Event, EventRecorded] = GroupCommit(self._record_batch)
@@ -147,16 +150,19 @@ class NotificationService:
         self, events: Sequence[Event], *, claim: RunClaim | None = None
     ) -> list[EventRecorded]:
         failures: list[TemplateFailure] = []
+        used: list[tuple[MailSettings, Recipients]] = []  # what the batch's e-mails were made with
         recorded = await self._events.record_many(
             events,
             window=self._coalescing.window,
             max_mailed_keys=self._coalescing.max_mailed_keys,
-            make_messages=lambda mailed: self._messages_for(mailed, failures),
+            make_messages=lambda mailed: self._messages_for(mailed, failures, used),
             claim=claim,
         )
         if failures:
             settings = (await self._settings.load()).settings
             await self._report(failures, settings, context=_batch_context(events))
+        if used:
+            await self._log_fallback(*used[0], events, recorded)
         if self._on_received is not None:
             for event in events:
                 self._on_received(event.event_type)
@@ -168,8 +174,9 @@ class NotificationService:
         """Queue the digests of every window that has ended; how many were queued."""
         settings = (await self._settings.load()).settings
         failures: list[TemplateFailure] = []
+        to = (await self.recipients(settings)).addresses
         queued = await self._events.take_due_digests(
-            self._clock(), lambda d: self._digest_for(d, settings, failures)
+            self._clock(), lambda d: self._digest_for(d, settings, to, failures)
         )
         await self._report(failures, settings, context="digest")
         if queued and self._on_queued is not None:
@@ -220,40 +227,79 @@ class NotificationService:
     async def recent(self, *, event_type: str | None = None, limit: int = 100) -> list[StoredEvent]:
         return await self._events.list(event_type=event_type, limit=limit)
 
+    async def recipients(self, settings: MailSettings | None = None) -> Recipients:
+        """Whom events are mailed to now: the admin contacts, else the administrators, else nobody."""
+        settings = settings or (await self._settings.load()).settings
+        if self._recipients is None:
+            return Recipients(
+                tuple(settings.admin_contacts), "admin_contacts" if settings.admin_contacts else "none"
+            )
+        return await self._recipients.resolve(settings)
+
+    async def _log_fallback(
+        self,
+        settings: MailSettings,
+        to: Recipients,
+        events: Sequence[Event],
+        recorded: Sequence[EventRecorded],
+    ) -> None:
+        """Mail Server Logs say which mailed events went to the administrators, and why."""
+        if to.source != "administrators" or self._recipients is None:
+            return
+        for event, outcome in zip(events, recorded, strict=True):
+            if outcome.disposition == "mailed":
+                await self._recipients.log_fallback(settings, to, event.event_type)
+
     async def _messages_for(
-        self, events: list[Event], failures: list[TemplateFailure]
+        self,
+        events: list[Event],
+        failures: list[TemplateFailure],
+        used: list[tuple[MailSettings, Recipients]],
     ) -> list[OutboxMessage | None]:
         settings = (await self._settings.load()).settings
-        return [self._message_for(event, settings, failures) for event in events]
+        to = await self.recipients(settings)
+        used.append((settings, to))
+        return [self._message_for(event, settings, to.addresses, failures) for event in events]
 
     def _message_for(
-        self, event: Event, settings: MailSettings, failures: list[TemplateFailure]
+        self, event: Event, settings: MailSettings, to: tuple[str, ...], failures: list[TemplateFailure]
     ) -> OutboxMessage | None:
-        if not settings.admin_contacts:
+        if not to:
             return None
         kind = self._catalog.get(event.event_type)
         mail = self._renderer.render_event(kind, event)
         failures.extend(mail.template_failures)
-        return self._queued(mail, kind.name, event.dedupe_key, settings, source="event")
+        return self._queued(mail, kind.name, event.dedupe_key, settings, to, source="event")
 
     def _digest_for(
-        self, digest: Digest, settings: MailSettings, failures: list[TemplateFailure]
+        self,
+        digest: Digest,
+        settings: MailSettings,
+        to: tuple[str, ...],
+        failures: list[TemplateFailure],
     ) -> OutboxMessage | None:
-        if not settings.admin_contacts:
+        if not to:
             return None
         kind = self._catalog.get(digest.event_type) if digest.event_type in self._catalog else None
         if kind is None:  # a host type registered by a process that is gone: say it plainly
             kind = EventType(name=digest.event_type, title=digest.event_type, severity="warning", summary="-")
         mail = self._renderer.render_digest(kind, digest)
         failures.extend(mail.template_failures)
-        return self._queued(mail, kind.name, "", settings, source="digest")
+        return self._queued(mail, kind.name, "", settings, to, source="digest")
 
     def _queued(
-        self, mail: RenderedMail, event_type: str, dedupe_key: str, settings: MailSettings, *, source: str
+        self,
+        mail: RenderedMail,
+        event_type: str,
+        dedupe_key: str,
+        settings: MailSettings,
+        to: tuple[str, ...],
+        *,
+        source: str,
     ) -> OutboxMessage:
         message = new_outbox_message(
             event_type=event_type,
-            recipients=settings.admin_contacts,  # one message, every contact a recipient
+            recipients=list(to),  # one message, every contact a recipient
             subject=mail.subject,
             text=mail.text,
             html=mail.html,

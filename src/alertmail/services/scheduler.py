@@ -23,6 +23,7 @@ from alertmail.domain.ports import OutboxRepository, SettingsRepository
 from alertmail.domain.schedule import RunClaim, daily_notice_due
 from alertmail.domain.settings import MailSettings
 from alertmail.services.clock import Clock, utc_now
+from alertmail.services.housekeeping import Housekeeping
 from alertmail.services.notifications import NotificationService
 from alertmail.services.oauth_keepalive import OAuthKeepAlive
 from alertmail.services.oauth_tokens import OAuthTokenService
@@ -46,6 +47,7 @@ class Scheduler:
         tick: float = 15.0,
         daily_grace: timedelta = timedelta(hours=1),
         keepalive_every: timedelta = timedelta(hours=1),
+        housekeeping: Housekeeping | None = None,
         clock: Clock = utc_now,
     ) -> None:
         self._settings = settings
@@ -59,6 +61,7 @@ class Scheduler:
         self._daily_grace = daily_grace
         self._keepalive_every = keepalive_every
         self._clock = clock
+        self._housekeeping = housekeeping
         self._keepalive_last: datetime | None = None
         self._claimed: set[tuple[str, str]] = set()  # seen claimed: not asked again (the DB decides)
 
@@ -72,6 +75,8 @@ class Scheduler:
 
     async def run_once(self) -> None:
         await self._notifications.flush_digests()
+        if self._housekeeping is not None:
+            await self._housekeeping.purge_daily()
         settings = (await self._settings.load()).settings
         await self.daily_notice(settings)
         if settings.auth_type == "oauth2":

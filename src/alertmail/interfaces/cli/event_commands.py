@@ -14,7 +14,7 @@ import typer
 from alertmail.config import AppConfig
 from alertmail.domain.outbox import OutboxMessage, OutboxStatus
 from alertmail.errors import FieldError
-from alertmail.interfaces.cli.runtime import console, fail_fields, run
+from alertmail.interfaces.cli.runtime import console, errors, fail_fields, run
 from alertmail.interfaces.cli.terminal import terminal_safe
 
 if TYPE_CHECKING:
@@ -189,11 +189,16 @@ def outbox(
         fail_fields([FieldError("status", f"must be one of {', '.join(_STATUSES)}")])
     chosen: Any = status
 
-    async def look(container: Container) -> tuple[list[OutboxMessage], dict[str, int]]:
+    async def look(container: Container) -> tuple[list[OutboxMessage], dict[str, int], bool]:
         counts = await container.outbox.counts()
-        return await container.outbox.list(chosen, limit), {str(k): v for k, v in counts.items()}
+        nobody = (await container.notifications.recipients()).source == "none"
+        return await container.outbox.list(chosen, limit), {str(k): v for k, v in counts.items()}, nobody
 
-    messages, counts = run(look)
+    messages, counts, nobody = run(look)
+    if nobody:
+        from alertmail.services.event_recipients import NO_RECIPIENTS_WARNING
+
+        errors.print(f"warning: {NO_RECIPIENTS_WARNING}")
     if as_json:
         for message in messages:
             sys.stdout.write(json.dumps(_message_json(message)) + "\n")

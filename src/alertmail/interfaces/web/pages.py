@@ -14,6 +14,7 @@ from alertmail.composition import Container
 from alertmail.domain.classification import Classification
 from alertmail.domain.ports import WebSession
 from alertmail.domain.records import StoredSettings
+from alertmail.services.event_recipients import NO_RECIPIENTS_WARNING
 from alertmail.services.oauth_tokens import OAuthStatus
 
 __all__ = ["Notice", "container_of", "layout", "login_url", "oauth_status", "redirect", "safe_next"]
@@ -52,6 +53,7 @@ async def layout(request: Request, session: WebSession, **context: Any) -> dict[
         and status.health.state == "reauthorization_required"
         and stored.settings.oauth_grant == "authorization_code"
     )
+    nobody = (await container.notifications.recipients(stored.settings)).source == "none"
     return {
         "session": session,
         "admin": session.administrator,
@@ -59,6 +61,7 @@ async def layout(request: Request, session: WebSession, **context: Any) -> dict[
         "stored": stored,
         "oauth": status,
         "reauthorization_banner": needs_sign_in,
+        "no_recipients_warning": NO_RECIPIENTS_WARNING if nobody else "",
         **context,
     }
 
