@@ -11,7 +11,7 @@ from __future__ import annotations
 from email.message import Message
 from email.utils import formataddr, getaddresses
 
-from email_validator import EmailNotValidError, validate_email
+import idna
 
 __all__ = [
     "ADDRESS_HEADERS",
@@ -30,8 +30,8 @@ class UnsendableAddressError(ValueError):
     def __init__(self, address: str) -> None:
         self.address = address
         super().__init__(
-            f"the address {address!r} has a non-ASCII local part, which needs SMTPUTF8;"
-            " the relay does not offer SMTPUTF8"
+            f"the address {address!r} has a non-ASCII local part (or a domain with no IDNA form),"
+            " which needs SMTPUTF8; the relay does not offer SMTPUTF8"
         )
 
 
@@ -48,8 +48,8 @@ def ascii_address(address: str) -> str:
     if not at or not local.isascii():
         raise UnsendableAddressError(address)
     try:
-        ascii_domain = validate_email(f"x@{domain}", check_deliverability=False).ascii_domain
-    except EmailNotValidError:
+        ascii_domain = idna.encode(domain.rstrip("."), uts46=True).decode("ascii")
+    except idna.IDNAError:
         raise UnsendableAddressError(address) from None
     return f"{local}@{ascii_domain}"
 
