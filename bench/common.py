@@ -71,10 +71,11 @@ def relay_settings(sink: SinkProcess, certificates: Certificates, **changes: Any
 
 
 async def prepare_data_dir(
-    data_dir: Path, sink: SinkProcess, certificates: Certificates, **changes: Any
+    data_dir: Path, sink: SinkProcess, certificates: Certificates, *, database_url: str = "", **changes: Any
 ) -> str:
     """Configure alertmail on `data_dir` for the sink; an administrator and its API token (returned)."""
-    async with open_container(AppConfig(data_dir=data_dir, node_name="bench")) as container:
+    config = AppConfig(data_dir=data_dir, node_name="bench", database_url=database_url)
+    async with open_container(config) as container:
         await configure(container, sink, certificates, **changes)
         await container.administrators.create(ADMIN, email="admin@example.com", password="bench password!")
         _, token = await container.administrators.create_token("bench", administrator=ADMIN)
@@ -162,3 +163,36 @@ def median(values: Sequence[float]) -> float:
 def load_average() -> str:
     one, five, _ = os.getloadavg()
     return f"load average {one:.2f} / {five:.2f} on {os.cpu_count()} CPU(s)"
+
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "ALERTMAIL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@contextmanager
+def postgres_database(admin_url: str = POSTGRES_ADMIN_URL) -> Iterator[str | None]:
+    """A fresh PostgreSQL database's URL (dropped afterwards), or None when the server is unreachable."""
+    import uuid
+
+    import psycopg
+
+    name = f"alertmail_bench_{uuid.uuid4().hex[:12]}"
+    try:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError:
+        yield None
+        return
+    base, _, _ = admin_url.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def to_async(url: str) -> str:
+    return url.replace("postgresql://", "postgresql+psycopg://", 1).replace(
+        "sqlite://", "sqlite+aiosqlite://", 1
+    )

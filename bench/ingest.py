@@ -1,14 +1,20 @@
-"""Ingestion: `POST /api/v1/events` accepted per second, and latency at a fixed offered rate.
+"""Ingestion: `POST /api/v1/events` through `alertmail serve`, beside a minimal baseline, same run.
 
-    .venv/bin/python -m bench.ingest [--events 2000] [--concurrency 16] [--rate 100] [--seconds 10]
+    .venv/bin/python -m bench.ingest [--events 4000] [--rates 100,500] [--seconds 10]
+                                     [--connections 32] [--processes 2] [--databases sqlite,postgresql]
 
-A real `alertmail serve` process (SQLite, its delivery worker on) relaying to the STARTTLS + AUTH
-PLAIN sink of bench/sink.py, driven by an httpx async client with an API token:
-1. throughput: `--events` events as fast as `--concurrency` clients get them accepted (202);
-2. latency: `--rate` events a second for `--seconds` s, each sent on schedule whatever the others
-   are doing (open loop, no coordinated omission); p50/p99 from the scheduled send to the 202.
-Events: 5 failover types, dedupe keys drawn from 200 per type, so most events are repeats folded
-into digests and some are mailed at once, as in a real incident.
+For each database (PostgreSQL from ALERTMAIL_TEST_POSTGRES_URL, skipped when unreachable):
+- alertmail: a real `alertmail serve` (delivery worker on, relaying to the STARTTLS + AUTH PLAIN
+  sink of bench/sink.py), an administrator's API token on every request;
+- baseline: bench/baseline_app.py, a minimal FastAPI + SQLAlchemy endpoint with one writer that
+  commits batches (group commit), on its own database of the same kind.
+Each is measured twice: throughput (`--events` as fast as `--connections` keep-alive connections
+get them accepted), then latency at each of `--rates` offered per second for `--seconds` s on a
+fixed schedule (open loop: latency counts from the scheduled send, so a stall is not hidden).
+The client is bench/lean_http.py (raw HTTP/1.1, `--processes` processes); its own ceiling, against
+a server that answers at once, is printed first. Events: 5 failover types, dedupe keys drawn from
+200 per type, so most are repeats folded into digests, as in a real incident.
+Goals (issue #18): >= 1,000 events/s and >= 0.75 of the baseline; p99 < 20 ms at 500/s.
 """
 
 from __future__ import annotations
@@ -16,14 +22,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import subprocess
+import sys
 import tempfile
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from bench.common import ServeProcess, load_average, percentile, prepare_data_dir, sink_process
+from bench.common import (
+    ServeProcess,
+    free_port,
+    load_average,
+    percentile,
+    postgres_database,
+    prepare_data_dir,
+    sink_process,
+    to_async,
+)
+from bench.lean_http import Result, Target, client_ceiling, run_closed, run_open
 
 TYPES = (
     "failover.backup_becoming_primary",
@@ -34,7 +52,8 @@ TYPES = (
 )
 
 
-def event(number: int, rng: random.Random) -> dict[str, Any]:
+def event(number: int) -> dict[str, Any]:
+    rng = random.Random(number)
     return {
         "type": TYPES[number % len(TYPES)],
         "details": {"node": f"backup-{rng.randrange(200)}", "sequence": number},
@@ -42,90 +61,114 @@ def event(number: int, rng: random.Random) -> dict[str, Any]:
     }
 
 
-async def throughput(http: httpx.AsyncClient, count: int, concurrency: int) -> tuple[float, int]:
-    """Accepted events a second; and how many were not accepted."""
-    rng = random.Random(1)
-    numbers = iter(range(count))
-    refused = 0
-
-    async def client() -> None:
-        nonlocal refused
-        for number in numbers:
-            response = await http.post("/api/v1/events", json=event(number, rng))
-            if response.status_code != 202:
-                refused += 1
-
-    started = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(concurrency)))
-    return (count - refused) / (time.perf_counter() - started), refused
+def offset_event(offset: int, number: int) -> dict[str, Any]:
+    return event(offset + number)
 
 
-async def latency(http: httpx.AsyncClient, rate: float, seconds: float) -> tuple[list[float], int]:
-    """Latencies (s) of events offered at `rate` a second, each on schedule; and the failures."""
-    rng = random.Random(2)
-    latencies: list[float] = []
-    failures = 0
-
-    async def one(number: int, scheduled: float) -> None:
-        nonlocal failures
-        await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
-        response = await http.post("/api/v1/events", json=event(100_000 + number, rng))
-        latencies.append(time.perf_counter() - scheduled)
-        if response.status_code != 202:
-            failures += 1
-
-    start = time.perf_counter() + 0.1
-    total = int(rate * seconds)
-    await asyncio.gather(*(one(n, start + n / rate) for n in range(total)))
-    return latencies, failures
+@contextmanager
+def baseline(database_url: str) -> Iterator[Target]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.baseline_app", to_async(database_url), str(port)]
+    )
+    try:
+        serve = ServeProcess.__new__(ServeProcess)  # reuse its health wait on the baseline's URL
+        serve.url, serve.process = f"http://127.0.0.1:{port}", process
+        asyncio.run(serve.wait_healthy())
+        yield Target("127.0.0.1", port, "/api/v1/events", "none")
+    finally:
+        process.terminate()
+        process.wait()
 
 
-async def main(arguments: argparse.Namespace) -> None:
-    with (
-        sink_process() as (sink, certificates),
-        tempfile.TemporaryDirectory(prefix="alertmail-bench-") as tmp,
-    ):
-        data_dir = Path(tmp) / "data"
-        token = await prepare_data_dir(data_dir, sink, certificates)
-        serve = ServeProcess(data_dir)
+@contextmanager
+def alertmail(database_url: str, tmp: Path) -> Iterator[Target]:
+    with sink_process() as (sink, certificates):
+        data_dir = tmp / "alertmail"
+        token = asyncio.run(prepare_data_dir(data_dir, sink, certificates, database_url=database_url))
+        serve = ServeProcess(data_dir, **({"database_url": database_url} if database_url else {}))
         try:
-            await serve.wait_healthy()
-            limits = httpx.Limits(max_connections=max(arguments.concurrency, 200))
-            headers = {"Authorization": f"Bearer {token}"}
-            async with httpx.AsyncClient(
-                base_url=serve.url, headers=headers, limits=limits, timeout=60, trust_env=False
-            ) as http:
-                for warm in range(20):  # open the connections, fill the caches
-                    await http.post("/api/v1/events", json=event(1_000_000 + warm, random.Random(warm)))
-                accepted, refused = await throughput(http, arguments.events, arguments.concurrency)
-                await asyncio.sleep(2)  # let the worker catch up before the latency run
-                latencies, failures = await latency(http, arguments.rate, arguments.seconds)
-            delivered = sink.stats()["messages"]
+            asyncio.run(serve.wait_healthy())
+            yield Target("127.0.0.1", serve.port, "/api/v1/events", token)
         finally:
             serve.stop()
-    print(f"ingestion through `alertmail serve` (SQLite, worker on); {load_average()}")
-    print(
-        f"  throughput: {accepted:7.1f} events/s accepted "
-        f"({arguments.events} events, {arguments.concurrency} concurrent clients, {refused} not accepted)"
+
+
+@contextmanager
+def database(kind: str, tmp: Path, name: str) -> Iterator[str | None]:
+    if kind == "sqlite":
+        (tmp / name).mkdir(exist_ok=True)
+        yield f"sqlite:///{tmp / name / 'bench.db'}" if name == "baseline" else ""
+        return
+    with postgres_database() as url:
+        yield url
+
+
+def measure(target: Target, arguments: argparse.Namespace, offset: int) -> list[str]:
+    run_closed(target, event, 50, connections=4)  # warm: connections, caches, first window rows
+    closed = run_closed(
+        target, event, arguments.events, connections=arguments.connections, processes=arguments.processes
+    )
+    lines = [f"throughput {closed.per_second:7.0f}/s  ({_refused(closed)}; {load_average()})"]
+    for rate in arguments.rates:
+        opened = run_open(
+            target, partial(offset_event, offset), rate, arguments.seconds, processes=arguments.processes
+        )
+        lines.append(
+            f"at {rate:4.0f}/s offered: p50 {percentile(opened.latencies, 0.5) * 1000:6.1f} ms  "
+            f"p99 {percentile(opened.latencies, 0.99) * 1000:6.1f} ms  "
+            f"({opened.per_second:.0f}/s accepted, {_refused(opened)}; {load_average()})"
+        )
+    return lines
+
+
+def _refused(result: Result) -> str:
+    return f"{result.sent - result.accepted} of {result.sent} not accepted"
+
+
+def main(arguments: argparse.Namespace) -> None:
+    ceiling = client_ceiling(
+        event, arguments.events, connections=arguments.connections, processes=arguments.processes
     )
     print(
-        f"  latency at {arguments.rate:g}/s for {arguments.seconds:g} s ({len(latencies)} events, "
-        f"{failures} not accepted): p50 {percentile(latencies, 0.5) * 1000:.1f} ms, "
-        f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms"
+        f"client ceiling (lean HTTP/1.1, {arguments.processes} process(es), a server answering at once): "
+        f"{ceiling.per_second:.0f} requests/s; {load_average()}"
     )
-    print(f"  e-mails the sink received meanwhile: {delivered}")
+    for kind in arguments.databases:
+        with tempfile.TemporaryDirectory(prefix="alertmail-bench-") as directory:
+            tmp = Path(directory)
+            with database(kind, tmp, "alertmail") as mine, database(kind, tmp, "baseline") as theirs:
+                if mine is None or theirs is None:
+                    print(f"{kind}: skipped (PostgreSQL not reachable)")
+                    continue
+                with alertmail(mine, tmp) as target:
+                    ours = measure(target, arguments, 1_000_000)
+                with baseline(theirs) as target:
+                    base = measure(target, arguments, 2_000_000)
+        print(f"\n{kind}:")
+        for label, lines in (("alertmail serve", ours), ("baseline (FastAPI + group commit)", base)):
+            print(f"  {label}")
+            for line in lines:
+                print(f"    {line}")
+        print(f"  ratio alertmail / baseline: {_throughput(ours) / _throughput(base):.2f}")
+
+
+def _throughput(lines: list[str]) -> float:
+    return float(lines[0].split()[1].removesuffix("/s"))
 
 
 def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--events", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--events", type=int, default=4000)
+    parser.add_argument("--rates", type=lambda s: [float(r) for r in s.split(",")], default=[100.0, 500.0])
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--databases", type=lambda s: s.split(","), default=["sqlite", "postgresql"])
     return parser.parse_args()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(parse()))
+    main(parse())

@@ -9,7 +9,7 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import alertmail
 from alertmail.adapters.event_renderer import JinjaEventRenderer
@@ -24,6 +24,7 @@ from alertmail.adapters.secret_box import FernetSecretBox
 from alertmail.adapters.smtp_transport import SmtpTransport
 from alertmail.adapters.storage.database import Database
 from alertmail.adapters.storage.event_repository import SqlEventRepository
+from alertmail.adapters.storage.generation_repository import SqlGenerationRepository
 from alertmail.adapters.storage.node_check_repository import SqlNodeCheckRepository
 from alertmail.adapters.storage.node_repository import SqlNodeRepository
 from alertmail.adapters.storage.oauth_repositories import (
@@ -38,7 +39,6 @@ from alertmail.adapters.storage.repositories import (
     SqlMailLogRepository,
     SqlSettingsRepository,
 )
-from alertmail.adapters.storage.scheduler_repository import SqlSchedulerRunRepository
 from alertmail.adapters.storage.web_session_repository import SqlWebSessionRepository
 from alertmail.config import AppConfig
 from alertmail.domain.events import EventCatalog
@@ -48,6 +48,7 @@ from alertmail.services.administrators import AdministratorService
 from alertmail.services.clock import utc_now
 from alertmail.services.cluster import ClusterOptions, ClusterService
 from alertmail.services.cluster_checks import CheckOptions, FailoverChecks, OncePerIncident
+from alertmail.services.credential_cache import TokenCache
 from alertmail.services.delivery import DeliveryOptions, DeliveryWorker
 from alertmail.services.local_submission import LocalSubmissionService
 from alertmail.services.mail_logs import MailLogService
@@ -62,7 +63,7 @@ from alertmail.services.settings_service import SettingsService
 from alertmail.services.test_email import TestEmailService
 from alertmail.services.web_sessions import WebSessionService
 
-__all__ = ["Container", "open_container"]
+__all__ = ["Container", "dead_letter_notice", "open_container"]
 
 
 @dataclass(frozen=True)
@@ -129,13 +130,9 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
         settings_repository, oauth_tokens, sending, interval=timedelta(hours=config.oauth_keepalive_hours)
     )
 
-    async def sign_in_marker() -> object:
+    async def sign_in_marker() -> datetime | None:
         tokens = await token_repository.load()
         return None if tokens is None else tokens.obtained_at
-
-    async def dead_lettered(message: OutboxMessage, reason: str) -> None:
-        details = {"message_id": message.message_id, "subject": message.subject, "reason": reason}
-        await notifications.raise_event("delivery.dead_lettered", details, source="delivery")
 
     worker = DeliveryWorker(
         outbox,
@@ -151,7 +148,7 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
         ),
         observer=metrics,
         authorization_marker=sign_in_marker,
-        on_dead_letter=dead_lettered,
+        on_dead_letter=lambda message, reason: dead_letter_notice(notifications, message, reason),
     )
     catalog = EventCatalog.default()
     for own in load_event_types(config.data_dir / "event-types.json"):
@@ -175,7 +172,11 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
         on_received=metrics.event_received,
         mail_log=sending.record,
     )
-    admin_service = AdministratorService(administrators, SqlApiTokenRepository(sessions))
+    admin_service = AdministratorService(
+        administrators,
+        SqlApiTokenRepository(sessions),
+        token_cache=TokenCache(SqlGenerationRepository(sessions)),
+    )
     return Container(
         config=config,
         database=database,
@@ -207,7 +208,6 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
         scheduler=Scheduler(
             settings_repository,
             notifications,
-            SqlSchedulerRunRepository(sessions),
             outbox,
             keepalive,
             oauth_tokens,
@@ -244,7 +244,7 @@ def _cluster(
         automatic_failover=config.automatic_failover,
     )
     sessions = database.sessionmaker
-    raise_once = OncePerIncident(SqlSchedulerRunRepository(sessions), notifications, node, utc_now)
+    raise_once = OncePerIncident(notifications, node, utc_now)
     checks = FailoverChecks(
         SqlNodeCheckRepository(sessions),
         NetworkProber(timeout=config.probe_timeout_seconds, verify=config.cluster_ca_file or True),
@@ -259,3 +259,15 @@ def _cluster(
         observer=metrics,
     )
     return ClusterService(SqlNodeRepository(sessions), lock, raise_once, checks, options, observer=metrics)
+
+
+async def dead_letter_notice(notifications: NotificationService, message: OutboxMessage, reason: str) -> None:
+    """Raise `delivery.dead_lettered` for a message given up: why, and who got it and who did not."""
+    details = {
+        "message_id": message.message_id,
+        "subject": message.subject,
+        "reason": reason,
+        "delivered_to": ", ".join(message.delivered_recipients) or "nobody",
+        "not_delivered_to": ", ".join(message.undelivered_recipients),
+    }
+    await notifications.raise_event("delivery.dead_lettered", details, source="delivery")

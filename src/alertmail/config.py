@@ -43,6 +43,9 @@ class AppConfig(BaseSettings):
     delivery_poll_seconds: float = 1.0
     delivery_lease_seconds: float = 120.0  # a claimed batch is another worker's after this long
     worker: bool = True  # `serve` also delivers; false on a node that only serves the UI and API
+    # Reverse proxies whose X-Forwarded-For and -Proto are believed ("10.0.0.5, 10.1.0.0/16"; "*":
+    # any). Empty: none, so the login throttle and the Secure cookie see the real peer and scheme.
+    trusted_proxies: str = ""
 
     # Legacy local senders: the loopback SMTP submission listener (port 0: off) and the largest
     # message it and `alertmail sendmail` accept (Exchange Online's default limit is 25 MB).
@@ -72,6 +75,24 @@ class AppConfig(BaseSettings):
     def _test_addresses(cls, value: str) -> str:
         parse_test_addresses(value)  # the ValueError names the entry; pydantic names the field
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies(cls, value: str) -> str:
+        for entry in _entries(value):
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network (for example 10.0.0.5)"
+                ) from None
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return _entries(self.trusted_proxies)
 
     @field_validator("shared_ip")
     @classmethod
@@ -114,6 +135,10 @@ class AppConfig(BaseSettings):
     @property
     def mail_log_path(self) -> Path:
         return self.data_dir / "logs" / "mail.log"
+
+
+def _entries(value: str) -> list[str]:
+    return [entry.strip() for entry in value.split(",") if entry.strip()]
 
 
 def to_async_url(url: str) -> str:

@@ -98,17 +98,37 @@ class TransportError(AlertmailError):
         host: str | None = None,
         port: int | None = None,
         timeout: float | None = None,
+        stage: str = "",
+        os_errno: int | None = None,
     ) -> None:
         self.detail = detail
         self.host = host
         self.port = port
         self.timeout = timeout
+        # Where the session was (connect, greeting, ehlo, starttls, auth, mail, rcpt, data) and the
+        # operating system's error number, when the failure came from a socket.
+        self.stage = stage
+        self.os_errno = os_errno
         super().__init__(detail)
 
 
 class DnsError(TransportError):
+    """The relay's name did not resolve. `resolver_code` is getaddrinfo's EAI_* code: EAI_NONAME
+    (the name does not exist) is a setting to fix, EAI_AGAIN (the resolver is failing) passes."""
+
     category = "dns"
     retryable = True
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        resolver_code: int | None = None,
+        host: str | None = None,
+        port: int | None = None,
+    ) -> None:
+        self.resolver_code = resolver_code
+        super().__init__(detail, host=host, port=port, stage="connect")
 
 
 class ConnectTimeoutError(TransportError, TimeoutError):
@@ -122,7 +142,8 @@ class ConnectRefusedError(TransportError, ConnectionRefusedError):
 
 
 class TlsHandshakeError(TransportError):
-    """The TLS handshake failed. `certificate_invalid` is set when the peer's certificate was refused."""
+    """The TLS handshake failed. `certificate_invalid` is set when the peer's certificate was refused;
+    `verify_code` is OpenSSL's X509_V_ERR_* number then (10 expired, 62 name mismatch, 18-21 untrusted)."""
 
     category = "tls_handshake"
 
@@ -131,11 +152,14 @@ class TlsHandshakeError(TransportError):
         detail: str,
         *,
         certificate_invalid: bool = False,
+        verify_code: int | None = None,
         host: str | None = None,
         port: int | None = None,
+        stage: str = "",
     ) -> None:
         self.certificate_invalid = certificate_invalid
-        super().__init__(detail, host=host, port=port)
+        self.verify_code = verify_code
+        super().__init__(detail, host=host, port=port, stage=stage)
 
 
 class TlsUnavailableError(TransportError):
@@ -158,8 +182,7 @@ class SmtpReplyError(TransportError):
     ) -> None:
         self.code = code
         self.message = message
-        self.stage = stage
-        super().__init__(f"{code} {message}", host=host, port=port)
+        super().__init__(f"{code} {message}", host=host, port=port, stage=stage)
 
 
 class NativeTransportError(TransportError):
@@ -216,7 +239,6 @@ class OAuthError(TransportError):
     ) -> None:
         self.error = error
         self.description = description
-        self.stage = stage
         self.provider_code = provider_code or error
         self.error_codes = error_codes
         self.http_status = http_status
@@ -225,7 +247,7 @@ class OAuthError(TransportError):
         self.timestamp = timestamp
         self.error_uri = error_uri
         first_line = description.splitlines()[0].strip() if description else ""
-        super().__init__(f"{error}: {first_line}" if first_line else error, host=host, port=port)
+        super().__init__(f"{error}: {first_line}" if first_line else error, host=host, port=port, stage=stage)
 
     def support_details(self) -> dict[str, str]:
         """What a provider's support desk asks for; empty values left out."""

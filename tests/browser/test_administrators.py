@@ -62,10 +62,9 @@ async def test_the_pages_work_on_a_narrow_screen(browser: Browser, live_app: Liv
         await sign_in(narrow, live_app)
         await narrow.get_by_label("E-mail Authentication Type").select_option("oauth2")
         await narrow.get_by_label("E-mail Provider").select_option("microsoft")
-        # Microsoft's relay is fixed: the preset fills it and the fields are read-only.
+        # The preset fills Microsoft's recommended relay, which stays editable (sovereign clouds).
         await expect(narrow.get_by_label("Hostname (SMTP Relay Server)")).to_have_value("smtp.office365.com")
-        await expect(narrow.get_by_label("Hostname (SMTP Relay Server)")).to_have_attribute("readonly", "")
-        await expect(narrow.get_by_label("SMTP Encryption")).to_be_disabled()
+        await expect(narrow.get_by_label("Hostname (SMTP Relay Server)")).to_be_editable()
         await narrow.get_by_label("Tenant ID").fill("contoso.onmicrosoft.com")
         await expect(narrow.get_by_label("Token Endpoint")).to_have_value(
             "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"

@@ -124,7 +124,7 @@ async def test_a_redirect_uri_the_provider_does_not_know_fails_with_the_reason(
     await save_oauth_settings(
         page, oauth_server, client, sink, tls_ca_pem, live_app.url + "/login/smtp-verification"
     )
-    await page.get_by_role("button", name="Sign In / Verify OAuth2 Provider").click()
+    await page.locator(".settings-form").get_by_role("button", name="Sign In", exact=True).click()
 
     await expect(page.locator("#outcome-message")).to_have_text(messages.AUTHORIZATION_FAILED)
     reason = page.locator(".reason")

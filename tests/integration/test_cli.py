@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from alertmail.domain import messages
 from tests.support.app import Cli
 
@@ -46,6 +48,14 @@ def test_admin_create_refuses_a_short_password(cli: Cli) -> None:
     result = cli("admin", "create", "root", "--password-stdin", stdin="short\n")
     assert result.returncode == 1
     assert "password: must be at least 8 characters" in result.stderr
+
+
+@pytest.mark.parametrize("password", ["aaaaaaaa", "Password1", "QwertyUiop"])
+def test_admin_create_refuses_a_common_password_and_creates_nothing(cli: Cli, password: str) -> None:
+    result = cli("admin", "create", "root", "--password-stdin", stdin=password + "\n")
+    assert result.returncode == 1
+    assert "password: is one of the commonly used passwords" in result.stderr
+    assert "root" not in cli("admin", "list").stdout
 
 
 def test_settings_set_show_export_import(cli: Cli, tmp_path: Path) -> None:

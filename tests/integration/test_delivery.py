@@ -7,7 +7,7 @@ else is real: the SQLite outbox, the SMTP transport, Mail Server Logs, a relay o
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,11 +16,9 @@ import trustme
 
 from alertmail.composition import Container
 from alertmail.config import AppConfig
-from alertmail.domain.outbox import OutboxMessage, RetryPolicy
-from alertmail.domain.records import MailLogEntry
+from alertmail.domain.outbox import RetryPolicy
 from alertmail.services.delivery import DeliveryWorker
 from tests.support.delivery import (
-    DeliverySink,
     FakeClock,
     Sinks,
     clocked_worker,
@@ -28,6 +26,7 @@ from tests.support.delivery import (
     queue_messages,
     relay_changes,
 )
+from tests.support.delivery_checks import assert_each_delivered_once, delivery_log, drain, statuses
 from tests.support.smtp import TRY_AGAIN_LATER, server_context, user_unknown
 
 BACKOFF = RetryPolicy(first_delay=timedelta(seconds=10), max_delay=timedelta(minutes=10), jitter=0)
@@ -43,40 +42,6 @@ def app_config(tmp_path: Path) -> AppConfig:
 async def sinks(tls_server_cert: trustme.LeafCert) -> AsyncIterator[Sinks]:
     async with Sinks(server_context(tls_server_cert)) as started:
         yield started
-
-
-async def statuses(container: Container, queued: Sequence[OutboxMessage]) -> list[OutboxMessage]:
-    outbox = outbox_of(container)
-    found = [await outbox.get(message.id) for message in queued]
-    assert None not in found
-    return [message for message in found if message is not None]
-
-
-async def delivery_log(container: Container) -> list[MailLogEntry]:
-    """The Mail Server Logs entries the worker wrote (its context names the outbox message)."""
-    entries = await container.mail_logs.list(limit=1000)
-    return [entry for entry in entries if entry.context.startswith("outbox ")]
-
-
-async def drain(worker: DeliveryWorker, container: Container, clock: FakeClock | None = None) -> None:
-    """Run the worker until nothing is left to send now (moving `clock` to each due time)."""
-    for _ in range(200):
-        if clock is not None:
-            counts = await container.outbox.counts()
-            waiting = await container.outbox.list("retry_wait", limit=1000)
-            if waiting and not counts["queued"]:
-                clock.move_to(min(m.next_attempt_at for m in waiting if m.next_attempt_at is not None))
-        if not await worker.run_once():
-            counts = await container.outbox.counts()
-            if not counts["queued"] and not counts["retry_wait"] and not counts["sending"]:
-                return
-            if clock is None:
-                raise AssertionError(f"the worker stopped with messages left: {counts}")
-    raise AssertionError("the worker did not finish")
-
-
-def assert_each_delivered_once(sink: DeliverySink, queued: Sequence[OutboxMessage]) -> None:
-    assert sink.message_ids == {message.message_id: 1 for message in queued}
 
 
 # --- relay down, then up --------------------------------------------------------------------------

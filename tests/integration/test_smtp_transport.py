@@ -8,7 +8,8 @@ import pytest
 import trustme
 from aiosmtplib import SMTPConnectError
 
-from alertmail.adapters.smtp_transport import SmtpTransport, _Stage, _translate_errors
+from alertmail.adapters.smtp_errors import Stage, translate_errors
+from alertmail.adapters.smtp_transport import SmtpTransport
 from alertmail.domain.settings import MailSettings
 from alertmail.errors import (
     ConnectRefusedError,
@@ -170,7 +171,7 @@ def test_refusal_by_every_address_of_a_name_is_connect_refused() -> None:
     )
     settings = relay_settings(25, hostname="localhost")
 
-    with pytest.raises(ConnectRefusedError), _translate_errors(settings, _Stage()):
+    with pytest.raises(ConnectRefusedError), translate_errors(settings, Stage()):
         raise SMTPConnectError(f"Error connecting to localhost on port 25: {both}") from both
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from alertmail.domain.cluster_checks import CheckResult, InterfaceState, NodeCheck, ProbeOutcome
 from alertmail.domain.ports import ClusterNode, NodeRole
+from alertmail.domain.schedule import RunClaim
 from alertmail.services.cluster import ClusterOptions, ClusterService
 from alertmail.services.cluster_checks import CheckOptions, FailoverChecks, OncePerIncident
 
@@ -100,25 +101,20 @@ class Lock:
 
 
 @dataclass
-class Runs:
-    server: Server
-
-    async def claim(self, job: str, period: str, *, now: datetime, node: str) -> bool:
-        if (job, period) in self.server.claims:
-            return False
-        self.server.claims.add((job, period))
-        return True
-
-
-@dataclass
 class Notifications:
+    """Raises once per claimed (job, period), as `NotificationService.raise_once` does."""
+
     server: Server
 
-    async def raise_event(
-        self, event_type: str, details: dict[str, Any], *, dedupe_key: str, source: str
-    ) -> None:
+    async def raise_once(
+        self, claim: RunClaim, event_type: str, details: dict[str, Any], *, dedupe_key: str, source: str
+    ) -> object | None:
         assert source == "cluster" and dedupe_key
+        if (claim.job, claim.period) in self.server.claims:
+            return None
+        self.server.claims.add((claim.job, claim.period))
         self.server.raised.append((event_type, details))
+        return claim
 
 
 @dataclass
@@ -200,7 +196,7 @@ def node(
         automatic_failover=automatic,
     )
     clock = lambda: server.now  # noqa: E731
-    raise_once = OncePerIncident(Runs(server), Notifications(server), name, clock)  # type: ignore[arg-type]
+    raise_once = OncePerIncident(Notifications(server), name, clock)  # type: ignore[arg-type]
     failover_checks = FailoverChecks(
         Checks(server),
         Prober(server),

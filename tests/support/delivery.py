@@ -37,10 +37,10 @@ from alertmail.adapters.smtp_transport import SmtpTransport
 from alertmail.adapters.storage.event_repository import SqlEventRepository
 from alertmail.adapters.storage.outbox_repository import SqlOutboxRepository
 from alertmail.adapters.storage.repositories import SqlSettingsRepository
-from alertmail.composition import Container
+from alertmail.composition import Container, dead_letter_notice
 from alertmail.domain.events import EventCatalog
 from alertmail.domain.outbox import OutboxMessage, RetryPolicy, new_outbox_message
-from alertmail.domain.ports import MailTransport
+from alertmail.domain.ports import DeliveryObserver, MailTransport
 from alertmail.services.delivery import DeliveryOptions, DeliveryWorker
 from alertmail.services.notifications import CoalescingOptions, NotificationService
 from tests.support.smtp import HOST, SmtpServerOptions, SmtpSink
@@ -228,10 +228,11 @@ async def queue_messages(
 
 def clocked_worker(
     container: Container,
-    clock: FakeClock,
+    clock: Callable[[], datetime],
     policy: RetryPolicy,
     *,
     options: DeliveryOptions | None = None,
+    observer: DeliveryObserver | None = None,
 ) -> DeliveryWorker:
     """A worker on the container's database, relay adapters and Mail Server Logs, on `clock`."""
     database = container.database
@@ -245,6 +246,8 @@ def clocked_worker(
         policy=policy,
         node="test-node",
         options=options,
+        observer=observer,
+        on_dead_letter=lambda message, reason: dead_letter_notice(container.notifications, message, reason),
         clock=clock,
         random_fraction=lambda: 0.0,
     )

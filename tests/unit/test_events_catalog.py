@@ -24,8 +24,8 @@ from alertmail.domain.events import (
     validate_dedupe_key,
     validate_details,
 )
+from alertmail.domain.schedule import daily_notice_due
 from alertmail.errors import SettingsValidationError
-from alertmail.services.scheduler import daily_notice_due
 
 SEED = Path(__file__).resolve().parents[3] / "shared" / "seeds"
 

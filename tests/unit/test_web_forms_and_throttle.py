@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from pydantic import SecretStr
 
 from alertmail.domain.settings import MailSettings, apply_update
-from alertmail.errors import FieldError
+from alertmail.errors import FieldError, SettingsValidationError
 from alertmail.interfaces.web.settings_form import (
     changes_from_form,
     field_errors,
@@ -64,20 +65,68 @@ def test_unticking_a_box_turns_it_off() -> None:
     assert changes_from_form(form, ticked) == {"send_test_on_save": False}
 
 
-def test_microsoft_relay_fields_are_left_to_the_preset() -> None:
+def test_microsoft_relay_fields_are_recommended_not_locked() -> None:
+    # Sovereign clouds (smtp.office365.us) need another relay: what the admin types is kept.
     form = as_form(
         BASIC,
         auth_type="oauth2",
         oauth_provider="microsoft",
-        hostname="smtp.evil.example",
-        port="25",
+        hostname="smtp.office365.us",
         tenant_id="contoso.onmicrosoft.com",
     )
     changes = changes_from_form(form, BASIC)
-    assert "hostname" not in changes and "port" not in changes
     saved = apply_update(BASIC, changes | {"client_id": "app", "username": "relay@contoso.com"})
-    assert (saved.hostname, saved.port, saved.encryption) == ("smtp.office365.com", 587, "starttls")
+    assert (saved.hostname, saved.port, saved.encryption) == ("smtp.office365.us", 587, "starttls")
     assert saved.token_endpoint.startswith("https://login.microsoftonline.com/contoso.onmicrosoft.com/")
+
+
+def test_hidden_fields_are_not_taken_from_the_form() -> None:
+    form = as_form(BASIC, auth_type="none", tenant_id="contoso.com", client_id="app", password="typed")
+    assert changes_from_form(form, BASIC) == {"auth_type": "none"}
+    native = as_form(BASIC, email_type="native", hostname="ignored.example", username="ignored")
+    assert changes_from_form(native, BASIC) == {"email_type": "native"}
+
+
+MICROSOFT = {
+    "auth_type": "oauth2",
+    "oauth_provider": "microsoft",
+    "tenant_id": "contoso.com",
+    "client_id": "app",
+    "username": "relay@contoso.com",
+}
+
+
+def test_a_tenant_id_is_cleared_when_the_provider_is_not_microsoft() -> None:
+    microsoft = apply_update(BASIC, MICROSOFT)
+    form = as_form(microsoft, oauth_provider="custom")
+    changes = changes_from_form(form, microsoft)
+    assert changes["tenant_id"] == ""
+    custom = apply_update(
+        microsoft,
+        changes
+        | {
+            "hostname": "relay.corp.local",
+            "scopes": "send",
+            "authorization_endpoint": "https://id/a",
+            "token_endpoint": "https://id/t",
+        },
+    )
+    assert (custom.tenant_id, custom.messages_per_minute) == ("", 0)
+
+
+def test_switching_provider_clears_what_the_previous_preset_filled() -> None:
+    microsoft = apply_update(BASIC, MICROSOFT)
+    with pytest.raises(SettingsValidationError) as refused:
+        apply_update(microsoft, {"oauth_provider": "custom", "tenant_id": ""})
+    assert {e.field for e in refused.value.errors} == {
+        "hostname",
+        "scopes",
+        "authorization_endpoint",
+        "token_endpoint",
+    }
+    google = apply_update(microsoft, {"oauth_provider": "google", "tenant_id": ""})
+    assert (google.hostname, google.scopes) == ("smtp.gmail.com", "https://mail.google.com/")
+    assert google.messages_per_minute == 0  # Microsoft's limit does not follow to Google
 
 
 def test_oauth_forces_the_smtp_email_type() -> None:

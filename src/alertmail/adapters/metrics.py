@@ -33,6 +33,11 @@ class PrometheusMetrics:
             registry=self.registry,
         )
         self._dead = Counter("alertmail_messages_dead_lettered", "Messages given up.", registry=self.registry)
+        self._leases_lost = Counter(
+            "alertmail_delivery_leases_lost",
+            "Messages whose lease another worker had taken over before their outcome was recorded.",
+            registry=self.registry,
+        )
         self._latency = Histogram(
             "alertmail_delivery_latency_seconds",
             "From a message's acceptance to the relay's acceptance.",
@@ -86,6 +91,9 @@ class PrometheusMetrics:
 
     def dead_lettered(self) -> None:
         self._dead.inc()
+
+    def lease_lost(self, count: int) -> None:
+        self._leases_lost.inc(count)
 
     # the rest
     def event_received(self, event_type: str) -> None:

@@ -18,7 +18,7 @@ from email.message import EmailMessage
 from email.utils import getaddresses
 
 from alertmail.domain.settings import MailSettings
-from alertmail.errors import NativeTransportError
+from alertmail.errors import NativeTransportError, TransportError
 
 __all__ = ["NativeSession", "NativeTransport"]
 
@@ -123,8 +123,10 @@ class NativeSession:
     def usable(self) -> bool:
         return True
 
-    async def send(self, message: EmailMessage, recipients: Sequence[str]) -> None:
+    async def send(self, message: EmailMessage, recipients: Sequence[str]) -> dict[str, TransportError]:
+        """The local MTA takes the message for every recipient or fails for all: none refused alone."""
         await self._transport.send(message, recipients, self._settings)
+        return {}
 
     async def close(self) -> None:
         return None

@@ -12,51 +12,33 @@ aiosmtplib's own upgrade is therefore switched off explicitly (`start_tls=False`
 `None`, is opportunistic and would carry on in clear.
 
 Every exception of aiosmtplib, of the socket layer and of ssl is translated into `alertmail.errors`
-by `_translate_errors`, the one place that knows them.
+by `smtp_errors.translate_errors`, the one place that knows them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import errno
 import logging
-import re
-import socket
 import ssl
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import suppress
 from email.message import EmailMessage
-from typing import TypeVar
 
 from aiosmtplib import (
     SMTP,
     SMTPAuthenticationError,
-    SMTPConnectResponseError,
-    SMTPDataError,
     SMTPException,
     SMTPHeloError,
-    SMTPRecipientRefused,
     SMTPRecipientsRefused,
     SMTPResponse,
-    SMTPResponseException,
-    SMTPSenderRefused,
 )
 
 from alertmail.adapters.smtp_envelope import wire_message
+from alertmail.adapters.smtp_errors import Stage, translate_errors
 from alertmail.domain.ports import AccessTokenSource
 from alertmail.domain.settings import MailSettings
-from alertmail.errors import (
-    AlertmailError,
-    ConnectRefusedError,
-    ConnectTimeoutError,
-    DnsError,
-    SmtpReplyError,
-    TlsHandshakeError,
-    TlsUnavailableError,
-    TransportError,
-)
+from alertmail.errors import SmtpReplyError, TlsUnavailableError, TransportError
 
 __all__ = ["SmtpSession", "SmtpTransport"]
 
@@ -70,11 +52,10 @@ class SmtpTransport:
     AUTH XOAUTH2 (or OAUTHBEARER when that is all the server offers), which only ever goes over TLS.
     A token the relay refuses with 535 is replaced once by a fresh one before the failure counts.
 
-    Recipients: the message goes to every recipient the server accepts. When the server refuses
-    some of them and accepts others, the message is still sent to the accepted ones and then
-    `SmtpReplyError` (stage "rcpt") is raised for the first refused one, so the refusal is never
-    silent; a retry of the whole message may reach the accepted recipients twice, which the
-    at-least-once outbox allows. When every recipient is refused, nothing is sent.
+    Recipients: the message goes to every recipient the server accepts. `send` raises
+    `SmtpReplyError` (stage "rcpt") for the first refused one, so the refusal is never silent;
+    a session's `send` instead reports each refused recipient (the outbox retries only those).
+    When every recipient is refused, nothing is sent.
     """
 
     def __init__(self, *, tokens: AccessTokenSource | None = None) -> None:
@@ -83,16 +64,18 @@ class SmtpTransport:
     async def send(self, message: EmailMessage, recipients: Sequence[str], settings: MailSettings) -> None:
         session = await self.open_session(settings)
         try:
-            await session.send(message, recipients)
+            refused = await session.send(message, recipients)
         finally:
             await session.close()
+        if refused:
+            raise next(iter(refused.values()))
 
     async def open_session(self, settings: MailSettings) -> SmtpSession:
         """Connect, upgrade to TLS and authenticate once; the session then sends many messages."""
         if settings.auth_type == "oauth2" and self._tokens is None:
             raise _no_access_token(settings)
-        stage = _Stage()
-        with _translate_errors(settings, stage):
+        stage = Stage()
+        with translate_errors(settings, stage):
             client = _client(settings, await _tls_context_for(settings))
             try:
                 await _open_session(client, settings, stage)
@@ -102,7 +85,7 @@ class SmtpTransport:
                 raise
         return SmtpSession(client, settings)
 
-    async def _authenticate(self, client: SMTP, settings: MailSettings, stage: _Stage) -> None:
+    async def _authenticate(self, client: SMTP, settings: MailSettings, stage: Stage) -> None:
         if settings.auth_type == "none":
             return
         stage.name = "auth"
@@ -156,10 +139,12 @@ class SmtpSession:
     def usable(self) -> bool:
         return self._client.is_connected
 
-    async def send(self, message: EmailMessage, recipients: Sequence[str]) -> None:
-        stage = _Stage()
+    async def send(self, message: EmailMessage, recipients: Sequence[str]) -> dict[str, SmtpReplyError]:
+        """Send to every recipient the server accepts; the refused ones and the server's reply to
+        each (every recipient when none was accepted: then nothing was sent)."""
+        stage = Stage()
         stage.name = "mail"
-        with _translate_errors(self._settings, stage):
+        with translate_errors(self._settings, stage):
             wire = wire_message(
                 message,
                 self._settings.from_address,
@@ -167,11 +152,21 @@ class SmtpSession:
                 smtputf8=self._client.supports_extension("smtputf8"),
                 eight_bit_mime=self._client.supports_extension("8bitmime"),
             )
-            refused, _ = await self._client.sendmail(
-                wire.sender, wire.recipients, wire.data, mail_options=wire.mail_options
-            )
-        if refused:
-            raise _partly_refused(refused, self._settings)
+            try:
+                refused, _ = await self._client.sendmail(
+                    wire.sender, wire.recipients, wire.data, mail_options=wire.mail_options
+                )
+            except SMTPRecipientsRefused as everyone:
+                refused = {r.recipient: SMTPResponse(r.code, r.message) for r in everyone.recipients}
+        # Refusals are reported by the addresses the caller gave (the wire may hold IDNA forms).
+        given = dict(zip(wire.recipients, recipients, strict=True))
+        return {given.get(address, address): self._refusal(reply) for address, reply in refused.items()}
+
+    def _refusal(self, reply: SMTPResponse) -> SmtpReplyError:
+        settings = self._settings
+        return SmtpReplyError(
+            reply.code, reply.message, stage="rcpt", host=settings.hostname, port=settings.port
+        )
 
     async def close(self) -> None:
         if self._client.is_connected:
@@ -237,15 +232,6 @@ def _no_access_token(settings: MailSettings) -> TransportError:
 # --- the session ----------------------------------------------------------------------------
 
 
-class _Stage:
-    """The command the session is at, for replies whose exception type does not say it."""
-
-    __slots__ = ("name",)
-
-    def __init__(self) -> None:
-        self.name = "connect"
-
-
 def _client(settings: MailSettings, tls_context: ssl.SSLContext | None) -> SMTP:
     # No credentials here: given to the constructor, `connect()` would log in by itself.
     return SMTP(
@@ -274,7 +260,7 @@ def _tls_context(trusted_ca_pem: str) -> ssl.SSLContext:
     return context
 
 
-async def _open_session(client: SMTP, settings: MailSettings, stage: _Stage) -> None:
+async def _open_session(client: SMTP, settings: MailSettings, stage: Stage) -> None:
     stage.name = "connect"
     await client.connect()
     stage.name = "ehlo"
@@ -307,142 +293,3 @@ async def _quit_quietly(client: SMTP) -> None:
     # The server has accepted the message: a failing QUIT must not turn that into a failure.
     with suppress(SMTPException, OSError):
         await client.quit()
-
-
-def _partly_refused(refused: dict[str, SMTPResponse], settings: MailSettings) -> SmtpReplyError:
-    first = next(iter(refused.values()))
-    return SmtpReplyError(first.code, first.message, stage="rcpt", host=settings.hostname, port=settings.port)
-
-
-# --- translating exceptions -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Where:
-    """The facts every translated error carries."""
-
-    host: str
-    port: int
-    timeout: float
-    stage: str
-
-
-@contextmanager
-def _translate_errors(settings: MailSettings, stage: _Stage) -> Iterator[None]:
-    """Re-raise what aiosmtplib, the socket layer and ssl raise as `alertmail.errors`."""
-    try:
-        yield
-    except AlertmailError:
-        raise  # already ours (ConnectTimeoutError is an OSError too)
-    except (SMTPException, OSError, ValueError) as exc:
-        where = _Where(settings.hostname, settings.port, settings.connect_timeout, stage.name)
-        raise _translate(exc, where) from exc
-
-
-def _translate(exc: BaseException, where: _Where) -> TransportError:
-    for matcher in _MATCHERS:
-        error = matcher(exc, where)
-        if error is not None:
-            return error
-    return TransportError(_describe(exc), host=where.host, port=where.port)
-
-
-_REPLY_STAGES: tuple[tuple[type[SMTPResponseException], str], ...] = (
-    (SMTPConnectResponseError, "connect"),
-    (SMTPHeloError, "ehlo"),
-    (SMTPAuthenticationError, "auth"),
-    (SMTPSenderRefused, "mail"),
-    (SMTPRecipientRefused, "rcpt"),
-    (SMTPDataError, "data"),
-)
-
-
-def _server_reply(exc: BaseException, where: _Where) -> TransportError | None:
-    if isinstance(exc, SMTPRecipientsRefused) and exc.recipients:
-        exc = exc.recipients[0]  # every recipient was refused: report the first
-    # Code -1 is aiosmtplib's "could not parse the reply": not a reply the server chose.
-    if not isinstance(exc, SMTPResponseException) or exc.code < 100:
-        return None
-    stage = next((name for kind, name in _REPLY_STAGES if isinstance(exc, kind)), where.stage)
-    return SmtpReplyError(exc.code, exc.message, stage=stage, host=where.host, port=where.port)
-
-
-def _timeout(exc: BaseException, where: _Where) -> TransportError | None:
-    if _find(exc, TimeoutError) is None:
-        return None
-    if where.stage == "connect":  # the TCP connection, the TLS of port 465, or the greeting
-        return ConnectTimeoutError(_describe(exc), host=where.host, port=where.port, timeout=where.timeout)
-    # A reply that never came later in the session: the connection failed part-way.
-    return TransportError(_describe(exc), host=where.host, port=where.port, timeout=where.timeout)
-
-
-def _certificate(exc: BaseException, where: _Where) -> TransportError | None:
-    if _find(exc, ssl.SSLCertVerificationError) is None:
-        return None
-    return TlsHandshakeError(_describe(exc), certificate_invalid=True, host=where.host, port=where.port)
-
-
-def _tls_handshake(exc: BaseException, where: _Where) -> TransportError | None:
-    if _find(exc, ssl.SSLError) is None:
-        return None
-    return TlsHandshakeError(_describe(exc), host=where.host, port=where.port)
-
-
-def _dns(exc: BaseException, where: _Where) -> TransportError | None:
-    if _find(exc, socket.gaierror) is None:
-        return None
-    return DnsError(_describe(exc), host=where.host, port=where.port)
-
-
-def _refused(exc: BaseException, where: _Where) -> TransportError | None:
-    if not any(_is_refusal(link) for link in _chain(exc)):
-        return None
-    return ConnectRefusedError(_describe(exc), host=where.host, port=where.port)
-
-
-_MATCHERS: tuple[Callable[[BaseException, _Where], TransportError | None], ...] = (
-    _server_reply,
-    _timeout,
-    _certificate,
-    _tls_handshake,
-    _dns,
-    _refused,
-)
-
-_E = TypeVar("_E", bound=BaseException)
-_ERRNO = re.compile(r"\[Errno (-?\d+)\]")
-
-
-def _is_refusal(link: BaseException) -> bool:
-    if isinstance(link, ConnectionRefusedError):
-        return True
-    # A name with several addresses (localhost: ::1 and 127.0.0.1) fails on Python 3.11 with one
-    # OSError("Multiple exceptions: ...") that keeps only the text of each attempt.
-    text = str(link)
-    if not isinstance(link, OSError) or not text.startswith("Multiple exceptions:"):
-        return False
-    return set(_ERRNO.findall(text)) == {str(errno.ECONNREFUSED)}
-
-
-def _find(exc: BaseException, kind: type[_E]) -> _E | None:
-    return next((link for link in _chain(exc) if isinstance(link, kind)), None)
-
-
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    """The exception, then its causes: aiosmtplib wraps socket and ssl errors in its own."""
-    seen: set[int] = set()
-    link: BaseException | None = exc
-    while link is not None and id(link) not in seen:
-        seen.add(id(link))
-        yield link
-        link = link.__cause__ or link.__context__
-
-
-def _describe(exc: BaseException) -> str:
-    """The messages of the exception and its causes: library wording and server replies only."""
-    parts: list[str] = []
-    for link in _chain(exc):
-        text = str(getattr(link, "message", None) or link).strip()
-        if text and not any(text in part for part in parts):
-            parts.append(text)
-    return ": ".join(parts) or type(exc).__name__

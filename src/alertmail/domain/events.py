@@ -433,6 +433,8 @@ BUILTIN_EVENT_TYPES: tuple[EventType, ...] = (
             "message_id": "<alertmail.1@example.com>",
             "subject": "Failover: backup becoming primary",
             "reason": "Connection refused by smtp.example.com:587",
+            "delivered_to": "ops@example.com",
+            "not_delivered_to": "oncall@example.com",
         },
     ),
 )

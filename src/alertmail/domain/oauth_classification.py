@@ -8,10 +8,10 @@ or a permission to fix (or, for throttling and an unreachable endpoint, a retry)
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from alertmail.errors import OAuthError, TransportError
+from alertmail.domain.classification_matchers import Rule, Scope, When
+from alertmail.errors import OAuthError
 
 __all__ = ["OAUTH_CODES", "OAUTH_RULES", "OAuthCode", "oauth_log_message"]
 
@@ -147,9 +147,7 @@ OAUTH_CODES: dict[str, OAuthCode] = {
         "The provider refused the Scopes. For Microsoft 365 use "
         "'https://outlook.office.com/SMTP.Send offline_access'.",
     ),
-    "AADSTS90055": OAuthCode(
-        "oauth", True, "The provider is throttling sign-in requests; alertmail tries again."
-    ),
+    "AADSTS90055": OAuthCode("oauth", True, "The provider is throttling sign-in requests. {retry}"),
     "redirect_uri_mismatch": _REDIRECT,
     "invalid_redirect_uri": _REDIRECT,
     "invalid_client": _CLIENT,
@@ -193,68 +191,58 @@ _CODE_EXCHANGE = OAuthCode(
 )
 
 
-def _code(code: str) -> Callable[[TransportError], bool]:
-    return lambda error: isinstance(error, OAuthError) and error.provider_code == code
+def _rule(name: str, when: When, known: OAuthCode) -> Rule:
+    return Rule(name, when, known.category, known.retryable, Scope.RELAY, known.hint)
 
-
-def _oauth(
-    *, error: str = "", stage: str = "", retryable: bool | None = None
-) -> Callable[[TransportError], bool]:
-    def matches(found: TransportError) -> bool:
-        return (
-            isinstance(found, OAuthError)
-            and (not error or found.error == error)
-            and (not stage or found.stage == stage)
-            and (retryable is None or _temporary(found) == retryable)
-        )
-
-    return matches
-
-
-def _temporary(error: OAuthError) -> bool:
-    return error.error in ("temporarily_unavailable", "network_error", "server_error") or (
-        error.http_status is not None and (error.http_status == 429 or error.http_status >= 500)
-    )
-
-
-Row = tuple[str, Callable[[TransportError], bool], str, bool, str]
 
 # First the known codes, then what the error and stage say; the general `oauth` row last.
-OAUTH_RULES: tuple[Row, ...] = (
+OAUTH_RULES: tuple[Rule, ...] = (
     *(
-        (f"oauth_{code.lower()}", _code(code), known.category, known.retryable, known.hint)
+        _rule(f"oauth_{code.lower()}", When(kind="oauth", provider_code=code), known)
         for code, known in OAUTH_CODES.items()
     ),
-    (
+    _rule(
         "oauth_stored_dead",
-        _oauth(error="reauthorization_required", stage="stored"),
-        "oauth_reauth",
-        False,
-        "The saved sign-in no longer works and was not tried again. " + _SIGN_IN_AGAIN,
+        When(kind="oauth", oauth_error="reauthorization_required", stages=("stored",)),
+        OAuthCode(
+            "oauth_reauth",
+            False,
+            "The saved sign-in no longer works and was not tried again. " + _SIGN_IN_AGAIN,
+        ),
     ),
-    (
+    _rule(
         "oauth_not_authorized",
-        _oauth(error="not_authorized", stage="stored"),
-        "oauth",
-        False,
-        "OAuth2 is configured but nobody has signed in yet: use Sign In / Verify OAuth2 Provider.",
+        When(kind="oauth", oauth_error="not_authorized", stages=("stored",)),
+        OAuthCode(
+            "oauth",
+            False,
+            "OAuth2 is configured but nobody has signed in yet: use Sign In / Verify OAuth2 Provider.",
+        ),
     ),
-    ("oauth_code_refused", _oauth(error="invalid_grant", stage="token"), "oauth", False, _CODE_EXCHANGE.hint),
-    ("oauth_invalid_grant", _oauth(error="invalid_grant"), "oauth_reauth", False, _INVALID_GRANT.hint),
-    (
+    _rule(
+        "oauth_code_refused",
+        When(kind="oauth", oauth_error="invalid_grant", stages=("token",)),
+        _CODE_EXCHANGE,
+    ),
+    _rule("oauth_invalid_grant", When(kind="oauth", oauth_error="invalid_grant"), _INVALID_GRANT),
+    _rule(
         "oauth_unavailable",
-        _oauth(retryable=True),
-        "oauth",
-        True,
-        "The provider's token endpoint could not be reached or is failing; alertmail tries again. "
-        "Check that this appliance can reach {host} over HTTPS.",
+        When(kind="oauth", transient=True),
+        OAuthCode(
+            "oauth",
+            True,
+            "The provider's token endpoint could not be reached or is failing. {retry} "
+            "Check that this appliance can reach {host} over HTTPS.",
+        ),
     ),
-    (
+    _rule(
         "oauth_other",
-        _oauth(),
-        "oauth",
-        False,
-        "The provider refused the request; the provider's error says why. Check the OAuth2 settings.",
+        When(kind="oauth"),
+        OAuthCode(
+            "oauth",
+            False,
+            "The provider refused the request; the provider's error says why. Check the OAuth2 settings.",
+        ),
     ),
 )
 

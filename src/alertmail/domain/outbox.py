@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, get_args
 
@@ -30,14 +30,19 @@ __all__ = [
     "FailureStatus",
     "OutboxMessage",
     "OutboxStatus",
+    "RecipientState",
+    "RecipientsSettled",
     "RetryPolicy",
+    "WaitingFor",
     "decide",
     "new_outbox_message",
     "next_attempt",
+    "settle_recipients",
 ]
 
 OutboxStatus = Literal["queued", "sending", "sent", "retry_wait", "waiting_config", "dead"]
 FailureStatus = Literal["retry_wait", "waiting_config", "dead"]
+RecipientState = Literal["sent", "pending", "dead"]
 OUTBOX_STATUSES: tuple[OutboxStatus, ...] = get_args(OutboxStatus)
 _MAX_EXPONENT = 64  # far past any cap; keeps `factor ** n` finite
 
@@ -66,6 +71,30 @@ class OutboxMessage:
     expires_at: datetime  # created_at + the policy's lifetime; informative, the policy decides
     source: str = "event"  # event | digest | sendmail | smtp-listener
     raw: str | None = None  # a local program's message as submitted; subject/text/html then unused
+    # Each recipient's outcome once an attempt reached only some of them; a recipient not named is
+    # pending. A `sent` message reached every recipient.
+    recipient_states: Mapping[str, RecipientState] = field(default_factory=dict)
+    # What a `waiting_config` message was refused under (see services/delivery.py).
+    waiting_settings_version: int | None = None
+    waiting_sign_in: datetime | None = None
+
+    def state_of(self, recipient: str) -> RecipientState:
+        if self.status == "sent":
+            return "sent"
+        return self.recipient_states.get(recipient, "pending")
+
+    @property
+    def pending_recipients(self) -> tuple[str, ...]:
+        """The recipients an attempt still has to reach."""
+        return tuple(r for r in self.recipients if self.state_of(r) == "pending")
+
+    @property
+    def delivered_recipients(self) -> tuple[str, ...]:
+        return tuple(r for r in self.recipients if self.state_of(r) == "sent")
+
+    @property
+    def undelivered_recipients(self) -> tuple[str, ...]:
+        return tuple(r for r in self.recipients if self.state_of(r) != "sent")
 
 
 @dataclass(frozen=True)
@@ -139,6 +168,14 @@ def next_attempt(
 
 
 @dataclass(frozen=True)
+class WaitingFor:
+    """The configuration a relay refused: a message waiting on it is released once it changes."""
+
+    settings_version: int
+    sign_in: datetime | None  # the OAuth2 sign-in's obtained_at; None without OAuth2
+
+
+@dataclass(frozen=True)
 class FailureDecision:
     status: FailureStatus
     next_attempt_at: datetime | None  # set only for retry_wait
@@ -176,3 +213,42 @@ def decide(
         return FailureDecision("waiting_config", None)
     when = next_attempt(policy, attempts, now, created_at, random_fraction)
     return FailureDecision("dead", None) if when is None else FailureDecision("retry_wait", when)
+
+
+@dataclass(frozen=True)
+class RecipientsSettled:
+    """Where an attempt that reached some recipients and not others leaves the message."""
+
+    states: Mapping[str, RecipientState]
+    status: Literal["sent", "retry_wait", "dead"]
+    next_attempt_at: datetime | None  # set only for retry_wait
+
+
+def settle_recipients(
+    message: OutboxMessage,
+    refused: Mapping[str, int],
+    *,
+    policy: RetryPolicy,
+    now: datetime,
+    random_fraction: float,
+) -> RecipientsSettled:
+    """The message after an attempt to its pending recipients in which `refused` (recipient ->
+    reply code) were refused at RCPT and the rest accepted.
+
+    Accepted recipients are done for good; a 5xx refusal is final for that recipient, a 4xx one
+    leaves it pending for the next attempt (dead too once the lifetime is over). The message is
+    `sent` when every recipient got it, `dead` when none is pending and one never got it.
+    """
+    states: dict[str, RecipientState] = {r: message.state_of(r) for r in message.recipients}
+    for recipient in message.pending_recipients:
+        code = refused.get(recipient)
+        states[recipient] = "sent" if code is None else "dead" if code >= 500 else "pending"
+    when = None
+    if "pending" in states.values():
+        when = next_attempt(policy, message.attempts, now, message.created_at, random_fraction)
+        if when is None:
+            states = {r: "dead" if state == "pending" else state for r, state in states.items()}
+    if when is not None:
+        return RecipientsSettled(states, "retry_wait", when)
+    everyone = all(state == "sent" for state in states.values())
+    return RecipientsSettled(states, "sent" if everyone else "dead", None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,7 +12,7 @@ from typing import Literal, Protocol
 from alertmail.domain.cluster_checks import CheckResult, InterfaceState, NodeCheck, ProbeOutcome
 from alertmail.domain.events import Digest, Event, EventRecorded, EventType, RenderedMail, StoredEvent
 from alertmail.domain.oauth import OAuthTokens, PendingAuthorization, TokenGrant
-from alertmail.domain.outbox import FailureStatus, OutboxMessage, OutboxStatus
+from alertmail.domain.outbox import FailureStatus, OutboxMessage, OutboxStatus, RecipientsSettled, WaitingFor
 from alertmail.domain.records import (
     Administrator,
     ApiToken,
@@ -20,7 +20,9 @@ from alertmail.domain.records import (
     MailLogEntry,
     StoredSettings,
 )
+from alertmail.domain.schedule import RunClaim
 from alertmail.domain.settings import MailSettings
+from alertmail.errors import TransportError
 
 __all__ = [
     "AccessTokenSource",
@@ -32,6 +34,7 @@ __all__ = [
     "DeliveryObserver",
     "EventRenderer",
     "EventRepository",
+    "GenerationRepository",
     "MailLogFile",
     "MailLogRepository",
     "MailSession",
@@ -46,7 +49,6 @@ __all__ = [
     "OutboxRepository",
     "PrimaryLock",
     "Prober",
-    "SchedulerRunRepository",
     "SecretBox",
     "SettingsRepository",
     "WebSession",
@@ -60,7 +62,9 @@ class MailSession(Protocol):
     @property
     def usable(self) -> bool: ...
 
-    async def send(self, message: EmailMessage, recipients: Sequence[str]) -> None: ...
+    async def send(self, message: EmailMessage, recipients: Sequence[str]) -> Mapping[str, TransportError]:
+        """Send to the recipients the relay accepts; the refused ones and the reply to each."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -146,6 +150,12 @@ class ApiTokenRepository(Protocol):
     async def find(self, token_hash: str) -> ApiToken | None:
         """The token with this hash, its `last_used_at` touched, or None."""
         ...
+
+
+class GenerationRepository(Protocol):
+    """A counter every change to cached data bumps (in the change's own transaction)."""
+
+    async def current(self) -> int: ...
 
 
 class AuditRepository(Protocol):
@@ -241,13 +251,35 @@ class OutboxRepository(Protocol):
         next_attempt_at: datetime | None,
         last_error: str,
         last_category: str,
+        waiting_for: WaitingFor | None = None,
+    ) -> bool: ...
+
+    async def mark_recipients(
+        self,
+        id: str,
+        owner: str,
+        settled: RecipientsSettled,
+        *,
+        now: datetime,
+        last_error: str,
+        last_category: str,
     ) -> bool: ...
 
     async def release_unattempted(
-        self, ids: Sequence[str], owner: str, *, status: FailureStatus, next_attempt_at: datetime | None
+        self,
+        ids: Sequence[str],
+        owner: str,
+        *,
+        status: FailureStatus,
+        next_attempt_at: datetime | None,
+        waiting_for: WaitingFor | None = None,
     ) -> int: ...
 
+    async def renew_leases(self, ids: Sequence[str], owner: str, until: datetime) -> int: ...
+
     async def release_waiting(self, now: datetime) -> int: ...
+
+    async def release_changed(self, now: datetime, current: WaitingFor) -> int: ...
 
     async def retry(self, id: str, now: datetime) -> OutboxMessage: ...
 
@@ -269,18 +301,26 @@ class DeliveryObserver(Protocol):
 
     def dead_lettered(self) -> None: ...
 
+    def lease_lost(self, count: int) -> None: ...
+
 
 class EventRepository(Protocol):
     """Events, their coalescing windows and the outbox rows they cause, written together."""
 
-    async def record(
+    async def record_many(
         self,
-        event: Event,
+        events: Sequence[Event],
         *,
         window: timedelta,
         max_mailed_keys: int,
-        make_message: Callable[[], OutboxMessage | None],
-    ) -> EventRecorded: ...
+        make_message: Callable[[Event], OutboxMessage | None],
+        claim: RunClaim | None = None,
+    ) -> list[EventRecorded]:
+        """One transaction for the batch; the results in the order of `events`.
+
+        With `claim`: written first in the same transaction; `AlreadyClaimedError` (nothing
+        written) when the job already ran for that period."""
+        ...
 
     async def take_due_digests(
         self, now: datetime, build: Callable[[Digest], OutboxMessage | None], *, limit: int = 50
@@ -299,12 +339,6 @@ class EventRenderer(Protocol):
     def render_event(self, event_type: EventType, event: Event) -> RenderedMail: ...
 
     def render_digest(self, event_type: EventType, digest: Digest) -> RenderedMail: ...
-
-
-class SchedulerRunRepository(Protocol):
-    async def claim(self, job: str, period: str, *, now: datetime, node: str) -> bool:
-        """Record that `job` runs for `period`; False when it already has, on any node."""
-        ...
 
 
 # --- web UI sessions ------------------------------------------------------------------------------

@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from cryptography import x509
-from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from alertmail.domain.addresses import AddressError, normalize_address
 from alertmail.domain.transport_security import endpoint_problem, sends_password_in_clear
 from alertmail.errors import FieldError, SettingsValidationError
 
@@ -276,8 +276,8 @@ FIELD_NAMES: tuple[str, ...] = tuple(MailSettings.model_fields)
 
 def _email(value: str, *, named: bool = False) -> str:
     try:
-        return validate_email(value, check_deliverability=False).normalized
-    except EmailNotValidError as exc:
+        return normalize_address(value)
+    except AddressError as exc:
         which = f"{value!r} " if named else ""
         raise _problem("email", f"{which}is not a valid e-mail address ({exc})") from None
 
@@ -307,11 +307,23 @@ def validate_settings(data: Mapping[str, Any]) -> MailSettings:
     try:
         settings = MailSettings.model_validate(dict(data))
     except ValidationError as exc:
-        raise SettingsValidationError(_field_errors(exc)) from None
+        raise SettingsValidationError(_field_errors(exc) + _combination_errors(data, exc)) from None
     extra = _combination_problems(settings)
     if extra:
         raise SettingsValidationError([FieldError(f, m) for f, m in extra])
     return settings
+
+
+def _combination_errors(data: Mapping[str, Any], exc: ValidationError) -> list[FieldError]:
+    """The problems between fields, found among the fields that are valid on their own, so one
+    save reports every error at once (an empty Hostname beside a bad From Address)."""
+    bad = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
+    good = {name: value for name, value in data.items() if name not in bad}
+    try:
+        partial = MailSettings.model_validate(good)
+    except ValidationError:
+        return []  # a field valid alone but missing here (from_address): its own error is reported
+    return [FieldError(f, m) for f, m in _combination_problems(partial) if f not in bad]
 
 
 def _field_errors(exc: ValidationError) -> list[FieldError]:
@@ -367,9 +379,35 @@ def _preset_fill(
         follows_tenant = provider == "microsoft" and name.endswith("_endpoint")
         if name not in changes and (newly_chosen or follows_tenant or not merged.get(name)):
             fill[name] = value
+    if newly_chosen:
+        fill |= _left_by_previous_preset(current, preset, changes)
     if provider in ("microsoft", "google") and "email_type" not in changes:
         fill["email_type"] = "smtp"
     return fill
+
+
+def _preset_of(settings: MailSettings) -> dict[str, Any]:
+    if settings.auth_type != "oauth2" or settings.oauth_provider not in PRESETS:
+        return {}
+    preset = dict(PRESETS[settings.oauth_provider])
+    if settings.oauth_provider == "microsoft":
+        tenant = settings.tenant_id or "{tenant}"
+        preset["authorization_endpoint"] = MICROSOFT_AUTHORIZE.format(tenant=tenant)
+        preset["token_endpoint"] = MICROSOFT_TOKEN.format(tenant=tenant)
+    return preset
+
+
+def _left_by_previous_preset(
+    current: MailSettings, preset: Mapping[str, Any], changes: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Switching provider clears what the previous provider's preset filled and the new one does
+    not (Microsoft's host and endpoints never linger under Custom); values the admin typed stay."""
+    defaults = MailSettings.model_fields
+    return {
+        name: defaults[name].default
+        for name, value in _preset_of(current).items()
+        if name not in preset and name not in changes and getattr(current, name) == value
+    }
 
 
 def _plain(settings: MailSettings) -> dict[str, Any]:

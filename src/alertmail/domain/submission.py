@@ -23,8 +23,7 @@ from email.policy import default as default_policy
 from email.utils import format_datetime
 from typing import Literal
 
-from email_validator import EmailNotValidError, validate_email
-
+from alertmail.domain.addresses import AddressError, normalize_address
 from alertmail.domain.header_safety import decoded_text, single_line, unsafe_header
 from alertmail.domain.line_length import MAX_LINE_OCTETS, longest_line, shorten_body_lines
 from alertmail.domain.message import new_message_id
@@ -139,8 +138,8 @@ def valid_recipient(address: str) -> str:
             "it has no @domain; alertmail sends through the relay, which cannot deliver to a local user name",
         )
     try:
-        return validate_email(candidate, check_deliverability=False).normalized
-    except EmailNotValidError as exc:
+        return normalize_address(candidate)
+    except AddressError as exc:
         raise InvalidRecipientError(address, str(exc)) from None
 
 

@@ -8,8 +8,8 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from email_validator import EmailNotValidError, validate_email
 
+from alertmail.domain.addresses import AddressError, normalize_address
 from alertmail.domain.ports import AdministratorRepository, ApiTokenRepository
 from alertmail.domain.records import Administrator, ApiToken
 from alertmail.errors import (
@@ -19,11 +19,12 @@ from alertmail.errors import (
     SettingsValidationError,
     UnauthorizedError,
 )
+from alertmail.services.credential_cache import TokenCache
+from alertmail.services.password_policy import password_problems
 
 __all__ = ["AdministratorService", "hash_token"]
 
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
-MIN_PASSWORD_LENGTH = 8
 TOKEN_PREFIX = "am_"  # noqa: S105  # makes a leaked token recognisable to secret scanners
 
 
@@ -38,13 +39,21 @@ class AdministratorService:
         administrators: AdministratorRepository,
         tokens: ApiTokenRepository,
         hasher: PasswordHasher | None = None,
+        *,
+        token_cache: TokenCache | None = None,
     ) -> None:
         self._administrators = administrators
         self._tokens = tokens
         self._hasher = hasher or PasswordHasher()
+        self._token_cache = token_cache
 
-    async def create(self, username: str, *, email: str | None, password: str) -> Administrator:
+    async def create(
+        self, username: str, *, email: str | None, password: str, password_confirm: str | None = None
+    ) -> Administrator:
+        """`password_confirm`, from a form: checked with the rest, so every problem is told at once."""
         problems = _administrator_problems(username, email, password)
+        if password_confirm is not None and password_confirm != password:
+            problems.append(FieldError("password_confirm", "does not match the password"))
         if problems:
             raise SettingsValidationError(problems)
         if await self._administrators.get(username) is not None:
@@ -77,12 +86,13 @@ class AdministratorService:
         if await self._administrators.get(username) is None:
             raise NotFoundError(f"There is no administrator named {username!r}")
         await self._administrators.set_email(username, _normalized(email))
+        self._forget_tokens()
 
     async def change_password(self, username: str, *, current: str, new: str) -> None:
         """Change one's own password: the current one proves it is them at the keyboard."""
         if await self.verify_password(username, current) is None:
             raise SettingsValidationError([FieldError("current_password", "is not correct")])
-        problems = _password_problems(new, field="new_password")
+        problems = password_problems(new, field="new_password", username=username)
         if problems:
             raise SettingsValidationError(problems)
         await self._administrators.set_password_hash(username, self._hasher.hash(new))
@@ -92,6 +102,7 @@ class AdministratorService:
         if username == acting:
             raise ConflictError("You cannot remove the account you are signed in with")
         await self._administrators.remove(username)
+        self._forget_tokens()
 
     async def create_token(self, name: str, *, administrator: str) -> tuple[ApiToken, str]:
         """A new bearer token: the record, and the token itself, which is never shown again."""
@@ -104,11 +115,23 @@ class AdministratorService:
         return record, token
 
     async def authenticate_token(self, token: str) -> Administrator:
-        record = await self._tokens.find(hash_token(token))
+        """The token's administrator, or `UnauthorizedError`; from memory while nothing changed."""
+        token_hash = hash_token(token)
+        if self._token_cache is None:
+            return await self._look_up_token(token_hash)
+        return await self._token_cache.administrator(token_hash, lambda: self._look_up_token(token_hash))
+
+    async def _look_up_token(self, token_hash: str) -> Administrator:
+        record = await self._tokens.find(token_hash)
         admin = await self._administrators.get(record.administrator) if record else None
         if admin is None:
             raise UnauthorizedError("The API token is not valid")
         return admin
+
+    def _forget_tokens(self) -> None:
+        # Other processes learn of the change from the generation the repository bumped with it.
+        if self._token_cache is not None:
+            self._token_cache.clear()
 
 
 def _administrator_problems(username: str, email: str | None, password: str) -> list[FieldError]:
@@ -121,22 +144,16 @@ def _administrator_problems(username: str, email: str | None, password: str) -> 
         )
     if email:
         problems += _email_problems(email)
-    return problems + _password_problems(password)
-
-
-def _password_problems(password: str, *, field: str = "password") -> list[FieldError]:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        return [FieldError(field, f"must be at least {MIN_PASSWORD_LENGTH} characters")]
-    return []
+    return problems + password_problems(password, field="password", username=username)
 
 
 def _email_problems(email: str) -> list[FieldError]:
     try:
-        validate_email(email, check_deliverability=False)
-    except EmailNotValidError as exc:
+        normalize_address(email)
+    except AddressError as exc:
         return [FieldError("email", f"is not a valid e-mail address ({exc})")]
     return []
 
 
 def _normalized(email: str | None) -> str | None:
-    return validate_email(email, check_deliverability=False).normalized if email else None
+    return normalize_address(email) if email else None

@@ -4,7 +4,8 @@ A round on a node: probe (the primary at its URL and hostname, the test addresse
 /healthz, its backup-operations flag; the shared IP on the primary; past database outages on any
 node), then record the results in `node_checks`. The primary then reads every node's rows and raises
 each confirmed problem's e-mail once per incident, and a cleared note once the problem is gone
-(`OncePerIncident` claims both in `scheduler_runs`, so a failover in between repeats nothing).
+(`OncePerIncident` claims both in `scheduler_runs`, in the transaction that queues the e-mail, so a
+failover in between repeats nothing).
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from alertmail.domain.ports import (
     NetworkInterfaces,
     NodeCheckRepository,
     Prober,
-    SchedulerRunRepository,
 )
+from alertmail.domain.schedule import RunClaim
 from alertmail.services.clock import Clock, utc_now
 from alertmail.services.notifications import NotificationService
 
@@ -69,10 +70,7 @@ def describe(node: ClusterNode) -> str:
 class OncePerIncident:
     """Raises an event unless some node already has for this incident: the claim is the database's."""
 
-    def __init__(
-        self, runs: SchedulerRunRepository, notifications: NotificationService, node_id: str, clock: Clock
-    ) -> None:
-        self._runs = runs
+    def __init__(self, notifications: NotificationService, node_id: str, clock: Clock) -> None:
         self._notifications = notifications
         self._node_id = node_id
         self._clock = clock
@@ -80,10 +78,11 @@ class OncePerIncident:
     async def __call__(
         self, event_type: str, incident: str, details: dict[str, Any], *, dedupe_key: str
     ) -> bool:
-        if not await self._runs.claim(event_type, incident, now=self._clock(), node=self._node_id):
-            return False
-        await self._notifications.raise_event(event_type, details, dedupe_key=dedupe_key, source="cluster")
-        return True
+        claim = RunClaim(event_type, incident, self._node_id, self._clock())
+        recorded = await self._notifications.raise_once(
+            claim, event_type, details, dedupe_key=dedupe_key, source="cluster"
+        )
+        return recorded is not None
 
 
 class WriteOutageTracker:

@@ -1,17 +1,20 @@
 """The delivery worker: claims due outbox messages and sends them through the configured relay.
 
 One worker per process, any number of processes per database: claims are leased (see
-outbox_repository.py), so two workers never hold one message. A batch is sent over at most
-`max_connections` connections that stay open across batches, paced by `messages_per_minute`.
+outbox_repository.py) and renewed while a batch is in flight (delivery_leases.py), so two workers
+never hold one message. A batch is sent over at most `max_connections` lanes (delivery_lanes.py)
+that stay open across batches, paced by `messages_per_minute`, under one `asyncio.TaskGroup`.
 
-Failures are sorted in two (see `_affects_relay`):
-- about the relay (unreachable, TLS, refused login or token, throttled): the rest of the batch is
-  given back untried, one Mail Server Logs entry says why, and the worker stops claiming until the
-  backoff is over (retryable) or until the configuration changes (not retryable: a new settings
-  version, or a new OAuth2 sign-in, on any node);
-- about the message (a recipient refused, content refused): that message alone fails.
-Deliveries are recorded in one transaction per batch: a crash between a send and that commit sends
-those messages again (same Message-ID), never loses them.
+Failures are sorted in two (see `delivery_lanes.affects_whole_relay`):
+- about the relay (unreachable, TLS, refused login or token, throttled, 421): the rest of the batch
+  is given back untried, one Mail Server Logs entry says why, and the worker stops claiming until
+  the backoff is over (retryable) or until the configuration changes (not retryable). What the
+  messages wait for (settings version, OAuth2 sign-in) is stored with them, so any worker on any
+  node, one just started too, releases them once it changed;
+- about the message or one recipient (a recipient refused, content refused, an unexpected error):
+  that message, or that recipient, alone fails (delivery_outcomes.py).
+Deliveries are recorded once per batch: a crash between a send and that record sends those
+messages again (same Message-ID), never loses them.
 """
 
 from __future__ import annotations
@@ -22,36 +25,25 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 
-from alertmail.domain.classification import Classification, classify
-from alertmail.domain.message import build_message
-from alertmail.domain.outbox import FailureDecision, OutboxMessage, RetryPolicy, decide
-from alertmail.domain.ports import (
-    DeliveryObserver,
-    MailSession,
-    MailTransport,
-    OutboxRepository,
-    SettingsRepository,
-)
-from alertmail.domain.records import MailLogEntry, StoredSettings
-from alertmail.domain.settings import MailSettings, settings_snapshot
-from alertmail.domain.submission import prepare_for_relay
-from alertmail.errors import SmtpReplyError, TransportError
+from alertmail.domain.outbox import OutboxMessage, RetryPolicy, WaitingFor
+from alertmail.domain.ports import DeliveryObserver, MailTransport, OutboxRepository, SettingsRepository
+from alertmail.domain.records import StoredSettings
+from alertmail.domain.settings import MailSettings
 from alertmail.services.clock import Clock, utc_now
+from alertmail.services.delivery_lanes import Attempt, Lane, Lanes, close_lane
+from alertmail.services.delivery_leases import LeaseKeeper
+from alertmail.services.delivery_outcomes import Batch, DeadLetterHook, Outcomes
 from alertmail.services.rate_limiter import RateLimiter
 from alertmail.services.sending import MailSendingService
 
-__all__ = ["DeliveryOptions", "DeliveryWorker", "NullObserver"]
+__all__ = ["DeadLetterHook", "DeliveryOptions", "DeliveryWorker", "NullObserver"]
 
 logger = logging.getLogger(__name__)
 
-Marker = Callable[[], Awaitable[object]]
-DeadLetterHook = Callable[[OutboxMessage, str], Awaitable[None]]
-_MESSAGE_STAGES = frozenset({"mail", "rcpt", "data"})
-_RELAY_CATEGORIES = frozenset({"smtp_throttled", "smtp_auth", "smtp_policy"})
+Marker = Callable[[], Awaitable[datetime | None]]
 
 
 @dataclass(frozen=True)
@@ -71,23 +63,7 @@ class NullObserver:
 
     def dead_lettered(self) -> None: ...
 
-
-@dataclass
-class _Lane:
-    """One connection to the relay and when it was last used."""
-
-    session: MailSession | None = None
-    last_used: float = 0.0
-
-
-@dataclass
-class _Batch:
-    """What one claimed batch came to."""
-
-    sent: list[OutboxMessage] = field(default_factory=list)
-    untried: list[OutboxMessage] = field(default_factory=list)
-    relay_failure: tuple[OutboxMessage, TransportError, Classification] | None = None
-    message_failures: list[tuple[OutboxMessage, TransportError, Classification]] = field(default_factory=list)
+    def lease_lost(self, count: int) -> None: ...
 
 
 class DeliveryWorker:
@@ -109,24 +85,27 @@ class DeliveryWorker:
     ) -> None:
         self._outbox = outbox
         self._settings = settings
-        self._transports = transports
-        self._sending = sending
         self._policy = policy
         self._owner = f"{node}:{uuid.uuid4().hex[:12]}"  # unique per worker: leases are checked by owner
         self._options = options or DeliveryOptions()
-        self._observer: DeliveryObserver = observer or NullObserver()
         self._authorization_marker = authorization_marker
-        self._on_dead_letter = on_dead_letter
         self._clock = clock
-        self._random = random_fraction
-        self._lanes: list[_Lane] = []
-        self._lanes_version = -1
+        self._lanes = Lanes(transports, idle_close=self._options.idle_close)
+        self._leases = LeaseKeeper(outbox, self._owner, lease=self._options.lease, clock=clock)
+        self._outcomes = Outcomes(
+            outbox,
+            sending,
+            policy=policy,
+            owner=self._owner,
+            observer=observer or NullObserver(),
+            clock=clock,
+            random_fraction=random_fraction,
+            on_dead_letter=on_dead_letter,
+        )
         self._limiter = RateLimiter(0)
-        self._seen_config: tuple[int, object] | None = None
-        self._blocked_on: tuple[int, object] | None = None
-        self._backoff_until: datetime | None = None
-        self._relay_failures = 0  # relay failures in a row: the relay's backoff, whatever message hit it
+        self._seen_config: WaitingFor | None = None
         self._wake = asyncio.Event()
+        self.restarts = 0  # times the worker's loop died of an unexpected error and was restarted
 
     @property
     def owner(self) -> str:
@@ -135,29 +114,42 @@ class DeliveryWorker:
     @property
     def blocked(self) -> bool:
         """True while the last relay failure needs a configuration change to clear."""
-        return self._blocked_on is not None
+        return self._outcomes.relay.blocked_on is not None
 
     def wake(self) -> None:
         """Look at the outbox now (a message was just queued) rather than at the next poll."""
         self._wake.set()
 
     async def run_forever(self) -> None:
+        """Deliver until cancelled. The loop never stays dead: an error that escapes it is logged
+        and the loop started again."""
         try:
             while True:
                 try:
-                    handled = await self.run_once()
+                    await self._loop()
                 except Exception:
-                    # The database may be briefly unreachable: keep the worker alive, try again.
-                    logger.exception("delivery worker: batch failed; trying again")
-                    handled = 0
-                if handled:
-                    continue
-                await self._close_idle()
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._options.poll_interval)
-                self._wake.clear()
+                    self.restarts += 1
+                    logger.exception(
+                        "delivery worker died unexpectedly; restarting it (restart %d)", self.restarts
+                    )
+                    await asyncio.sleep(self._options.poll_interval)
         finally:
             await self.close()
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                handled = await self.run_once()
+            except Exception:
+                # The database may be briefly unreachable: keep the worker alive, try again.
+                logger.exception("delivery worker: batch failed; trying again")
+                handled = 0
+            if handled:
+                continue
+            await self._lanes.close_idle()
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._options.poll_interval)
+            self._wake.clear()
 
     async def run_once(self) -> int:
         """Claim one batch of due messages and deliver it; how many messages were handled."""
@@ -165,46 +157,45 @@ class DeliveryWorker:
         settings = stored.settings
         if not _sendable(settings):
             return 0  # never configured: messages wait, queued, for the first save
-        if not await self._configuration_allows(stored):
+        config = await self._configuration(stored)
+        if self.blocked:
             return 0
         now = self._clock()
-        if self._backoff_until is not None and now < self._backoff_until:
+        relay = self._outcomes.relay
+        if relay.backoff_until is not None and now < relay.backoff_until:
             return 0
-        self._backoff_until = None
+        relay.backoff_until = None
         claimed = await self._outbox.claim(self._owner, now, self._options.lease, self._claim_limit(settings))
-        if not claimed:
-            return 0
-        live = [m for m in claimed if not await self._expired(m, settings, now)]
+        live = []
+        for message in claimed:
+            if now >= message.created_at + self._policy.lifetime:
+                await self._outcomes.expired(message, settings, now)
+            else:
+                live.append(message)
         if live:
-            await self._deliver(live, stored)
+            await self._deliver(live, stored, config)
         return len(claimed)
 
     async def close(self) -> None:
-        lanes, self._lanes = self._lanes, []
-        for lane in lanes:
-            await _close(lane)
+        await self._lanes.close()
 
     # --- the configuration gate ------------------------------------------------------------------
 
-    async def _configuration_allows(self, stored: StoredSettings) -> bool:
-        """False while blocked on a configuration that has not changed since the relay refused it.
-
-        A change (a new settings version or a new OAuth2 sign-in, made on any node) releases the
-        messages that were waiting for it, once.
-        """
-        config = (stored.version, await self._marker(stored.settings))
-        changed = self._seen_config is not None and config != self._seen_config
-        self._seen_config = config
-        if changed:
-            self._blocked_on = None
-            self._backoff_until = None
-            self._relay_failures = 0
-            released = await self._outbox.release_waiting(self._clock())
+    async def _configuration(self, stored: StoredSettings) -> WaitingFor:
+        """The configuration now. A change (a new settings version or a new OAuth2 sign-in, made on
+        any node) releases the messages waiting on an older one, once; so does a worker's first look,
+        for messages held before it started."""
+        config = WaitingFor(stored.version, await self._marker(stored.settings))
+        if config != self._seen_config:
+            self._seen_config = config
+            relay = self._outcomes.relay
+            relay.blocked_on, relay.backoff_until, relay.failures = None, None, 0
+            released = await self._outbox.release_changed(self._clock(), config)
             if released:
                 logger.info("configuration changed: %d waiting message(s) queued again", released)
-        return self._blocked_on is None
+        return config
 
-    async def _marker(self, settings: MailSettings) -> object:
+    async def _marker(self, settings: MailSettings) -> datetime | None:
         if settings.auth_type != "oauth2" or self._authorization_marker is None:
             return None
         return await self._authorization_marker()
@@ -212,240 +203,66 @@ class DeliveryWorker:
     def _claim_limit(self, settings: MailSettings) -> int:
         if not settings.messages_per_minute:
             return self._options.batch_size
-        # Paced sends must all fit well inside the lease, or another worker would take them over.
+        # Paced sends should fit inside the lease (it is renewed, but a crash then repeats fewer).
         fits = settings.messages_per_minute * self._options.lease.total_seconds() / 60 / 2
         return max(1, min(self._options.batch_size, int(fits)))
 
     # --- sending a batch -------------------------------------------------------------------------
 
-    async def _deliver(self, messages: list[OutboxMessage], stored: StoredSettings) -> None:
+    async def _deliver(
+        self, messages: list[OutboxMessage], stored: StoredSettings, config: WaitingFor
+    ) -> None:
         settings = stored.settings
-        await self._prepare_lanes(stored)
+        if await self._lanes.prepare(stored.version, settings.max_connections):
+            self._limiter = RateLimiter(settings.messages_per_minute)
         pending = list(reversed(messages))
-        batch = _Batch()
-        lanes = self._lanes[: max(1, min(len(self._lanes), len(messages)))]
-        await asyncio.gather(*(self._drain(lane, pending, batch, settings) for lane in lanes))
+        batch = Batch()
+        in_flight: dict[str, OutboxMessage] = {}
+        async with self._leases.held([m.id for m in messages]):
+            try:
+                async with asyncio.TaskGroup() as lanes:
+                    for lane in self._lanes.first(len(messages)):
+                        lanes.create_task(self._drain(lane, pending, batch, in_flight, settings))
+            except* Exception as failed:
+                # A lane died outside an attempt (a bug): the others were cancelled; what any lane
+                # had in hand becomes that message's failure, and the rest is still recorded.
+                logger.error("delivery: a lane failed; recording the batch", exc_info=failed)
+                error = failed.exceptions[0]
+                batch.attempts.extend(Attempt(m, internal=_as_exception(error)) for m in in_flight.values())
         batch.untried.extend(pending)
-        await self._record(batch, settings)
-
-    async def _prepare_lanes(self, stored: StoredSettings) -> None:
-        if self._lanes_version != stored.version:
-            # New settings: connections opened under the old ones must not be reused.
-            stale, self._lanes = self._lanes, []
-            for lane in stale:
-                await _close(lane)
-            self._limiter = RateLimiter(stored.settings.messages_per_minute)
-            self._lanes_version = stored.version
-        while len(self._lanes) < stored.settings.max_connections:
-            self._lanes.append(_Lane())
+        await self._outcomes.record(batch, settings, config)
 
     async def _drain(
-        self, lane: _Lane, pending: list[OutboxMessage], batch: _Batch, settings: MailSettings
+        self,
+        lane: Lane,
+        pending: list[OutboxMessage],
+        batch: Batch,
+        in_flight: dict[str, OutboxMessage],
+        settings: MailSettings,
     ) -> None:
         while pending and batch.relay_failure is None:
             message = pending.pop()
+            in_flight[message.id] = message
             await self._limiter.acquire()
-            try:
-                await self._send(lane, message, settings)
-            except TransportError as error:
-                classification = classify(error)
-                if _affects_relay(error, classification):
-                    if batch.relay_failure is None:
-                        batch.relay_failure = (message, error, classification)
-                    else:
-                        batch.untried.append(message)  # the first relay failure speaks for it
-                    await _close(lane)
-                    return
-                batch.message_failures.append((message, error, classification))
+            attempt = await self._lanes.attempt(lane, message, settings, self._clock())
+            relay = attempt.relay_failure()
+            del in_flight[message.id]
+            if relay is None:
+                batch.attempts.append(attempt)
+                continue
+            if batch.relay_failure is None:
+                batch.relay_failure = (attempt, *relay)
+            elif attempt.error is not None:
+                batch.untried.append(message)  # the first relay failure speaks for it
             else:
-                batch.sent.append(message)
-
-    async def _send(self, lane: _Lane, message: OutboxMessage, settings: MailSettings) -> None:
-        email = _email(message, settings, self._clock())
-        loop = asyncio.get_running_loop()
-        fresh = await self._session(lane, settings)
-        try:
-            await _session_of(lane).send(email, message.recipients)
-        except TransportError as error:
-            if fresh or isinstance(error, SmtpReplyError):
-                raise
-            # A reused connection the relay dropped since: one new connection, one more try.
-            await _close(lane)
-            await self._session(lane, settings)
-            await _session_of(lane).send(email, message.recipients)
-        lane.last_used = loop.time()
-
-    async def _session(self, lane: _Lane, settings: MailSettings) -> bool:
-        """Make sure the lane has an open session; True when it was opened just now."""
-        idle = asyncio.get_running_loop().time() - lane.last_used
-        if lane.session is not None and (not lane.session.usable or idle > self._options.idle_close):
-            await _close(lane)
-        if lane.session is not None:
-            return False
-        lane.session = await self._transports[settings.email_type].open_session(settings)
-        return True
-
-    async def _close_idle(self) -> None:
-        now = asyncio.get_running_loop().time()
-        for lane in self._lanes:
-            if lane.session is not None and now - lane.last_used > self._options.idle_close:
-                await _close(lane)
-
-    # --- recording what happened -----------------------------------------------------------------
-
-    async def _record(self, batch: _Batch, settings: MailSettings) -> None:
-        now = self._clock()
-        if batch.sent:
-            self._relay_failures = 0
-            await self._outbox.mark_sent_many([m.id for m in batch.sent], self._owner, now)
-            self._observer.sent(len(batch.sent), [(now - m.created_at).total_seconds() for m in batch.sent])
-        for message, error, classification in batch.message_failures:
-            await self._fail(message, error, classification, settings, now)
-        if batch.relay_failure is not None:
-            message, error, classification = batch.relay_failure
-            # A message on its first attempt must not bring an outage back to the first delay.
-            self._relay_failures += 1
-            attempts = max(message.attempts, self._relay_failures)
-            decision = await self._fail(message, error, classification, settings, now, attempts=attempts)
-            await self._hold_relay(decision, batch.untried, settings, now)
-        elif batch.untried:
-            await self._outbox.release_unattempted(
-                [m.id for m in batch.untried], self._owner, status="retry_wait", next_attempt_at=now
-            )
-
-    async def _fail(
-        self,
-        message: OutboxMessage,
-        error: TransportError,
-        classification: Classification,
-        settings: MailSettings,
-        now: datetime,
-        *,
-        attempts: int | None = None,
-    ) -> FailureDecision:
-        decision = decide(
-            retryable=classification.retryable,
-            category=classification.category,
-            policy=self._policy,
-            attempts=message.attempts if attempts is None else attempts,
-            now=now,
-            created_at=message.created_at,
-            random_fraction=self._random(),
-        )
-        await self._sending.record_failure(error, classification, settings, context=_context(message))
-        await self._outbox.mark_failed(
-            message.id,
-            self._owner,
-            status=decision.status,
-            next_attempt_at=decision.next_attempt_at,
-            last_error=classification.message,
-            last_category=classification.category,
-        )
-        self._observer.failed(classification.category)
-        if decision.status == "retry_wait":
-            self._observer.retry_scheduled()
-        elif decision.status == "dead":
-            await self._dead_lettered(message, classification.message)
-        return decision
-
-    async def _hold_relay(
-        self, decision: FailureDecision, untried: list[OutboxMessage], settings: MailSettings, now: datetime
-    ) -> None:
-        ids = [m.id for m in untried]
-        if decision.status == "waiting_config":
-            self._blocked_on = self._seen_config
-            await self._outbox.release_unattempted(
-                ids, self._owner, status="waiting_config", next_attempt_at=None
-            )
+                batch.attempts.append(attempt)  # a 421 to one recipient: the others' outcome counts
+            await close_lane(lane)
             return
-        resume = decision.next_attempt_at or now + self._policy.first_delay
-        self._backoff_until = resume
-        await self._outbox.release_unattempted(ids, self._owner, status="retry_wait", next_attempt_at=resume)
-
-    async def _expired(self, message: OutboxMessage, settings: MailSettings, now: datetime) -> bool:
-        """Dead-letter a message claimed past its lifetime without trying it; True when it was."""
-        if now < message.created_at + self._policy.lifetime:
-            return False
-        reason = (
-            f"Gave up after {message.attempts - 1} attempt(s) over {_days(self._policy.lifetime)}: "
-            f"{message.last_error or 'never sent'}"
-        )
-        await self._sending.record(
-            MailLogEntry(
-                registered_at=now,
-                auth_type=settings.auth_type,
-                status="error",
-                category="expired",
-                retryable=False,
-                message=reason,
-                hint="The relay never accepted this message in time. Fix the cause shown by the "
-                "earlier entries, then retry the message from the outbox (alertmail outbox retry ID).",
-                settings_snapshot=settings_snapshot(settings),
-                context=_context(message),
-            )
-        )
-        await self._outbox.mark_failed(
-            message.id,
-            self._owner,
-            status="dead",
-            next_attempt_at=None,
-            last_error=reason,
-            last_category="expired",
-        )
-        await self._dead_lettered(message, reason)
-        return True
-
-    async def _dead_lettered(self, message: OutboxMessage, reason: str) -> None:
-        self._observer.dead_lettered()
-        if self._on_dead_letter is not None and message.event_type != "delivery.dead_lettered":
-            # Never about a dead-letter notice itself: that could chain without end.
-            await self._on_dead_letter(message, reason)
 
 
 def _sendable(settings: MailSettings) -> bool:
     return bool(settings.from_address) and (settings.email_type == "native" or bool(settings.hostname))
 
 
-def _affects_relay(error: TransportError, classification: Classification) -> bool:
-    """Would the next message fail the same way? Then stop and hold the batch."""
-    if classification.category in _RELAY_CATEGORIES:
-        return True
-    # Otherwise only a refusal of this message's envelope or content spares the relay; connecting,
-    # TLS, the greeting, the login, tokens and the local MTA fail every message alike.
-    return not (isinstance(error, SmtpReplyError) and error.stage in _MESSAGE_STAGES)
-
-
-def _email(message: OutboxMessage, settings: MailSettings, now: datetime) -> EmailMessage:
-    if message.raw is not None:
-        return prepare_for_relay(message.raw, settings.from_address)
-    return build_message(
-        from_address=settings.from_address,
-        to=message.recipients,
-        subject=message.subject,
-        text=message.text,
-        html=message.html,
-        sent_at=now,
-        message_id=message.message_id,
-    )
-
-
-def _session_of(lane: _Lane) -> MailSession:
-    if lane.session is None:
-        raise RuntimeError("the lane has no session")  # `_session` opened one just before
-    return lane.session
-
-
-async def _close(lane: _Lane) -> None:
-    session, lane.session = lane.session, None
-    if session is not None:
-        with suppress(Exception):  # closing a broken connection must not hide the real failure
-            await session.close()
-
-
-def _context(message: OutboxMessage) -> str:
-    return f"outbox {message.id} ({message.event_type})"
-
-
-def _days(span: timedelta) -> str:
-    hours = span.total_seconds() / 3600
-    return f"{hours / 24:g} day(s)" if hours >= 24 else f"{hours:g} hour(s)"
+def _as_exception(error: BaseException) -> Exception:
+    return error if isinstance(error, Exception) else RuntimeError(repr(error))

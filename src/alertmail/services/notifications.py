@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,8 +32,10 @@ from alertmail.domain.events import (
 from alertmail.domain.outbox import OutboxMessage, RetryPolicy, new_outbox_message
 from alertmail.domain.ports import EventRenderer, EventRepository, SettingsRepository
 from alertmail.domain.records import MailLogEntry
+from alertmail.domain.schedule import AlreadyClaimedError, RunClaim
 from alertmail.domain.settings import MailSettings, settings_snapshot
 from alertmail.services.clock import Clock, utc_now
+from alertmail.services.group_commit import GroupCommit
 
 __all__ = ["CoalescingOptions", "NotificationService"]
 
@@ -75,6 +77,8 @@ class NotificationService:
         self._on_received = on_received
         self._mail_log = mail_log
         self._clock = clock
+        # One writer per process: concurrent events share a transaction (see group_commit.py).
+        self._intake: GroupCommit[Event, EventRecorded] = GroupCommit(self._record_batch)
 
     @property
     def catalog(self) -> EventCatalog:
@@ -93,6 +97,36 @@ class NotificationService:
         Raises `UnknownEventTypeError` (the known types listed) or `SettingsValidationError`
         (each bad detail named) before anything is written.
         """
+        return await self._raise(event_type, details, dedupe_key=dedupe_key, source=source, claim=None)
+
+    async def raise_once(
+        self,
+        claim: RunClaim,
+        event_type: str,
+        details: Mapping[str, Any] | None = None,
+        *,
+        dedupe_key: str | None = None,
+        source: str = "scheduler",
+    ) -> EventRecorded | None:
+        """Raise the event unless `claim`'s job already ran for its period: None then, nothing written.
+
+        The claim, the event and its e-mail commit in one transaction: a failure anywhere leaves
+        none of them, so the next attempt is not mistaken for a repeat.
+        """
+        try:
+            return await self._raise(event_type, details, dedupe_key=dedupe_key, source=source, claim=claim)
+        except AlreadyClaimedError:
+            return None
+
+    async def _raise(
+        self,
+        event_type: str,
+        details: Mapping[str, Any] | None,
+        *,
+        dedupe_key: str | None,
+        source: str,
+        claim: RunClaim | None,
+    ) -> EventRecorded:
         kind = self._catalog.get(event_type)
         event = Event(
             id=str(uuid.uuid4()),
@@ -103,18 +137,29 @@ class NotificationService:
             received_at=self._clock(),
             node=self._node,
         )
+        if claim is None:
+            return await self._intake.submit(event)
+        # A scheduled job's claim commits with its event, so it is recorded alone, not batched.
+        (recorded,) = await self._record_batch([event], claim=claim)
+        return recorded
+
+    async def _record_batch(
+        self, events: Sequence[Event], *, claim: RunClaim | None = None
+    ) -> list[EventRecorded]:
         settings = (await self._settings.load()).settings
         failures: list[TemplateFailure] = []
-        recorded = await self._events.record(
-            event,
+        recorded = await self._events.record_many(
+            events,
             window=self._coalescing.window,
             max_mailed_keys=self._coalescing.max_mailed_keys,
-            make_message=lambda: self._message_for(kind, event, settings, failures),
+            make_message=lambda event: self._message_for(event, settings, failures),
+            claim=claim,
         )
-        await self._report(failures, settings, context=f"event {event.id} ({kind.name})")
+        await self._report(failures, settings, context=_batch_context(events))
         if self._on_received is not None:
-            self._on_received(kind.name)
-        if recorded.outbox_id is not None and self._on_queued is not None:
+            for event in events:
+                self._on_received(event.event_type)
+        if self._on_queued is not None and any(r.outbox_id is not None for r in recorded):
             self._on_queued()
         return recorded
 
@@ -175,10 +220,11 @@ class NotificationService:
         return await self._events.list(event_type=event_type, limit=limit)
 
     def _message_for(
-        self, kind: EventType, event: Event, settings: MailSettings, failures: list[TemplateFailure]
+        self, event: Event, settings: MailSettings, failures: list[TemplateFailure]
     ) -> OutboxMessage | None:
         if not settings.admin_contacts:
             return None
+        kind = self._catalog.get(event.event_type)
         mail = self._renderer.render_event(kind, event)
         failures.extend(mail.template_failures)
         return self._queued(mail, kind.name, event.dedupe_key, settings, source="event")
@@ -241,3 +287,10 @@ def template_failure_entry(
         detail=failure.error,
         context=context,
     )
+
+
+def _batch_context(events: Sequence[Event]) -> str:
+    """What a template failure happened for, in Mail Server Logs."""
+    if len(events) == 1:
+        return f"event {events[0].id} ({events[0].event_type})"
+    return f"a batch of {len(events)} events"

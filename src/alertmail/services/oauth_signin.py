@@ -78,12 +78,15 @@ class OAuthSignInService:
         self._public_url = public_url
         self._clock = clock
 
-    def redirect_uri(self, settings: MailSettings) -> str:
-        """The Redirect URI to register: the saved one, else this server's callback."""
+    def redirect_uri(self, settings: MailSettings, *, reached_at: str = "") -> str:
+        """The Redirect URI to register: the saved one, else this server's callback, at
+        ALERTMAIL_PUBLIC_URL or else at the address the browser reached it by (`reached_at`,
+        the same one the Mail Settings page shows beside an empty Redirect URI)."""
         if settings.redirect_uri:
             return settings.redirect_uri
-        if self._public_url:
-            return self._public_url.rstrip("/") + CALLBACK_PATH
+        base = self._public_url or reached_at
+        if base:
+            return base.rstrip("/") + CALLBACK_PATH
         raise SettingsValidationError(
             [
                 FieldError(
@@ -94,8 +97,9 @@ class OAuthSignInService:
             ]
         )
 
-    async def begin(self, administrator: str) -> AuthorizationRequest:
-        """Start a sign-in for `administrator`; raises `SignInFailedError` when the provider refuses."""
+    async def begin(self, administrator: str, *, reached_at: str = "") -> AuthorizationRequest:
+        """Start a sign-in for `administrator`; raises `SignInFailedError` when the provider refuses.
+        `reached_at`: the base URL the administrator's browser uses, when the request came from one."""
         settings = await self._oauth_settings()
         if settings.oauth_grant == "client_credentials":
             raise SettingsValidationError(
@@ -105,7 +109,7 @@ class OAuthSignInService:
                     )
                 ]
             )
-        redirect_uri = self.redirect_uri(settings)
+        redirect_uri = self.redirect_uri(settings, reached_at=reached_at)
         now = self._clock()
         state, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(64)
         url = self._client.authorization_url(
@@ -225,7 +229,7 @@ class OAuthSignInService:
         return SignInOutcome(True, messages.AUTHORIZATION_COMPLETE, account=account, warning=warning)
 
     async def _failed(self, error: OAuthError, settings: MailSettings) -> SignInOutcome:
-        classification = classify(error)
+        classification = classify(error, purpose="sign_in")  # nobody retries a sign-in
         entry = await self._sending.record_failure(error, classification, settings, context=_CONTEXT)
         return SignInOutcome(
             False, messages.AUTHORIZATION_FAILED, failure=classification, log_entry_id=entry.id

@@ -1,10 +1,13 @@
 """Timed jobs: coalescing digests, the daily communication notice, the OAuth2 keep-alive and health.
 
 Each job's "once" is claimed in the database (`scheduler_runs`), not remembered in memory, so a
-restart does not repeat the daily notice and several nodes do not send one each.
+restart does not repeat the daily notice and several nodes do not send one each. The claim is
+written in the same transaction as the event and its e-mail (`NotificationService.raise_once`): a
+failure in between leaves neither, and the next tick tries again.
 
 The daily notice goes at the configured time of day in the appliance's time zone, or within
-`daily_grace` after it (a restart at 08:02 still sends the 08:00 notice; one at 17:00 does not).
+`daily_grace` after it (a restart at 08:02 still sends the 08:00 notice; one at 17:00 does not);
+days on which that time does not exist or occurs twice: see `domain/schedule.py`.
 Sending it needs a working relay and, with OAuth2, a token: it is the keep-alive that proves mail
 works end to end, and the token refresh it causes keeps the sign-in alive too.
 """
@@ -13,28 +16,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
 
-from alertmail.domain.ports import OutboxRepository, SchedulerRunRepository, SettingsRepository
+from alertmail.domain.ports import OutboxRepository, SettingsRepository
+from alertmail.domain.schedule import RunClaim, daily_notice_due
 from alertmail.domain.settings import MailSettings
 from alertmail.services.clock import Clock, utc_now
 from alertmail.services.notifications import NotificationService
 from alertmail.services.oauth_keepalive import OAuthKeepAlive
 from alertmail.services.oauth_tokens import OAuthTokenService
 
-__all__ = ["Scheduler", "daily_notice_due"]
+__all__ = ["Scheduler"]
 
 logger = logging.getLogger(__name__)
-
-
-def daily_notice_due(now: datetime, at: str, timezone: tzinfo, grace: timedelta) -> date | None:
-    """The local date whose notice is due at `now`, or None: due from `at` until `at + grace`."""
-    local = now.astimezone(timezone)
-    hour, minute = (int(part) for part in at.split(":"))
-    scheduled = datetime.combine(local.date(), time(hour, minute), tzinfo=timezone)
-    if scheduled <= local < scheduled + grace:
-        return local.date()
-    return None
 
 
 class Scheduler:
@@ -42,7 +37,6 @@ class Scheduler:
         self,
         settings: SettingsRepository,
         notifications: NotificationService,
-        runs: SchedulerRunRepository,
         outbox: OutboxRepository,
         keepalive: OAuthKeepAlive,
         tokens: OAuthTokenService,
@@ -56,7 +50,6 @@ class Scheduler:
     ) -> None:
         self._settings = settings
         self._notifications = notifications
-        self._runs = runs
         self._outbox = outbox
         self._keepalive = keepalive
         self._tokens = tokens
@@ -67,6 +60,7 @@ class Scheduler:
         self._keepalive_every = keepalive_every
         self._clock = clock
         self._keepalive_last: datetime | None = None
+        self._claimed: set[tuple[str, str]] = set()  # seen claimed: not asked again (the DB decides)
 
     async def run_forever(self) -> None:
         while True:
@@ -89,24 +83,26 @@ class Scheduler:
             return False
         now = self._clock()
         due = daily_notice_due(now, settings.daily_notice_time, self._timezone, self._daily_grace)
-        if due is None or not await self._runs.claim(
-            "daily_notice", due.isoformat(), now=now, node=self._node
-        ):
+        if due is None or ("daily_notice", due.isoformat()) in self._claimed:
             return False
         counts = await self._outbox.counts()
-        await self._notifications.raise_event(
-            "daily_notice",
-            {
-                "date": due.isoformat(),
-                "scheduled_time": f"{settings.daily_notice_time} {self._timezone}",
-                "queued": counts["queued"] + counts["retry_wait"] + counts["sending"],
-                "waiting_for_configuration": counts["waiting_config"],
-                "dead_lettered": counts["dead"],
-            },
-            dedupe_key=due.isoformat(),
-            source="scheduler",
+        details = {
+            "date": due.isoformat(),
+            "scheduled_time": f"{settings.daily_notice_time} {self._timezone}",
+            "queued": counts["queued"] + counts["retry_wait"] + counts["sending"],
+            "waiting_for_configuration": counts["waiting_config"],
+            "dead_lettered": counts["dead"],
+        }
+        return await self._raise_once("daily_notice", due.isoformat(), details, dedupe_key=due.isoformat())
+
+    async def _raise_once(self, job: str, period: str, details: dict[str, Any], *, dedupe_key: str) -> bool:
+        """Raise `job`'s event for `period` unless some node has: claim and e-mail commit together."""
+        claim = RunClaim(job, period, self._node, self._clock())
+        recorded = await self._notifications.raise_once(
+            claim, job, details, dedupe_key=dedupe_key, source="scheduler"
         )
-        return True
+        self._claimed.add((job, period))
+        return recorded is not None
 
     async def _oauth(self, settings: MailSettings) -> None:
         now = self._clock()
@@ -123,11 +119,11 @@ class Scheduler:
             return
         event_type = "oauth.token_expiring" if state == "expiring" else "oauth.reauthorization_required"
         incident = status.obtained_at.isoformat()  # a new sign-in is a new incident
-        if not await self._runs.claim(event_type, incident, now=self._clock(), node=self._node):
+        if (event_type, incident) in self._claimed:
             return
         details: dict[str, str] = {"account": status.account, "reason": status.health.reason}
         if status.health.risk:
             details["risk"] = status.health.risk
         if status.last_error_code:
             details["provider_code"] = status.last_error_code
-        await self._notifications.raise_event(event_type, details, dedupe_key=incident, source="scheduler")
+        await self._raise_once(event_type, incident, details, dedupe_key=incident)

@@ -56,13 +56,17 @@ class MailSendingService:
         settings: MailSettings,
         *,
         context: str,
+        purpose: str = "delivery",
     ) -> None:
-        """Deliver or raise `DeliveryFailedError` after the failure has been logged."""
+        """Deliver or raise `DeliveryFailedError` after the failure has been logged.
+
+        `purpose` is `delivery` for a message alertmail retries, `test` for one nobody retries:
+        the hint promises another try only for the first."""
         transport = self._transports[settings.email_type]
         try:
             await transport.send(message, recipients, settings)
         except TransportError as error:
-            classification = classify(error)
+            classification = classify(error, purpose=purpose)
             entry = await self.record_failure(error, classification, settings, context=context)
             raise DeliveryFailedError(classification, entry) from error
 

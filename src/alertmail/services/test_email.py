@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from html import escape
-
-from email_validator import EmailNotValidError, validate_email
+from typing import Any
 
 from alertmail.domain import messages
+from alertmail.domain.addresses import AddressError, normalize_address
 from alertmail.domain.classification import Classification
 from alertmail.domain.message import build_message
 from alertmail.domain.ports import AdministratorRepository, SettingsRepository
 from alertmail.domain.records import Administrator
-from alertmail.domain.settings import MailSettings
+from alertmail.domain.settings import MailSettings, apply_update
 from alertmail.errors import (
     AdministratorEmailMissingError,
     FieldError,
@@ -65,6 +66,18 @@ class TestEmailService:
         address = _checked_address(to) if to else await self._administrator_address(administrator)
         return await self.send_with(stored.settings, address)
 
+    async def send_unsaved(
+        self, changes: Mapping[str, Any], *, administrator: str | None = None, to: str | None = None
+    ) -> TestEmailResult:
+        """Send with the stored settings changed by `changes`, without saving them: a test of what
+        is on the screen. Bad values raise `SettingsValidationError` naming every field."""
+        stored = await self._settings.load()
+        if stored.version == 0 and not changes:
+            return await self.send_test(administrator=administrator, to=to)  # says what to set first
+        candidate = apply_update(stored.settings, changes)
+        address = _checked_address(to) if to else await self._administrator_address(administrator)
+        return await self.send_with(candidate, address)
+
     async def send_with(self, settings: MailSettings, address: str) -> TestEmailResult:
         message = build_message(
             from_address=settings.from_address,
@@ -75,7 +88,7 @@ class TestEmailService:
             sent_at=self._clock(),
         )
         try:
-            await self._sending.send_now(message, [address], settings, context="test e-mail")
+            await self._sending.send_now(message, [address], settings, context="test e-mail", purpose="test")
         except DeliveryFailedError as failed:
             return TestEmailResult(
                 sent=False,
@@ -98,15 +111,21 @@ class TestEmailService:
         admins = await self._administrators.list()
         if len(admins) != 1:
             raise SettingsValidationError(
-                [FieldError("to", "is required: name the recipient, or the administrator to send to")]
+                [
+                    FieldError(
+                        "to",
+                        f"is required: there are {len(admins)} administrators, so name the recipient "
+                        "(--to ADDRESS) or the administrator whose e-mail to use (--admin USERNAME)",
+                    )
+                ]
             )
         return admins[0]
 
 
 def _checked_address(address: str) -> str:
     try:
-        return validate_email(address, check_deliverability=False).normalized
-    except EmailNotValidError as exc:
+        return normalize_address(address)
+    except AddressError as exc:
         raise SettingsValidationError([FieldError("to", f"is not a valid e-mail address ({exc})")]) from None
 
 

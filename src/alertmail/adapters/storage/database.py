@@ -17,7 +17,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, event, make_url, text
+from sqlalchemy import Connection, PoolResetState, event, make_url, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 __all__ = [
+    "SQLITE_BEGIN",
     "Database",
     "alembic_config",
     "create_engine",
@@ -37,6 +38,9 @@ __all__ = [
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Execution option naming how a SQLite transaction begins: "IMMEDIATE" takes the write lock at once.
+SQLITE_BEGIN = "alertmail_sqlite_begin"
+_SQLITE_BEGIN_MODES = {"": "BEGIN", "IMMEDIATE": "BEGIN IMMEDIATE"}
 # Any constant will do; it only has to be the same on every node running migrations.
 _MIGRATION_LOCK_ID = 0x616C6572746D61  # "alertma"
 
@@ -49,8 +53,10 @@ def create_engine(url: str) -> AsyncEngine:
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         owner_only(Path(parsed.database))
-    engine = create_async_engine(url)
+    # The pool's reset is ours (below): its default rollback doubles the session's own.
+    engine = create_async_engine(url, pool_reset_on_return=None)
     event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
+    event.listen(engine.sync_engine, "reset", _reset_sqlite_connection)
     event.listen(engine.sync_engine, "begin", _begin_sqlite_transaction)
     return engine
 
@@ -86,8 +92,17 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
 
 
+def _reset_sqlite_connection(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
+    # A session closing has already rolled back its transaction, and the pool would roll back once
+    # more: on aiosqlite, a hand-off to the connection's thread and back for every read. Roll back
+    # only a connection still in a transaction (one returned without its transaction closed).
+    if state.asyncio_safe and not state.terminate_only and dbapi_connection.driver_connection.in_transaction:
+        dbapi_connection.rollback()
+
+
 def _begin_sqlite_transaction(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    mode = connection.get_execution_options().get(SQLITE_BEGIN, "")
+    connection.exec_driver_sql(_SQLITE_BEGIN_MODES[mode])
 
 
 def alembic_config(url: str | None = None) -> Config:

@@ -5,15 +5,18 @@ event is accepted once it is committed, and it is never recorded as mailed witho
 (nor the other way round). The window is an upsert on (type, dedupe key, bucket): concurrent
 events of one key, from one process or several nodes, agree on which of them was the first.
 
-SQLite: the upsert is the transaction's first statement, so the transaction takes the write lock
-before it reads anything (see outbox_repository.py).
+Events are recorded in batches (`record_many`, see event_batch.py): the event service hands them
+to one writer per process, which commits whatever queued meanwhile in one transaction. SQLite:
+that transaction begins IMMEDIATE, taking the write lock before it reads anything.
+
+A scheduled job's claim (`scheduler_runs`) can be written in the same transaction, so the daily
+notice's "done for today" never commits without the notice.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,29 +24,24 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from alertmail.adapters.storage.models import EventRow, EventWindowRow, OutboxRow
+from alertmail.adapters.storage.database import SQLITE_BEGIN
+from alertmail.adapters.storage.event_batch import MakeMessage, record_batch
+from alertmail.adapters.storage.models import EventRow, EventWindowRow, OutboxRow, SchedulerRunRow
 from alertmail.adapters.storage.outbox_repository import outbox_values
 from alertmail.domain.events import (
     DIGEST_LISTED,
     Digest,
     DigestWindow,
-    Disposition,
     Event,
     EventRecorded,
     StoredEvent,
-    coalescing_bucket,
 )
 from alertmail.domain.outbox import OutboxMessage
+from alertmail.domain.schedule import AlreadyClaimedError, RunClaim
 
 __all__ = ["SqlEventRepository"]
 
 Sessions = async_sessionmaker[AsyncSession]
-
-
-@dataclass(frozen=True)
-class _Window:
-    id: int
-    count: int
 
 
 class SqlEventRepository:
@@ -51,85 +49,52 @@ class SqlEventRepository:
         self._sessions = sessions
         self._dialect = dialect
 
-    async def record(
+    async def record_many(
         self,
-        event: Event,
+        events: Sequence[Event],
         *,
         window: timedelta,
         max_mailed_keys: int,
-        make_message: Callable[[], OutboxMessage | None],
-    ) -> EventRecorded:
-        """Record `event` and, when it is the first of its key in its window, queue its e-mail.
+        make_message: MakeMessage,
+        claim: RunClaim | None = None,
+    ) -> builtins.list[EventRecorded]:
+        """Record `events` in one transaction and queue the e-mails of those mailed at once.
 
-        `make_message` is called only when the event is to be mailed at once; None means there is
-        nobody to mail. At most `max_mailed_keys` keys of one type are mailed one by one per window:
-        the others wait for the type's digest, so a storm of distinct keys stays bounded too.
+        An event is mailed at once when it is the first of its key in its window; `make_message`
+        is called for those only, and None means there is nobody to mail. At most
+        `max_mailed_keys` keys of one type are mailed one by one per window: the others wait for
+        the type's digest, so a storm of distinct keys stays bounded too. The results come in the
+        order of `events`.
+
+        With `claim` (a scheduled job's run), the claim is the transaction's first write and
+        commits with the rest; `AlreadyClaimedError` and nothing written when some node has it.
         """
-        start, end = coalescing_bucket(event.received_at, window)
+        if not events:
+            return []
         async with self._sessions.begin() as session:
-            counted = await self._count(session, event, start, end)
-            outbox_id: str | None = None
-            disposition: Disposition = "coalesced"
-            if counted.count == 1 and await self._mailed_keys(session, event, start) < max_mailed_keys:
-                message = make_message()
-                if message is None:
-                    disposition = "no_recipients"
-                else:
-                    await session.execute(insert(OutboxRow).values(**outbox_values(message)))
-                    outbox_id, disposition = message.id, "mailed"
-            if counted.count == 1:  # a repeat was settled by the upsert itself
-                await self._settle_window(session, counted.id, mailed=disposition == "mailed")
-            await session.execute(
-                insert(EventRow).values(**_event_values(event, counted.id, outbox_id, disposition))
+            # SQLite: take the write lock at BEGIN, so the batch never waits half-way for it.
+            await session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
+            if claim is not None:
+                await self._claim(session, claim)
+            return await record_batch(
+                session,
+                events,
+                dialect=self._dialect,
+                window=window,
+                max_mailed_keys=max_mailed_keys,
+                make_message=make_message,
             )
-        return EventRecorded(event.id, disposition, outbox_id, counted.count)
 
-    async def _count(self, session: AsyncSession, event: Event, start: datetime, end: datetime) -> _Window:
-        values = {
-            "event_type": event.event_type,
-            "dedupe_key": event.dedupe_key,
-            "bucket_start": start,
-            "closes_at": end,
-            "count": 1,
-            "coalesced": 0,
-            "first_at": event.received_at,
-            "last_at": event.received_at,
-            "mailed": False,
-            "digest_pending": False,
-        }
+    async def _claim(self, session: AsyncSession, claim: RunClaim) -> None:
         dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
-        upsert = (
-            dialect_insert(EventWindowRow)
-            .values(**values)
-            .on_conflict_do_update(
-                index_elements=["event_type", "dedupe_key", "bucket_start"],
-                # A repeat is coalesced: counted for the digest in the same statement.
-                set_={
-                    "count": EventWindowRow.count + 1,
-                    "last_at": event.received_at,
-                    "coalesced": EventWindowRow.coalesced + 1,
-                    "digest_pending": True,
-                },
-            )
-            .returning(EventWindowRow.id, EventWindowRow.count)
+        claimed = await session.execute(
+            dialect_insert(SchedulerRunRow)
+            .values(job=claim.job, period=claim.period, ran_at=claim.at, node=claim.node)
+            .on_conflict_do_nothing(index_elements=["job", "period"])
+            .returning(SchedulerRunRow.job)
         )
-        window_id, count = (await session.execute(upsert)).one()
-        return _Window(window_id, count)
-
-    async def _mailed_keys(self, session: AsyncSession, event: Event, start: datetime) -> int:
-        query = select(func.count()).where(
-            EventWindowRow.event_type == event.event_type,
-            EventWindowRow.bucket_start == start,
-            EventWindowRow.mailed.is_(True),
-        )
-        return int(await session.scalar(query) or 0)
-
-    async def _settle_window(self, session: AsyncSession, window_id: int, *, mailed: bool) -> None:
-        if mailed:
-            values: dict[str, Any] = {"mailed": True}
-        else:
-            values = {"coalesced": EventWindowRow.coalesced + 1, "digest_pending": True}
-        await session.execute(update(EventWindowRow).where(EventWindowRow.id == window_id).values(**values))
+        if claimed.scalar_one_or_none() is None:
+            raise AlreadyClaimedError(f"{claim.job} already ran for {claim.period}")
 
     async def take_due_digests(
         self, now: datetime, build: Callable[[Digest], OutboxMessage | None], *, limit: int = 50
@@ -232,21 +197,6 @@ class SqlEventRepository:
             query = query.where(EventRow.event_type == event_type)
         async with self._sessions() as session:
             return int(await session.scalar(query) or 0)
-
-
-def _event_values(event: Event, window_id: int, outbox_id: str | None, disposition: str) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "event_type": event.event_type,
-        "dedupe_key": event.dedupe_key,
-        "details": dict(event.details),
-        "source": event.source,
-        "node": event.node,
-        "received_at": event.received_at,
-        "window_id": window_id,
-        "outbox_id": outbox_id,
-        "disposition": disposition,
-    }
 
 
 def _stored(row: EventRow) -> StoredEvent:

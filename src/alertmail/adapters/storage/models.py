@@ -34,6 +34,7 @@ __all__ = [
     "ApiTokenRow",
     "AuditLogRow",
     "Base",
+    "CacheGenerationRow",
     "EventRow",
     "EventWindowRow",
     "MailServerLogRow",
@@ -181,6 +182,19 @@ class ApiTokenRow(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+class CacheGenerationRow(Base):
+    """A counter bumped by every change that invalidates what processes cache (migration 0012).
+
+    `credentials`: API tokens and administrators; a process caching them reads this one row to
+    know whether another process (or node) changed them since.
+    """
+
+    __tablename__ = "cache_generations"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer)
+
+
 class OAuthTokenRow(Base):
     """The one set of OAuth2 tokens (id 1). `access_token` and `refresh_token` hold ciphertext."""
 
@@ -249,6 +263,11 @@ class OutboxRow(Base):
     source: Mapped[str] = mapped_column(String(32), server_default="event")
     # A message a local program submitted, kept as it came (RFC 5322 text); None for our own.
     raw: Mapped[str | None] = mapped_column(Text)
+    # Each recipient's outcome once an attempt reached only some ({address: sent|pending|dead}).
+    recipient_states: Mapped[dict[str, str]] = mapped_column(JSON, server_default="{}")
+    # What a `waiting_config` message was refused under: released once either has changed.
+    waiting_settings_version: Mapped[int | None] = mapped_column(Integer)
+    waiting_sign_in: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class EventRow(Base):

@@ -15,7 +15,7 @@ Owners must therefore be unique per worker (node id and a random suffix, say).
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -24,7 +24,15 @@ from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alertmail.adapters.storage.models import OutboxRow
-from alertmail.domain.outbox import OUTBOX_STATUSES, FailureStatus, OutboxMessage, OutboxStatus
+from alertmail.domain.outbox import (
+    OUTBOX_STATUSES,
+    FailureStatus,
+    OutboxMessage,
+    OutboxStatus,
+    RecipientsSettled,
+    RecipientState,
+    WaitingFor,
+)
 from alertmail.errors import ConflictError, NotFoundError
 
 __all__ = ["SqlOutboxRepository", "outbox_values"]
@@ -80,44 +88,65 @@ class SqlOutboxRepository:
 
     async def mark_sent_many(self, ids: Sequence[str], owner: str, now: datetime) -> int:
         """Record a batch delivered, in one transaction; how many were still leased by `owner`."""
-        if not ids:
-            return 0
-        async with self._sessions.begin() as session:
-            applied = await session.scalars(
-                update(OutboxRow)
-                .where(OutboxRow.id.in_(ids), OutboxRow.status == "sending", OutboxRow.lease_owner == owner)
-                .values(
-                    status="sent", sent_at=now, next_attempt_at=None, lease_owner=None, lease_expires_at=None
-                )
-                .returning(OutboxRow.id)
-                .execution_options(synchronize_session=False)
-            )
-            return len(applied.all())
+        return await self._update_leased(
+            ids,
+            owner,
+            status="sent",
+            sent_at=now,
+            next_attempt_at=None,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
 
     async def release_unattempted(
-        self, ids: Sequence[str], owner: str, *, status: FailureStatus, next_attempt_at: datetime | None
+        self,
+        ids: Sequence[str],
+        owner: str,
+        *,
+        status: FailureStatus,
+        next_attempt_at: datetime | None,
+        waiting_for: WaitingFor | None = None,
     ) -> int:
         """Give back claimed messages that were never tried (the relay failed first).
 
         Their claim does not count as an attempt: the attempt counter is decremented again.
         """
-        if not ids:
-            return 0
-        async with self._sessions.begin() as session:
-            applied = await session.scalars(
-                update(OutboxRow)
-                .where(OutboxRow.id.in_(ids), OutboxRow.status == "sending", OutboxRow.lease_owner == owner)
-                .values(
-                    status=status,
-                    next_attempt_at=next_attempt_at,
-                    attempts=OutboxRow.attempts - 1,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                )
-                .returning(OutboxRow.id)
-                .execution_options(synchronize_session=False)
-            )
-            return len(applied.all())
+        return await self._update_leased(
+            ids,
+            owner,
+            status=status,
+            next_attempt_at=next_attempt_at,
+            attempts=OutboxRow.attempts - 1,
+            lease_owner=None,
+            lease_expires_at=None,
+            **_waiting_values(waiting_for),
+        )
+
+    async def renew_leases(self, ids: Sequence[str], owner: str, until: datetime) -> int:
+        """Extend `owner`'s leases of `ids` to `until`; how many it still held."""
+        return await self._update_leased(ids, owner, lease_expires_at=until)
+
+    async def mark_recipients(
+        self,
+        id: str,
+        owner: str,
+        settled: RecipientsSettled,
+        *,
+        now: datetime,
+        last_error: str,
+        last_category: str,
+    ) -> bool:
+        """Record an attempt that reached some recipients and not others; False when the lease was lost."""
+        return await self._finish(
+            id,
+            owner,
+            status=settled.status,
+            recipient_states=dict(settled.states),
+            next_attempt_at=settled.next_attempt_at,
+            sent_at=now if settled.status == "sent" else None,
+            last_error=last_error,
+            last_category=last_category,
+        )
 
     async def mark_failed(
         self,
@@ -128,6 +157,7 @@ class SqlOutboxRepository:
         next_attempt_at: datetime | None,
         last_error: str,
         last_category: str,
+        waiting_for: WaitingFor | None = None,
     ) -> bool:
         """Record a failed attempt (see `domain.outbox.decide`); False when the lease was lost."""
         return await self._finish(
@@ -137,6 +167,7 @@ class SqlOutboxRepository:
             next_attempt_at=next_attempt_at,
             last_error=last_error,
             last_category=last_category,
+            **_waiting_values(waiting_for),
         )
 
     async def release_waiting(self, now: datetime) -> int:
@@ -151,16 +182,40 @@ class SqlOutboxRepository:
             )
             return len(ids.all())
 
+    async def release_changed(self, now: datetime, current: WaitingFor) -> int:
+        """Requeue the messages waiting on a configuration other than `current`; how many."""
+        changed = or_(
+            OutboxRow.waiting_settings_version.is_(None),
+            OutboxRow.waiting_settings_version != current.settings_version,
+            OutboxRow.waiting_sign_in.is_distinct_from(current.sign_in),
+        )
+        async with self._sessions.begin() as session:
+            ids = await session.scalars(
+                update(OutboxRow)
+                .where(OutboxRow.status == "waiting_config", changed)
+                .values(status="queued", next_attempt_at=now, **_waiting_values(None))
+                .returning(OutboxRow.id)
+                .execution_options(synchronize_session=False)
+            )
+            return len(ids.all())
+
     async def retry(self, id: str, now: datetime) -> OutboxMessage:
         """Requeue a dead or waiting message by hand; its attempts are kept. The message as requeued."""
         async with self._sessions.begin() as session:
             row = await session.scalar(
                 update(OutboxRow)
                 .where(OutboxRow.id == id, OutboxRow.status.in_(_RETRIABLE_BY_HAND))
-                .values(status="queued", next_attempt_at=now)
+                .values(status="queued", next_attempt_at=now, **_waiting_values(None))
                 .returning(OutboxRow)
                 .execution_options(synchronize_session=False)
             )
+            if row is not None and "dead" in (row.recipient_states or {}).values():
+                # By hand, the recipients given up on are tried again; those that got it are not.
+                states = _revived(row.recipient_states)
+                await session.execute(
+                    update(OutboxRow).where(OutboxRow.id == id).values(recipient_states=states)
+                )
+                row.recipient_states = states
         if row is not None:
             return _message(row)
         found = await self.get(id)
@@ -190,6 +245,20 @@ class SqlOutboxRepository:
             found = {status: count for status, count in await session.execute(query)}
         return {status: found.get(status, 0) for status in OUTBOX_STATUSES}
 
+    async def _update_leased(self, ids: Sequence[str], owner: str, **values: Any) -> int:
+        """Apply `values` to the rows of `ids` that `owner` still leases; how many that was."""
+        if not ids:
+            return 0
+        async with self._sessions.begin() as session:
+            applied = await session.scalars(
+                update(OutboxRow)
+                .where(OutboxRow.id.in_(ids), OutboxRow.status == "sending", OutboxRow.lease_owner == owner)
+                .values(**values)
+                .returning(OutboxRow.id)
+                .execution_options(synchronize_session=False)
+            )
+            return len(applied.all())
+
     async def _finish(self, id: str, owner: str, **values: Any) -> bool:
         async with self._sessions.begin() as session:
             applied = await session.scalar(
@@ -210,9 +279,20 @@ def _due(now: datetime) -> ColumnElement[bool]:
     )
 
 
+def _waiting_values(waiting_for: WaitingFor | None) -> dict[str, Any]:
+    if waiting_for is None:
+        return {"waiting_settings_version": None, "waiting_sign_in": None}
+    return {"waiting_settings_version": waiting_for.settings_version, "waiting_sign_in": waiting_for.sign_in}
+
+
+def _revived(states: Mapping[str, str]) -> dict[str, str]:
+    return {recipient: "pending" if state == "dead" else state for recipient, state in states.items()}
+
+
 def outbox_values(message: OutboxMessage) -> dict[str, Any]:
     values = {name: getattr(message, name) for name in _COLUMNS}
     values["recipients"] = list(message.recipients)
+    values["recipient_states"] = dict(message.recipient_states)
     return values
 
 
@@ -220,4 +300,5 @@ def _message(row: OutboxRow) -> OutboxMessage:
     values = {name: getattr(row, name) for name in _COLUMNS}
     values["recipients"] = tuple(row.recipients)
     values["status"] = cast(OutboxStatus, row.status)
+    values["recipient_states"] = cast(dict[str, RecipientState], dict(row.recipient_states or {}))
     return OutboxMessage(**values)

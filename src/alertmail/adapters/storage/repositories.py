@@ -17,6 +17,7 @@ from sqlalchemy import Text, delete, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from alertmail.adapters.storage.generation_repository import bump_in
 from alertmail.adapters.storage.models import (
     AdministratorRow,
     ApiTokenRow,
@@ -60,24 +61,37 @@ def utc_now() -> datetime:
 
 
 class SqlSettingsRepository:
-    """The one versioned row of mail settings; secrets go through the secret box both ways."""
+    """The one versioned row of mail settings; secrets go through the secret box both ways.
+
+    The decrypted settings are kept in memory and reused while the row's version is unchanged:
+    `load` reads only the version then (every save, from any node, bumps it), which spares the hot
+    paths (each batch of events, each delivery round) the row and its decryption.
+    """
 
     def __init__(self, sessions: Sessions, secret_box: SecretBox, *, clock: Clock = utc_now) -> None:
         self._sessions = sessions
         self._box = secret_box
         self._clock = clock
+        self._cached: StoredSettings | None = None
 
     async def load(self) -> StoredSettings:
         async with self._sessions() as session:
+            if self._cached is not None:
+                version = await session.scalar(
+                    select(MailSettingsRow.version).where(MailSettingsRow.id == SETTINGS_ROW_ID)
+                )
+                if version == self._cached.version:
+                    return self._cached
             row = await session.get(MailSettingsRow, SETTINGS_ROW_ID)
         if row is None:
             return StoredSettings(MailSettings.unconfigured(), version=0)
-        return StoredSettings(
+        self._cached = StoredSettings(
             _settings_from_row(row, self._box),
             version=row.version,
             updated_at=row.updated_at,
             updated_by=row.updated_by,
         )
+        return self._cached
 
     async def save(
         self, settings: MailSettings, *, expected_version: int, actor: str, audit: AuditEntry
@@ -95,6 +109,7 @@ class SqlSettingsRepository:
             else:
                 await _update_settings(session, values, expected_version)
             session.add(_audit_row(audit))
+        self._cached = None  # the next load reads the row as stored
         return StoredSettings(settings, version=expected_version + 1, updated_at=now, updated_by=actor)
 
 
@@ -253,6 +268,7 @@ class SqlAdministratorRepository:
         async with self._sessions.begin() as session:
             if (await session.execute(statement)).scalar_one_or_none() is None:
                 raise NotFoundError(f"there is no administrator named {username!r}")
+            await bump_in(session)  # processes caching this administrator reload it
 
     async def set_password_hash(self, username: str, password_hash: str) -> None:
         statement = (
@@ -286,6 +302,7 @@ class SqlAdministratorRepository:
                 # already runs alone (one writer at a time), and a read first would risk "locked".
                 await session.execute(select(AdministratorRow.id).with_for_update())
             if (await session.execute(statement)).scalar_one_or_none() is not None:
+                await bump_in(session)  # its API tokens went with it: no process may accept them
                 return
         if await self._find(username) is None:
             raise NotFoundError(f"there is no administrator named {username!r}")

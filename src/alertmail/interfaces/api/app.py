@@ -12,6 +12,7 @@ import alertmail
 from alertmail.composition import open_container
 from alertmail.config import AppConfig
 from alertmail.interfaces import web
+from alertmail.interfaces.api import quiet_ingestion_log
 from alertmail.interfaces.api.access_log import install_access_log_filter
 from alertmail.interfaces.api.errors import install_error_handlers
 from alertmail.interfaces.api.nul_guard import NulGuard
@@ -35,7 +36,9 @@ def create_app(config: AppConfig, *, setup_token: str | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        install_access_log_filter()  # here: uvicorn has configured its loggers by now
+        # Here: uvicorn has configured its loggers by now.
+        install_access_log_filter()
+        quiet_ingestion_log.install()
         async with open_container(config) as container:
             app.state.container = container
             await container.notifications.check_templates_at_start()

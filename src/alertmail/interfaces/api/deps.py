@@ -15,7 +15,9 @@ from alertmail.interfaces.web.session import SAFE_METHODS, check_csrf, session_f
 _bearer = HTTPBearer(auto_error=False, description="An API token from `alertmail token create`")
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
+    # async on purpose: FastAPI runs a plain `def` dependency in a worker thread, a hand-off per
+    # request for a dictionary lookup.
     container: Container = request.app.state.container
     return container
 

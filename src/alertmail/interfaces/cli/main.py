@@ -6,7 +6,6 @@ import json
 import secrets
 import sys
 from dataclasses import asdict
-from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -22,7 +21,9 @@ from alertmail.interfaces.cli import (
     sendmail_command,
     settings_commands,
 )
-from alertmail.interfaces.cli.runtime import console, fail, run
+from alertmail.interfaces.cli.help_style import plain_help
+from alertmail.interfaces.cli.runtime import console, fail, parse_since, run
+from alertmail.interfaces.cli.settings_commands import parse_assignments
 from alertmail.interfaces.cli.test_email_output import print_test_result
 
 app = typer.Typer(
@@ -57,7 +58,8 @@ def _root(
     ] = False,
 ) -> None:
     """Environment: ALERTMAIL_DATA_DIR (default ./alertmail-data), ALERTMAIL_DATABASE_URL (default
-    SQLite in the data dir), ALERTMAIL_PUBLIC_URL, ALERTMAIL_SECRET_KEY_FILE, ALERTMAIL_SENDMAIL_PATH."""
+    SQLite in the data dir), ALERTMAIL_PUBLIC_URL, ALERTMAIL_SECRET_KEY_FILE, ALERTMAIL_SENDMAIL_PATH,
+    ALERTMAIL_TRUSTED_PROXIES (reverse proxies whose X-Forwarded-For/-Proto count; default none)."""
 
 
 @app.command("serve")
@@ -82,7 +84,16 @@ def serve(
             "or on the command line: alertmail admin create USERNAME --email ADDRESS\n"
             "(an API token for scripts: alertmail token create NAME --admin USERNAME)"
         )
-    uvicorn.run(create_app(config, setup_token=setup_token), host=host, port=port, log_level="info")
+    proxies = config.trusted_proxy_list
+    uvicorn.run(
+        create_app(config, setup_token=setup_token),
+        host=host,
+        port=port,
+        log_level="info",
+        # uvicorn believes X-Forwarded-* from 127.0.0.1 unless told otherwise: only named proxies.
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies,
+    )
 
 
 def _setup_link(config: AppConfig, host: str, port: int, token: str) -> str:
@@ -97,11 +108,29 @@ def _setup_link(config: AppConfig, host: str, port: int, token: str) -> str:
 
 @app.command("test-email")
 def test_email(
-    to: Annotated[str | None, typer.Option(help="Send here instead of the administrator's e-mail.")] = None,
-    admin: Annotated[str | None, typer.Option(help="The administrator whose e-mail receives it.")] = None,
+    to: Annotated[
+        str | None, typer.Option(metavar="ADDRESS", help="Send here instead of the administrator's e-mail.")
+    ] = None,
+    admin: Annotated[
+        str | None, typer.Option(metavar="USERNAME", help="The administrator whose e-mail receives it.")
+    ] = None,
+    with_values: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--with",
+            metavar="FIELD=VALUE",
+            help="Test with this value instead of the saved one, without saving it (repeatable; "
+            "FIELD=- reads a secret from standard input).",
+        ),
+    ] = None,
 ) -> None:
-    """Send a test e-mail with the saved settings. Exit 0 when it was accepted, 1 when it failed."""
-    result = run(lambda c: c.test_email.send_test(administrator=admin, to=to))
+    """Send a test e-mail with the saved settings, or with some values changed by --with (nothing is
+    saved). Exit 0 when it was accepted, 1 when it failed."""
+    changes = parse_assignments(with_values or [], flag="--with")
+    result = run(
+        lambda c: c.test_email.send_unsaved(changes, administrator=admin, to=to),
+        flags={"to": "--to ADDRESS or --admin USERNAME"},
+    )
     print_test_result(result)
     if not result.sent:
         raise typer.Exit(1)
@@ -110,12 +139,22 @@ def test_email(
 @app.command("logs")
 def logs(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
-    limit: Annotated[int, typer.Option(help="At most this many entries, newest first.")] = 50,
-    category: Annotated[str | None, typer.Option(help="Only this category, e.g. smtp_auth.")] = None,
-    since: Annotated[datetime | None, typer.Option(help="Only entries at or after this time.")] = None,
+    limit: Annotated[int, typer.Option(metavar="N", help="At most this many entries, newest first.")] = 50,
+    category: Annotated[
+        str | None, typer.Option(metavar="CATEGORY", help="Only this category, e.g. smtp_auth.")
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            metavar="WHEN",
+            help="Only entries at or after this time: an ISO date or time (2026-12-04, "
+            "2026-12-04T08:00, UTC unless it says) or an age such as 30m, 1h, 2d, 1w.",
+        ),
+    ] = None,
 ) -> None:
     """Mail Server Logs: every failed send, classified, with the settings in force at the time."""
-    entries = run(lambda c: c.mail_logs.list(limit=limit, category=category, since=since))
+    after = parse_since(since) if since else None
+    entries = run(lambda c: c.mail_logs.list(limit=limit, category=category, since=after))
     for entry in entries:
         if as_json:
             sys.stdout.write(json.dumps(_entry_json(entry)) + "\n")
@@ -158,6 +197,6 @@ def db_upgrade() -> None:
 
 def main() -> None:
     try:
-        app()
+        plain_help(typer.main.get_command(app))(prog_name="alertmail")
     except KeyboardInterrupt:
         fail("interrupted")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import NoReturn, TypeVar
 
 import typer
@@ -23,8 +25,9 @@ console = TerminalConsole(highlight=False, soft_wrap=True, markup=False)
 errors = TerminalConsole(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
-def run(work: Callable[[Container], Awaitable[T]]) -> T:
-    """Open the services, run `work`, close them; an alertmail error becomes a message and exit 1."""
+def run(work: Callable[[Container], Awaitable[T]], *, flags: Mapping[str, str] | None = None) -> T:
+    """Open the services, run `work`, close them; an alertmail error becomes a message and exit 1.
+    `flags`: the command-line option to name for an error about a field (`to` -> `--to ADDRESS`)."""
 
     async def main() -> T:
         async with open_container(AppConfig()) as container:
@@ -33,7 +36,7 @@ def run(work: Callable[[Container], Awaitable[T]]) -> T:
     try:
         return asyncio.run(main())
     except SettingsValidationError as exc:
-        fail_fields(exc.errors)
+        fail_fields([FieldError((flags or {}).get(e.field, e.field), e.message) for e in exc.errors])
     except AlertmailError as exc:
         fail(str(exc))
 
@@ -52,3 +55,22 @@ def fail(message: str) -> NoReturn:
 def cli_actor() -> str:
     """Who the audit log names for a change made from the shell."""
     return f"cli:{getpass.getuser()}"
+
+
+_AGE = re.compile(r"^(\d+)\s*([smhdw])$")
+_UNIT = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(text: str, *, now: datetime | None = None) -> datetime:
+    """`--since`: an ISO date or time (UTC unless it says otherwise) or an age: 30m, 1h, 2d, 1w."""
+    age = _AGE.match(text.strip().lower())
+    if age:
+        return (now or datetime.now(UTC)) - timedelta(**{_UNIT[age.group(2)]: int(age.group(1))})
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        fail(
+            f"--since: {text!r} is neither an ISO date or time (2026-12-04, 2026-12-04T08:00) "
+            "nor an age (1h, 2d)"
+        )
+    return when if when.tzinfo else when.replace(tzinfo=UTC)

@@ -13,6 +13,7 @@ from alertmail.domain import messages
 from alertmail.domain.settings import FIELD_NAMES, SECRET_FIELDS, public_view
 from alertmail.errors import FieldError
 from alertmail.interfaces.cli.runtime import cli_actor, console, fail, fail_fields, run
+from alertmail.interfaces.cli.settings_fields import fields_epilog
 from alertmail.interfaces.cli.test_email_output import print_test_result
 from alertmail.services.settings_service import SaveResult
 
@@ -37,17 +38,22 @@ def show(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = 
         console.print(f"  {name} = {shown}")
 
 
-@app.command("set")
+@app.command("set", epilog=fields_epilog())
 def set_fields(
     assignments: Annotated[
         list[str],
-        typer.Argument(help="FIELD=VALUE pairs; a secret given as FIELD=- is read from standard input."),
+        typer.Argument(
+            metavar="FIELD=VALUE",
+            help="The fields to change (listed below); a secret as FIELD=- is read from standard input.",
+        ),
     ],
     test: Annotated[bool, typer.Option("--test", help="Send a test e-mail after saving.")] = False,
-    admin: Annotated[str | None, typer.Option(help="Administrator whose e-mail receives the test.")] = None,
+    admin: Annotated[
+        str | None, typer.Option(metavar="USERNAME", help="Administrator whose e-mail receives the test.")
+    ] = None,
 ) -> None:
     """Change some fields, e.g. `alertmail settings set hostname=smtp.example.com port=587`."""
-    changes = _parse_assignments(assignments)
+    changes = parse_assignments(assignments)
     result = run(
         lambda c: c.settings.save(
             changes, actor=cli_actor(), test_recipient_admin=admin, send_test=test or None
@@ -84,15 +90,17 @@ def export() -> None:
     console.print_json(json.dumps(public_view(stored.settings)))
 
 
-def _parse_assignments(assignments: list[str]) -> dict[str, Any]:
+def parse_assignments(assignments: list[str], *, flag: str = "") -> dict[str, Any]:
+    """FIELD=VALUE pairs as a change; `flag` names the option they came with, for its errors."""
     changes: dict[str, Any] = {}
     problems: list[FieldError] = []
     for item in assignments:
         name, sep, value = item.partition("=")
         if not sep:
-            problems.append(FieldError(item, "must be written FIELD=VALUE"))
+            problems.append(FieldError(flag or item, f"{item!r} must be written FIELD=VALUE"))
         elif name not in FIELD_NAMES:
-            problems.append(FieldError(name, "is not a mail setting: " + ", ".join(FIELD_NAMES)))
+            which = f"{flag} {name}" if flag else name
+            problems.append(FieldError(which, "is not a mail setting: see `alertmail settings set --help`"))
         elif name in SECRET_FIELDS and value == "-":
             changes[name] = _read_secret(name)
         else:

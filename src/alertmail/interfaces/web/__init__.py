@@ -25,8 +25,15 @@ def install(app: FastAPI, setup: FirstRunSetup) -> None:
     for module in (auth, mail_settings, mail_logs, administrators, cluster):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_api_route("/favicon.ico", _favicon, include_in_schema=False)
     app.add_exception_handler(LoginRequiredError, _login_required)  # type: ignore[arg-type]
     app.add_exception_handler(CsrfError, _csrf_refused)  # type: ignore[arg-type]
+
+
+async def _favicon() -> Response:
+    # Browsers and bookmarks ask for /favicon.ico whatever the page links: answer, not 404.
+    icon = (STATIC_DIR / "favicon.svg").read_bytes()
+    return Response(icon, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
 
 
 async def _login_required(request: Request, exc: LoginRequiredError) -> Response:

@@ -13,7 +13,15 @@ from typing import Any
 from alertmail.domain.settings import MailSettings
 from alertmail.errors import FieldError
 
-__all__ = ["CHECKBOXES", "LABELS", "changes_from_form", "field_errors", "form_values", "submitted_values"]
+__all__ = [
+    "CHECKBOXES",
+    "LABELS",
+    "changes_from_form",
+    "field_errors",
+    "form_values",
+    "human_errors",
+    "submitted_values",
+]
 
 TEXT_FIELDS = (
     "from_address",
@@ -42,7 +50,7 @@ LABELS = {
     "auth_type": "E-mail Authentication Type",
     "email_type": "E-mail Type",
     "oauth_provider": "E-mail Provider",
-    "hostname": "Hostname",
+    "hostname": "Hostname (SMTP Relay Server)",
     "port": "SMTP Port",
     "encryption": "SMTP Encryption",
     "username": "Username",
@@ -64,10 +72,25 @@ LABELS = {
     "max_connections": "Connections at once",
     "messages_per_minute": "Messages per minute",
     "tls_trusted_ca": "Trusted CA certificates",
+    "to": "Send to",
+    "test_to": "Send to",
+    "email": "E-mail",
     "allow_plaintext_auth": "Allow the password to be sent without encryption",
 }
-# Microsoft's relay is fixed: the form shows these read-only and the preset decides them.
-MICROSOFT_FIXED = ("hostname", "port", "encryption", "email_type")
+# Which fields the form shows, by what they depend on; a hidden field's text is never taken.
+_OAUTH_ONLY = (
+    "oauth_provider",
+    "tenant_id",
+    "client_id",
+    "client_secret",
+    "scopes",
+    "authorization_endpoint",
+    "token_endpoint",
+    "redirect_uri",
+    "oauth_grant",
+    "oauth_app_testing",
+)
+_SMTP_ONLY = ("hostname", "port", "encryption", "username", "password")
 
 
 def form_values(settings: MailSettings) -> dict[str, Any]:
@@ -89,25 +112,46 @@ def _text(form: Mapping[str, str], name: str) -> str:
     return form[name].strip()
 
 
+def hidden_fields(form: Mapping[str, str], stored: MailSettings) -> set[str]:
+    """The fields the form hides for the authentication type, provider and e-mail type it shows."""
+    auth = form.get("auth_type", stored.auth_type)
+    email = "smtp" if auth == "oauth2" else form.get("email_type", stored.email_type)
+    provider = form.get("oauth_provider", stored.oauth_provider or "")
+    hidden: set[str] = set()
+    if auth != "oauth2":
+        hidden |= set(_OAUTH_ONLY)
+    if auth == "none":
+        hidden |= {"username", "password"}
+    if auth == "oauth2":
+        hidden |= {"email_type", "password"}
+    if email != "smtp":
+        hidden |= set(_SMTP_ONLY)
+    if provider != "microsoft":
+        hidden.add("tenant_id")
+    if provider != "google":
+        hidden.add("oauth_app_testing")
+    return hidden
+
+
 def changes_from_form(form: Mapping[str, str], stored: MailSettings) -> dict[str, Any]:
+    """The partial update the form asks for: changed, visible fields only."""
     shown = form_values(stored)
+    hidden = hidden_fields(form, stored)
     changes: dict[str, Any] = {}
     for name in TEXT_FIELDS + CHOICES:
-        if name in form and _text(form, name) != shown[name]:
+        if name in form and name not in hidden and _text(form, name) != shown[name]:
             changes[name] = _text(form, name)
     for name in CHECKBOXES:
-        if (name in form) != shown[name]:
+        if name not in hidden and (name in form) != shown[name]:
             changes[name] = name in form
-    changes |= {name: form[name] for name in SECRETS if form.get(name)}
+    changes |= {name: form[name] for name in SECRETS if form.get(name) and name not in hidden}
     if changes.get("oauth_provider") == "":
         changes["oauth_provider"] = None
-    auth_type = changes.get("auth_type", stored.auth_type)
-    if auth_type == "oauth2":
-        if changes.get("oauth_provider", stored.oauth_provider) == "microsoft":
-            for name in MICROSOFT_FIXED:
-                changes.pop(name, None)
+    if form.get("auth_type", stored.auth_type) == "oauth2":
         if stored.email_type != "smtp":
             changes["email_type"] = "smtp"  # shown read-only: OAuth2 needs an SMTP relay
+        if "tenant_id" in hidden and stored.tenant_id:
+            changes["tenant_id"] = ""  # only Microsoft has one: never kept for another provider
     return changes
 
 
@@ -119,6 +163,11 @@ def submitted_values(form: Mapping[str, str], stored: MailSettings) -> dict[str,
             values[name] = _text(form, name)
     values |= {name: name in form for name in CHECKBOXES}
     return values
+
+
+def human_errors(errors: list[FieldError]) -> str:
+    """Every error in one sentence, each under the name the form gives its field."""
+    return "; ".join(f"{LABELS.get(e.field.split('[', 1)[0], e.field)} {e.message}" for e in errors) + "."
 
 
 def field_errors(errors: list[FieldError]) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
+from alertmail.errors import ConflictError, OAuthError
 from alertmail.interfaces.api.deps import AdministratorDep, ContainerDep
 from alertmail.interfaces.api.schemas import (
     AuthorizationPublic,
@@ -59,12 +60,40 @@ async def status(container: ContainerDep, admin: AdministratorDep) -> OAuthStatu
     return OAuthStatusPublic.of(await container.oauth_tokens.status(settings))
 
 
-@router.post("/refresh", response_model=OAuthStatusPublic)
+@router.post(
+    "/refresh",
+    response_model=OAuthStatusPublic,
+    responses={
+        409: {
+            "model": ErrorPublic,
+            "description": "Nobody has signed in yet, or the sign-in must be repeated",
+        },
+        502: {"model": ErrorPublic, "description": "The provider refused the refresh"},
+    },
+)
 async def refresh(container: ContainerDep, admin: AdministratorDep) -> OAuthStatusPublic:
     """Refresh the access token now (what the daily keep-alive does)."""
     settings = (await container.settings.current()).settings
-    await container.oauth_tokens.refresh(settings)
+    try:
+        await container.oauth_tokens.refresh(settings)
+    except OAuthError as exc:
+        if exc.stage != "stored":
+            raise
+        # Nothing was asked of the provider: the state here is what stands in the way.
+        raise ConflictError(_NO_USABLE_TOKEN.get(exc.error, str(exc))) from exc
     return OAuthStatusPublic.of(await container.oauth_tokens.status(settings))
+
+
+_NO_USABLE_TOKEN = {
+    "not_authorized": (
+        "There is no token to refresh: nobody has signed in to the OAuth2 provider yet. "
+        "Sign in first (Mail Settings > Sign In, or alertmail oauth sign-in)."
+    ),
+    "reauthorization_required": (
+        "The token cannot be refreshed: sign in to the OAuth2 provider again "
+        "(Mail Settings > Sign In, or alertmail oauth sign-in)."
+    ),
+}
 
 
 @router.delete("/tokens", status_code=204)

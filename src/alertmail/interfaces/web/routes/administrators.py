@@ -38,11 +38,12 @@ _DONE = {
 async def add_administrator(request: Request, session: SessionDep) -> Response:
     form = await _form(request)
     values = {"username": form.get("username", "").strip(), "email": form.get("email", "").strip()}
-    if form.get("password", "") != form.get("password_confirm", ""):
-        return await _page(request, session, add=values, add_errors={"password_confirm": "does not match"})
     try:
         await container_of(request).administrators.create(
-            values["username"], email=values["email"] or None, password=form.get("password", "")
+            values["username"],
+            email=values["email"] or None,
+            password=form.get("password", ""),
+            password_confirm=form.get("password_confirm", ""),
         )
     except SettingsValidationError as refused:
         return await _page(request, session, add=values, add_errors=field_errors(refused.errors))

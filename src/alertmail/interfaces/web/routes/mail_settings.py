@@ -10,13 +10,14 @@ from starlette.responses import Response
 
 from alertmail.domain import messages
 from alertmail.domain.ports import WebSession
-from alertmail.domain.settings import MICROSOFT_AUTHORIZE, MICROSOFT_TOKEN, PRESETS
+from alertmail.domain.settings import MICROSOFT_AUTHORIZE, MICROSOFT_TOKEN, PRESETS, MailSettings
 from alertmail.errors import (
     AdministratorEmailMissingError,
     ConflictError,
     NotConfiguredError,
     SettingsValidationError,
 )
+from alertmail.interfaces.web.flash import forget_notices, redirect_with_notices, take_notices
 from alertmail.interfaces.web.pages import Notice, container_of, layout, redirect
 from alertmail.interfaces.web.session import SessionDep
 from alertmail.interfaces.web.settings_form import (
@@ -24,6 +25,7 @@ from alertmail.interfaces.web.settings_form import (
     changes_from_form,
     field_errors,
     form_values,
+    human_errors,
     submitted_values,
 )
 from alertmail.interfaces.web.templating import render
@@ -35,16 +37,21 @@ __all__ = ["outcome_page", "router"]
 
 router = APIRouter(include_in_schema=False)
 
+NOTHING_SAVED = "Nothing was saved. Fix these fields:"
+SIGN_IN_REFUSED = "Sign In cannot start until these saved settings are fixed (Save them first):"
+
 
 @router.get("/mail-settings")
 async def settings_page(request: Request, session: SessionDep) -> Response:
-    return await _page(request, session)
+    response = await _page(request, session, notices=take_notices(request, session))
+    forget_notices(request, response)
+    return response
 
 
 @router.post("/mail-settings")
 async def save_settings(request: Request, session: SessionDep) -> Response:
     container = container_of(request)
-    form = {name: str(value) for name, value in (await request.form()).items()}
+    form = await _form(request)
     stored = await container.settings.current()
     admin = session.administrator.username
     try:
@@ -61,17 +68,19 @@ async def save_settings(request: Request, session: SessionDep) -> Response:
         values = submitted_values(form, stored.settings)
         notice = Notice(False, f"{messages.SAVE_FAILED} {conflict}")
         return await _page(request, session, values=values, notices=[notice], status=409)
-    return await _page(request, session, notices=_saved(result))
+    # Post/Redirect/Get: a refresh of the page that follows repeats neither the save nor its test.
+    return redirect_with_notices(request, session, "/mail-settings", _saved(result))
 
 
 @router.post("/mail-settings/test-email")
 async def send_test_email(request: Request, session: SessionDep) -> Response:
-    notice = await _test_email(request, session)
+    form = await _form(request)
+    notice = await _test_email(request, session, form)
     if request.headers.get("HX-Request") == "true":
         # A partial: htmx swaps only 2xx answers in, so the outcome is in the fragment, not the status.
         context = {"notices": [notice], "admin": session.administrator}
         return render(request, "_notices.html", context)
-    return await _page(request, session, notices=[notice], status=200 if notice.ok else 502)
+    return redirect_with_notices(request, session, "/mail-settings", [notice])
 
 
 @router.post("/mail-settings/oauth/sign-in")
@@ -79,13 +88,18 @@ async def sign_in(request: Request, session: SessionDep) -> Response:
     """Sign In / Verify OAuth2 Provider: off to the provider, who sends the browser back to the callback."""
     container = container_of(request)
     try:
-        started = await container.oauth_sign_in.begin(session.administrator.username)
+        started = await container.oauth_sign_in.begin(
+            session.administrator.username, reached_at=_base_url(request)
+        )
     except SignInFailedError as failed:
         return await outcome_page(request, session, failed.outcome)
     except SettingsValidationError as refused:
-        text = "Sign In needs saved OAuth settings: " + str(refused)
         return await _page(
-            request, session, errors=field_errors(refused.errors), notices=[Notice(False, text)]
+            request,
+            session,
+            errors=field_errors(refused.errors),
+            error_title=SIGN_IN_REFUSED,
+            status=422,
         )
     return redirect(started.authorization_url)
 
@@ -96,7 +110,9 @@ async def verify_app_only(request: Request, session: SessionDep) -> Response:
     try:
         outcome = await container_of(request).oauth_sign_in.verify_app_only()
     except SettingsValidationError as refused:
-        return await _page(request, session, notices=[Notice(False, str(refused))])
+        return await _page(
+            request, session, errors=field_errors(refused.errors), error_title=SIGN_IN_REFUSED, status=422
+        )
     return await outcome_page(request, session, outcome)
 
 
@@ -111,13 +127,24 @@ async def outcome_page(
     return render(request, "oauth_result.html", context, status_code=status)
 
 
-async def _test_email(request: Request, session: WebSession) -> Notice:
+async def _form(request: Request) -> dict[str, str]:
+    return {name: str(value) for name, value in (await request.form()).items()}
+
+
+async def _test_email(request: Request, session: WebSession, form: dict[str, str]) -> Notice:
+    """The test e-mail with what the form shows, saved or not; nothing is saved."""
     container = container_of(request)
+    stored = await container.settings.current()
+    to = form.get("test_to", "").strip() or None
     try:
-        result = await container.test_email.send_test(administrator=session.administrator.username)
+        result = await container.test_email.send_unsaved(
+            changes_from_form(form, stored.settings), administrator=session.administrator.username, to=to
+        )
     except AdministratorEmailMissingError as missing:
         return Notice(False, str(missing), edit_info=True)
-    except (NotConfiguredError, SettingsValidationError) as refused:
+    except SettingsValidationError as refused:
+        return Notice(False, f"{messages.TEST_EMAIL_FAILED} {human_errors(refused.errors)}")
+    except NotConfiguredError as refused:
         return Notice(False, f"{messages.TEST_EMAIL_FAILED} {refused}")
     return _test_notice(result)
 
@@ -142,6 +169,7 @@ async def _page(
     values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
     notices: list[Notice] | None = None,
+    error_title: str = NOTHING_SAVED,
     status: int = 200,
 ) -> Response:
     stored = await container_of(request).settings.current()
@@ -151,6 +179,7 @@ async def _page(
         stored=stored,
         values=values or form_values(stored.settings),
         errors=errors or {},
+        error_title=error_title,
         notices=notices or [],
         presets=_presets(),
         labels=LABELS,
@@ -164,6 +193,10 @@ def _presets() -> dict[str, dict[str, Any]]:
     """What choosing a provider fills in the form (Microsoft's endpoints follow the Tenant ID)."""
     presets = {name: dict(values) for name, values in PRESETS.items()}
     presets["microsoft"] |= {"authorization_endpoint": MICROSOFT_AUTHORIZE, "token_endpoint": MICROSOFT_TOKEN}
+    # What a field a previous preset filled goes back to when another provider is chosen.
+    filled = {name for preset in presets.values() for name in preset}
+    defaults = form_values(MailSettings.unconfigured())
+    presets["_cleared"] = {name: defaults[name] for name in sorted(filled)}
     return presets
 
 
@@ -176,9 +209,13 @@ class RedirectCheck:
     points_here: bool
 
 
-def _redirect_check(request: Request, saved: str) -> RedirectCheck:
+def _base_url(request: Request) -> str:
+    """This server as the browser reaches it: ALERTMAIL_PUBLIC_URL when set."""
     public_url = container_of(request).config.public_url
-    base = public_url.rstrip("/") if public_url else str(request.base_url).rstrip("/")
-    expected = base + CALLBACK_PATH
+    return public_url.rstrip("/") if public_url else str(request.base_url).rstrip("/")
+
+
+def _redirect_check(request: Request, saved: str) -> RedirectCheck:
+    expected = _base_url(request) + CALLBACK_PATH
     effective = saved or expected
     return RedirectCheck(expected, effective, effective == expected)

@@ -25,14 +25,10 @@
       el.hidden = !(matches(el, "data-show-auth", auth) && matches(el, "data-show-provider", provider) &&
         matches(el, "data-show-email", email));
     });
-    var fixed = auth === "oauth2" && provider === "microsoft";
-    document.querySelectorAll("[data-fixed-microsoft]").forEach(function (el) {
-      if (el.tagName === "SELECT") { el.disabled = fixed; } else { el.readOnly = fixed; }
-    });
     var signIn = document.querySelector("button[form=oauth-sign-in-form]");
     if (signIn) {
       signIn.textContent = current("oauth_grant") === "client_credentials"
-        ? "Verify OAuth2 Provider" : "Sign In / Verify OAuth2 Provider";
+        ? "Verify OAuth2 Provider" : "Sign In";
     }
   }
 
@@ -52,9 +48,23 @@
     setField("token_endpoint", preset.token_endpoint.replace("{tenant}", tenant));
   }
 
+  // What the previous provider's preset filled is cleared, so none of it lingers under another.
+  var previousProvider = null;
+
+  function clearPrevious(all, provider) {
+    var before = all[previousProvider] || {};
+    Object.keys(before).forEach(function (name) {
+      if (!(all[provider] || {}).hasOwnProperty(name)) { setField(name, (all._cleared || {})[name] || ""); }
+    });
+    if (provider !== "microsoft") { setField("tenant_id", ""); }
+  }
+
   function fillPreset() {
     var provider = current("oauth_provider");
-    var preset = presets()[provider];
+    var all = presets();
+    clearPrevious(all, provider);
+    previousProvider = provider;
+    var preset = all[provider];
     if (!preset) { return; }
     Object.keys(preset).forEach(function (name) {
       if (!name.endsWith("_endpoint")) { setField(name, preset[name]); }
@@ -75,7 +85,10 @@
       if (field) { field.addEventListener("change", refreshVisibility); }
     });
     var provider = byId("f-oauth_provider");
-    if (provider) { provider.addEventListener("change", fillPreset); }
+    if (provider) {
+      previousProvider = provider.value;
+      provider.addEventListener("change", fillPreset);
+    }
     var tenant = byId("f-tenant_id");
     if (tenant) {
       tenant.addEventListener("input", function () {

@@ -1,0 +1,207 @@
+"""A batch of events recorded in one transaction, with a handful of statements whatever its size.
+
+The events are grouped by coalescing window (type, dedupe key, bucket). One multi-row upsert adds
+each group's size to its window's count and returns the new counts: a window whose count equals
+its group's size was created by this batch, so the group's first event is the window's first
+event and may be mailed at once; every other event is a repeat. The rule is the one of
+`SqlEventRepository.record`, applied to many events at once, so the per-window counts add up
+exactly however events are split into batches, processes or nodes: the upsert is atomic per row
+(SQLite: the transaction holds the write lock from `BEGIN IMMEDIATE`; PostgreSQL: the row lock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table, func, insert, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from alertmail.adapters.storage.models import EventRow, EventWindowRow, OutboxRow
+from alertmail.adapters.storage.outbox_repository import outbox_values
+from alertmail.domain.events import Disposition, Event, EventRecorded, coalescing_bucket
+from alertmail.domain.outbox import OutboxMessage
+
+__all__ = ["MakeMessage", "record_batch"]
+
+MakeMessage = Callable[[Event], OutboxMessage | None]
+# Core tables, not the ORM classes: the rows are plain dicts, and Core's executemany renders one
+# compiled (cached) statement for any batch size, where the ORM's bulk path costs more than SQL.
+_EVENTS: Table = EventRow.__table__  # type: ignore[assignment]
+_OUTBOX: Table = OutboxRow.__table__  # type: ignore[assignment]
+_WINDOWS: Table = EventWindowRow.__table__  # type: ignore[assignment]
+WindowKey = tuple[str, str, datetime]  # event type, dedupe key, bucket start
+
+
+@dataclass
+class _Group:
+    """The events of one window in this batch, in arrival order."""
+
+    key: WindowKey
+    closes_at: datetime
+    events: list[Event] = field(default_factory=list)
+    window_id: int = 0
+    count: int = 0  # the window's count after this batch
+
+    @property
+    def fresh(self) -> bool:
+        return self.count == len(self.events)
+
+
+async def record_batch(
+    session: AsyncSession,
+    events: Sequence[Event],
+    *,
+    dialect: str,
+    window: timedelta,
+    max_mailed_keys: int,
+    make_message: MakeMessage,
+) -> list[EventRecorded]:
+    """Record `events` (in one open transaction) and queue the e-mails of the first of each window."""
+    groups = _grouped(events, window)
+    await _count(session, groups, dialect)
+    mailed = await _choose_mailed(session, groups, max_mailed_keys)
+    messages: dict[WindowKey, OutboxMessage] = {}
+    for group in mailed:
+        message = make_message(group.events[0])
+        if message is not None:
+            messages[group.key] = message
+    if messages:
+        await session.execute(insert(_OUTBOX), [outbox_values(m) for m in messages.values()])
+    await _settle(session, groups, messages)
+    recorded, rows = _outcomes(groups, messages, mailed)
+    await session.execute(insert(_EVENTS), rows)
+    by_id = {r.event_id: r for r in recorded}
+    return [by_id[event.id] for event in events]
+
+
+def _grouped(events: Sequence[Event], window: timedelta) -> list[_Group]:
+    groups: dict[WindowKey, _Group] = {}
+    for event in events:
+        start, end = coalescing_bucket(event.received_at, window)
+        key = (event.event_type, event.dedupe_key, start)
+        groups.setdefault(key, _Group(key, end)).events.append(event)
+    return list(groups.values())
+
+
+async def _count(session: AsyncSession, groups: list[_Group], dialect: str) -> None:
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    rows = dialect_insert(_WINDOWS)
+    upsert = rows.on_conflict_do_update(
+        index_elements=["event_type", "dedupe_key", "bucket_start"],
+        # Repeats of a window that exists are all coalesced: counted for its digest.
+        set_={
+            "count": _WINDOWS.c.count + rows.excluded.count,
+            "coalesced": _WINDOWS.c.coalesced + rows.excluded.count,
+            "last_at": rows.excluded.last_at,
+            "digest_pending": True,
+        },
+    ).returning(
+        _WINDOWS.c.id, _WINDOWS.c.count, _WINDOWS.c.event_type, _WINDOWS.c.dedupe_key, _WINDOWS.c.bucket_start
+    )
+    by_key = {g.key: g for g in groups}
+    result = await session.execute(upsert, [_window_values(g) for g in groups])
+    for window_id, count, event_type, dedupe_key, bucket_start in result:
+        group = by_key[(event_type, dedupe_key, bucket_start)]
+        group.window_id, group.count = window_id, count
+
+
+def _window_values(group: _Group) -> dict[str, Any]:
+    event_type, dedupe_key, start = group.key
+    repeats = len(group.events) - 1  # a new window's first event is settled by `_settle`
+    return {
+        "event_type": event_type,
+        "dedupe_key": dedupe_key,
+        "bucket_start": start,
+        "closes_at": group.closes_at,
+        "count": len(group.events),
+        "coalesced": repeats,
+        "first_at": group.events[0].received_at,
+        "last_at": group.events[-1].received_at,
+        "mailed": False,
+        "digest_pending": repeats > 0,
+    }
+
+
+async def _choose_mailed(session: AsyncSession, groups: list[_Group], max_mailed_keys: int) -> list[_Group]:
+    """The new windows whose first event is mailed at once: at most `max_mailed_keys` per type."""
+    fresh = [g for g in groups if g.fresh]
+    if not fresh:
+        return []
+    buckets = {(g.key[0], g.key[2]) for g in fresh}
+    query = (
+        select(EventWindowRow.event_type, EventWindowRow.bucket_start, func.count())
+        .where(
+            tuple_(EventWindowRow.event_type, EventWindowRow.bucket_start).in_(list(buckets)),
+            EventWindowRow.mailed.is_(True),
+        )
+        .group_by(EventWindowRow.event_type, EventWindowRow.bucket_start)
+    )
+    already = {(t, b): int(n) for t, b, n in await session.execute(query)}
+    chosen: list[_Group] = []
+    for group in fresh:
+        bucket = (group.key[0], group.key[2])
+        if already.get(bucket, 0) < max_mailed_keys:
+            already[bucket] = already.get(bucket, 0) + 1
+            chosen.append(group)
+    return chosen
+
+
+async def _settle(
+    session: AsyncSession, groups: list[_Group], messages: dict[WindowKey, OutboxMessage]
+) -> None:
+    """Mark the new windows mailed, or count their first event for the digest when it was not."""
+    mailed = [g.window_id for g in groups if g.key in messages]
+    held = [g.window_id for g in groups if g.fresh and g.key not in messages]
+    if mailed:
+        await session.execute(
+            update(EventWindowRow)
+            .where(EventWindowRow.id.in_(mailed))
+            .values(mailed=True)
+            .execution_options(synchronize_session=False)
+        )
+    if held:
+        await session.execute(
+            update(EventWindowRow)
+            .where(EventWindowRow.id.in_(held))
+            .values(coalesced=EventWindowRow.coalesced + 1, digest_pending=True)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _outcomes(
+    groups: list[_Group], messages: dict[WindowKey, OutboxMessage], mailed: list[_Group]
+) -> tuple[list[EventRecorded], list[dict[str, Any]]]:
+    chosen = {g.key for g in mailed}
+    recorded: list[EventRecorded] = []
+    rows: list[dict[str, Any]] = []
+    for group in groups:
+        before = group.count - len(group.events)
+        for position, event in enumerate(group.events):
+            disposition: Disposition = "coalesced"
+            outbox_id: str | None = None
+            if position == 0 and group.key in messages:
+                disposition, outbox_id = "mailed", messages[group.key].id
+            elif position == 0 and group.key in chosen:
+                disposition = "no_recipients"
+            recorded.append(EventRecorded(event.id, disposition, outbox_id, before + position + 1))
+            rows.append(_event_values(event, group.window_id, outbox_id, disposition))
+    return recorded, rows
+
+
+def _event_values(event: Event, window_id: int, outbox_id: str | None, disposition: str) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "event_type": event.event_type,
+        "dedupe_key": event.dedupe_key,
+        "details": dict(event.details),
+        "source": event.source,
+        "node": event.node,
+        "received_at": event.received_at,
+        "window_id": window_id,
+        "outbox_id": outbox_id,
+        "disposition": disposition,
+    }

@@ -1,0 +1,44 @@
+"""What each mail setting means, for `alertmail settings set --help`."""
+
+from __future__ import annotations
+
+from alertmail.domain.settings import FIELD_NAMES
+
+__all__ = ["FIELD_HELP", "fields_epilog"]
+
+FIELD_HELP = {
+    "from_address": "the address automatic messages are sent from",
+    "email_type": "smtp (a relay server) or native (this machine's sendmail)",
+    "hostname": "the SMTP relay's host name or IP address",
+    "port": "the relay's port, 1-65535 (587 for STARTTLS, 465 for TLS, 25 for none)",
+    "encryption": "none, tls or starttls",
+    "auth_type": "none, basic (username and password) or oauth2",
+    "username": "the relay account; with OAuth2, the mailbox that sends",
+    "password": "the relay password (write-only; password=- reads it from standard input)",
+    "oauth_provider": "microsoft, google or custom; choosing one fills its recommended values",
+    "tenant_id": "Microsoft 365: the directory (tenant) ID or domain",
+    "client_id": "the OAuth2 application (client) ID",
+    "client_secret": "the OAuth2 client secret value (write-only; client_secret=- reads standard input)",
+    "scopes": "OAuth2 scopes, separated by spaces",
+    "authorization_endpoint": "the provider's authorization URL",
+    "token_endpoint": "the provider's token URL",
+    "redirect_uri": "the callback registered with the provider; empty: ALERTMAIL_PUBLIC_URL's",
+    "oauth_grant": "authorization_code (sign in as the mailbox) or client_credentials (app-only)",
+    "oauth_app_testing": "true when the Google app is in Testing (its sign-ins last 7 days)",
+    "admin_contacts": "addresses that receive alerts, separated by spaces",
+    "daily_notice": "true to send a daily notice that alert e-mail still works",
+    "daily_notice_time": "when the daily notice goes, HH:MM on a 24-hour clock (UTC)",
+    "send_test_on_save": "true to send a test e-mail after every save",
+    "tls_trusted_ca": "PEM certificates trusted for the relay, e.g. your own CA",
+    "connect_timeout": "seconds to wait for the relay, 1-600 (default 30)",
+    "max_connections": "connections to the relay at once, 1-20",
+    "messages_per_minute": "at most this many messages a minute, 0 for no limit",
+    "allow_plaintext_auth": "true to allow Basic authentication without TLS (default false)",
+}
+
+
+def fields_epilog() -> str:
+    """Every field, one a line; click keeps lines after a \\b marker as they are."""
+    width = max(len(name) for name in FIELD_NAMES)
+    lines = [f"  {name:<{width}}  {FIELD_HELP.get(name, '')}".rstrip() for name in FIELD_NAMES]
+    return "\b\nFields:\n" + "\n".join(lines)
