@@ -201,7 +201,13 @@ async def _smtp(case: CorpusCase) -> TransportError:
     async with ScriptedRelay(case.stage, reply, silent=case.via == "silent") as relay:
         changes: dict[str, Any] = {}
         if case.stage == "auth":
-            changes = {"auth_type": "basic", "username": "alerts", "password": "secret"}
+            # The scripted relay speaks no TLS: its AUTH replies are reached only by consent (#13 item 1).
+            changes = {
+                "auth_type": "basic",
+                "username": "alerts",
+                "password": "secret",
+                "allow_plaintext_auth": True,
+            }
         if case.stage == "starttls":
             changes = {"encryption": "starttls"}
         return await _send(_settings(relay.port, **changes))
