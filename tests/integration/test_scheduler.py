@@ -1,8 +1,8 @@
 """The scheduler's claims commit with what they queue, on SQLite and PostgreSQL.
 
-The failure between claim and e-mail is a real one: an administrator's override template for the
-daily notice that does not render (it names a detail the notice does not have). Once it is fixed,
-the next tick sends the notice: the failed attempt claimed nothing.
+The failure between claim and e-mail is raised by the renderer: an administrator's override
+template can no longer cause one, since a template that fails falls back to the built-in one (#13
+item 3). Once the failure is gone, the next tick sends the notice: the failed attempt claimed nothing.
 """
 
 from __future__ import annotations
@@ -41,20 +41,30 @@ async def test_a_notice_that_failed_to_queue_is_not_claimed(
     override(config, "Today's notice: {{ details.date }}\n")
     async with open_container(config) as container:
         settings = await notice_settings(container)
+        renderer = container.notifications._renderer
 
-        def cannot_build(*args: object, **kwargs: object) -> None:
-            # A broken template no longer fails (the built-in one stands in): fail the build itself.
-            raise RuntimeError("injected: the notice's e-mail could not be built")
+        def failing(*_: object) -> None:
+            raise OSError("the renderer failed")
 
-        monkeypatch.setattr(container.notifications, "_message_for", cannot_build)
-        with pytest.raises(RuntimeError, match="injected"):
-            await container.scheduler.daily_notice(settings)
+        with monkeypatch.context() as patched:
+            patched.setattr(renderer, "render_event", failing)
+            with pytest.raises(OSError, match="renderer failed"):
+                await container.scheduler.daily_notice(settings)
         assert await container.notifications.recent() == []  # nothing half-written either
-        monkeypatch.undo()
         assert await container.scheduler.daily_notice(settings) is True
         assert await container.scheduler.daily_notice(settings) is False
         (queued,) = await container.outbox.list()
     assert "Today's notice: 2026-11-21" in queued.text
+
+
+async def test_a_broken_notice_template_no_longer_stops_the_notice(database_url: str, tmp_path: Path) -> None:
+    config = AppConfig(data_dir=tmp_path / "data", database_url=database_url, node_name="n1")
+    override(config, "{{ details.no_such_detail }}\n")
+    async with open_container(config) as container:
+        settings = await notice_settings(container)
+        assert await container.scheduler.daily_notice(settings) is True  # the built-in text instead
+        (queued,) = await container.outbox.list()
+    assert "no_such_detail" not in queued.text and queued.text.strip()
 
 
 async def test_two_nodes_racing_for_the_notice_queue_it_once(database_url: str, tmp_path: Path) -> None:

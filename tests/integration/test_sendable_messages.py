@@ -16,7 +16,7 @@ from alertmail.config import AppConfig
 from alertmail.domain.message import build_message
 from alertmail.errors import TransportError
 from tests.integration.test_local_senders import FROM_ADDRESS, deliver_all, sendmail
-from tests.support.smtp import HOST, SmtpServerFactory, relay_settings
+from tests.support.smtp import HOST, SmtpServerFactory, relay_settings, user_unknown
 from tests.support.smtp_sink import ReceivedMessage
 
 IDN = "ops@bücher.example"
@@ -93,3 +93,16 @@ async def test_a_local_submission_with_a_long_line_is_re_encoded_and_arrives_who
     parsed = message_from_bytes(received.content, policy=policy.default)
     assert parsed.get_content().replace("\r\n", "\n") == f"{log_line}\nlast line\n"
     assert received.rcpt_tos == (IDN_ASCII,) and valid_addresses(received, "To") == [IDN_ASCII]
+
+
+async def test_a_refusal_of_an_idna_recipient_names_the_address_as_given(
+    smtp_server_factory: SmtpServerFactory,
+) -> None:
+    sink = await smtp_server_factory(rcpt_replies={IDN_ASCII: user_unknown(IDN_ASCII)})
+    session = await SmtpTransport().open_session(relay_settings(sink))
+    try:
+        refused = await session.send(event_mail(IDN, "ops@example.com"), [IDN, "ops@example.com"])
+    finally:
+        await session.close()
+    assert list(refused) == [IDN] and refused[IDN].code == 550
+    assert [m.rcpt_tos for m in sink.messages] == [("ops@example.com",)]

@@ -189,8 +189,6 @@ def _settings(port: int, **changes: Any) -> MailSettings:
         "encryption": "none",
         "auth_type": "none",
         "connect_timeout": 2,
-        # The scripted relay speaks plain SMTP on loopback, AUTH stages included.
-        "allow_plaintext_auth": True,
     }
     return validate_settings(data | changes)
 

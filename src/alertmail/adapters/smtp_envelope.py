@@ -16,7 +16,7 @@ from email.message import Message
 
 from aiosmtplib.email import flatten_message
 
-from alertmail.domain.addresses import ascii_address, ascii_address_headers, needs_smtputf8
+from alertmail.domain.international_addresses import ascii_address, ascii_address_headers, needs_smtputf8
 
 __all__ = ["WireMessage", "wire_message"]
 

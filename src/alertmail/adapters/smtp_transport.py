@@ -158,7 +158,9 @@ class SmtpSession:
                 )
             except SMTPRecipientsRefused as everyone:
                 refused = {r.recipient: SMTPResponse(r.code, r.message) for r in everyone.recipients}
-        return {address: self._refusal(reply) for address, reply in refused.items()}
+        # Refusals are reported by the addresses the caller gave (the wire may hold IDNA forms).
+        given = dict(zip(wire.recipients, recipients, strict=True))
+        return {given.get(address, address): self._refusal(reply) for address, reply in refused.items()}
 
     def _refusal(self, reply: SMTPResponse) -> SmtpReplyError:
         settings = self._settings

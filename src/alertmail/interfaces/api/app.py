@@ -38,8 +38,9 @@ def create_app(config: AppConfig, *, setup_token: str | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        quiet_ingestion_log.install()  # here: uvicorn has configured its loggers by now
-        install_access_log_filter()  # here: uvicorn has configured its loggers by now
+        # Here: uvicorn has configured its loggers by now.
+        install_access_log_filter()
+        quiet_ingestion_log.install()
         async with open_container(config) as container:
             app.state.container = container
             await container.cluster.register()  # refuses a node name another live node holds
