@@ -27,7 +27,6 @@ figures are printed at the end (`-s` shows them).
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -192,8 +191,6 @@ class _Process:
             for lane in worker._lanes.first(99):
                 if lane.session is not None:
                     lane.session._client.close()  # type: ignore[attr-defined]
-        # What the cancelled tasks left behind can hold a SQLite transaction open until collected.
-        gc.collect()
         for connection in self._connections:
             with suppress(Exception):
                 await connection.driver_connection.close()
