@@ -17,6 +17,7 @@ from datetime import datetime
 from email.message import EmailMessage
 
 from alertmail.domain.classification import Classification, classify
+from alertmail.domain.classification_matchers import Scope
 from alertmail.domain.message import build_message
 from alertmail.domain.outbox import OutboxMessage
 from alertmail.domain.ports import MailSession, MailTransport
@@ -29,22 +30,23 @@ __all__ = ["Attempt", "Lane", "Lanes", "affects_whole_relay", "close_lane", "ema
 logger = logging.getLogger(__name__)
 
 _MESSAGE_STAGES = frozenset({"mail", "rcpt", "data"})
-_RELAY_CATEGORIES = frozenset({"smtp_throttled", "smtp_auth", "smtp_policy"})
 
 
 def affects_whole_relay(error: TransportError, classification: Classification) -> bool:
     """Would the next message fail the same way? Then the batch stops and the relay is held.
 
     Yes for 421 at any stage, and for whatever fails before a message's envelope (connecting, TLS,
-    the greeting, EHLO, the login, tokens, the local MTA). At MAIL FROM and after DATA, yes when
-    the reply means throttling, a refused login or a policy about the sender. A reply about one
-    recipient at RCPT never holds the relay: it is that recipient's outcome alone.
+    the greeting, EHLO, the login, tokens, the local MTA). At MAIL FROM, RCPT and after DATA, yes
+    when the classification's scope is the relay (throttling, a sending quota, a refused sender or
+    login); a reply about one recipient or one message never holds the relay.
     """
     if isinstance(error, SmtpReplyError) and error.code == 421:
         return True
     if not (isinstance(error, SmtpReplyError) and error.stage in _MESSAGE_STAGES):
         return True
-    return error.stage != "rcpt" and classification.category in _RELAY_CATEGORIES
+    # The classification's scope: a reply at RCPT is the recipient's unless its rule says it is about
+    # the relay (a sending quota, a refused sender), and at MAIL or DATA the rule decides.
+    return classification.scope is Scope.RELAY
 
 
 @dataclass

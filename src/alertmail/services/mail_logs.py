@@ -13,9 +13,11 @@ from alertmail.errors import FieldError, SettingsValidationError
 __all__ = ["CATEGORIES", "MailLogService"]
 
 # Derived from the classification table, so a category added there can be filtered on at once.
-# "template": a custom event template failed and the built-in one was used (no send failed);
-# "no_admin_contacts": events were mailed to the administrators (not a failure either).
-CATEGORIES = tuple(dict.fromkeys([*(rule.category for rule in RULES), "template", "no_admin_contacts"]))
+# Delivery's own: "internal" (an unexpected error while sending one message) and "expired" (a message
+# whose lifetime ran out). Notes, not failures: "template" (a custom event template failed and the
+# built-in one was used) and "no_admin_contacts" (events were mailed to the administrators).
+_OWN = ("internal", "expired", "template", "no_admin_contacts")
+CATEGORIES = tuple(dict.fromkeys([*(rule.category for rule in RULES), *_OWN]))
 MAX_LIMIT = 1000
 
 
