@@ -11,6 +11,7 @@ from typing import Literal, Protocol
 
 from alertmail.domain.api_tokens import TokenScope
 from alertmail.domain.cluster_checks import CheckResult, InterfaceState, NodeCheck, ProbeOutcome
+from alertmail.domain.delivery_report import HourOutcomes, MessageCursor
 from alertmail.domain.events import Digest, Event, EventRecorded, EventType, RenderedMail, StoredEvent
 from alertmail.domain.oauth import OAuthTokens, PendingAuthorization, TokenGrant
 from alertmail.domain.outbox import FailureStatus, OutboxMessage, OutboxStatus, RecipientsSettled, WaitingFor
@@ -33,6 +34,7 @@ __all__ = [
     "ClusterNode",
     "ClusterObserver",
     "DeliveryObserver",
+    "DeliveryReportRepository",
     "EventRenderer",
     "EventRepository",
     "GenerationRepository",
@@ -305,6 +307,26 @@ class OutboxRepository(Protocol):
     async def list(self, status: OutboxStatus | None = None, limit: int = 100) -> list[OutboxMessage]: ...
 
     async def counts(self) -> dict[OutboxStatus, int]: ...
+
+    async def cancel(self, id: str, now: datetime) -> OutboxMessage:
+        """A queued or retrying message given up by hand (dead); `ConflictError` for any other status."""
+        ...
+
+
+class DeliveryReportRepository(Protocol):
+    """The outbox as the Delivery page reads it: pages on indexed columns, counts, outcomes per hour."""
+
+    async def page(
+        self, *, status: OutboxStatus | None, before: MessageCursor | None, limit: int
+    ) -> list[OutboxMessage]:
+        """Newest first (created_at, then id, both descending), strictly after `before`."""
+        ...
+
+    async def count_created_since(self, status: OutboxStatus, since: datetime) -> int: ...
+
+    async def hourly(self, since: datetime) -> list[HourOutcomes]:
+        """Hours with at least one message queued since `since`, oldest first."""
+        ...
 
 
 class DeliveryObserver(Protocol):

@@ -242,7 +242,10 @@ class OutboxRow(Base):
     """One e-mail to send (see `alertmail.domain.outbox`). A message is accepted once this is committed."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_outbox_status_created_at", "status", "created_at"),  # the Delivery page's pages
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     event_type: Mapped[str] = mapped_column(String(64))
@@ -259,7 +262,7 @@ class OutboxRow(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
     last_error: Mapped[str] = mapped_column(Text)
     last_category: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # Where it came from: "event", "digest", "sendmail", "smtp-listener".

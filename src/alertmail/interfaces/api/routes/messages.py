@@ -43,3 +43,16 @@ async def get_message(container: ContainerDep, admin: AdministratorDep, id: str)
 async def retry_message(container: ContainerDep, admin: AdministratorDep, id: str) -> MessagePublic:
     """Queue a dead or held message again now (409 for a message in any other state)."""
     return MessagePublic.model_validate(await container.outbox.retry(id))
+
+
+@router.post(
+    "/{id}/cancel",
+    response_model=MessagePublic,
+    responses={
+        **not_found("outbox message with this id"),
+        409: {"model": ErrorPublic, "description": "The message is neither queued nor retrying"},
+    },
+)
+async def cancel_message(container: ContainerDep, admin: AdministratorDep, id: str) -> MessagePublic:
+    """Give up a queued or retrying message: it becomes dead and is not sent (409 otherwise)."""
+    return MessagePublic.model_validate(await container.outbox.cancel(id))

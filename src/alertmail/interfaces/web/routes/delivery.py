@@ -1,0 +1,99 @@
+"""The Delivery tab: the health of mail at a glance, the outbox newest first, retry and cancel."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from alertmail.domain.delivery_report import MessageCursor
+from alertmail.domain.outbox import OUTBOX_STATUSES, OutboxStatus
+from alertmail.errors import ConflictError, NotFoundError
+from alertmail.interfaces.web.flash import forget_notices, redirect_with_notices, take_notices
+from alertmail.interfaces.web.pages import Notice, container_of, layout
+from alertmail.interfaces.web.session import SessionDep
+from alertmail.interfaces.web.templating import render
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 25
+STATUS_LABELS = {
+    "queued": "Queued",
+    "sending": "Sending",
+    "sent": "Sent",
+    "retry_wait": "Retrying",
+    "waiting_config": "Waiting on configuration",
+    "dead": "Dead",
+}
+
+
+@router.get("/mail-settings/delivery")
+async def delivery_page(request: Request, session: SessionDep) -> Response:
+    container = container_of(request)
+    status, before, errors = _parse_filter(request)
+    found = await container.delivery.messages(status, before, PAGE_SIZE)
+    last_failures = await container.mail_logs.list(limit=1)
+    context = {
+        "tab": "delivery",
+        "counts": await container.delivery.counts(),
+        "last_failure": last_failures[0] if last_failures else None,
+        "messages": found.messages,
+        "status": status or "",
+        "older": _query(status, found.next.token()) if found.next else None,
+        "first_page": _query(status) if before is not None else None,
+        "filter_errors": errors,
+        "status_labels": STATUS_LABELS,
+        "notices": take_notices(request, session),
+    }
+    response = render(request, "delivery.html", await layout(request, session, **context))
+    forget_notices(request, response)
+    return response
+
+
+_DONE = {
+    "retry": "The message was queued again: it is sent shortly.",
+    "cancel": "The message was cancelled: it will not be sent.",
+}
+
+
+@router.post("/mail-settings/delivery/messages/{id}/{action}")
+async def change_message(request: Request, session: SessionDep, id: str, action: str) -> Response:
+    """Retry a dead or waiting message, or cancel a queued one; the outcome shows after the redirect."""
+    outbox = container_of(request).outbox
+    if action not in _DONE:
+        return _back(request, session, Notice(False, f"{action!r} is not something a message can do"))
+    try:
+        await (outbox.retry(id) if action == "retry" else outbox.cancel(id))
+    except (ConflictError, NotFoundError) as refused:
+        return _back(request, session, Notice(False, str(refused)))
+    return _back(request, session, Notice(True, _DONE[action]))
+
+
+def _back(request: Request, session: SessionDep, notice: Notice) -> Response:
+    return redirect_with_notices(request, session, "/mail-settings/delivery", [notice])
+
+
+def _parse_filter(request: Request) -> tuple[OutboxStatus | None, MessageCursor | None, dict[str, str]]:
+    errors: dict[str, str] = {}
+    status_text = request.query_params.get("status", "")
+    status: OutboxStatus | None = None
+    for known in OUTBOX_STATUSES:
+        if status_text == known:
+            status = known
+    if status_text and status is None:
+        errors["status"] = "is not a message status"
+    before = None
+    if token := request.query_params.get("before", ""):
+        try:
+            before = MessageCursor.parse(token)
+        except ValueError:
+            errors["before"] = "is not a page of this list: start again from the first page"
+    return status, before, errors
+
+
+def _query(status: OutboxStatus | None, before: str = "") -> str:
+    params = {"status": status or "", "before": before}
+    return urlencode({name: value for name, value in params.items() if value})

@@ -1,0 +1,237 @@
+"""The Delivery tab over HTTP, without a browser: the real app on SQLite, messages seeded in the
+outbox, the health strip, per-recipient outcomes, keyset pages, retry and cancel behind CSRF."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from alertmail.adapters.storage.outbox_repository import SqlOutboxRepository
+from alertmail.composition import Container
+from alertmail.config import AppConfig
+from alertmail.domain.outbox import OutboxMessage, OutboxStatus, RetryPolicy, new_outbox_message
+from alertmail.interfaces.api.app import create_app
+from tests.support.app import ADMIN, ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.support.browser import csrf_token_of
+
+PAGE = "/mail-settings/delivery"
+LATER = datetime.now(UTC) + timedelta(days=1)  # never due while a test runs: the worker leaves it be
+
+
+@pytest.fixture
+def app_config(tmp_path: Path) -> AppConfig:
+    return AppConfig(data_dir=tmp_path / "data", node_name="test-node", heartbeat_seconds=3600)
+
+
+@pytest.fixture
+async def app(app_config: AppConfig) -> AsyncIterator[FastAPI]:
+    app = create_app(app_config)
+    async with app.router.lifespan_context(app):
+        container: Container = app.state.container
+        await container.administrators.create(ADMIN, email=ADMIN_EMAIL, password=ADMIN_PASSWORD)
+        yield app
+
+
+@pytest.fixture
+def container(app: FastAPI) -> Container:
+    found: Container = app.state.container
+    return found
+
+
+@pytest.fixture
+async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://alertmail.test") as client:
+        form = await client.get("/login")
+        signed_in = await client.post(
+            "/login",
+            data={"csrf_token": csrf_token_of(form.text), "username": ADMIN, "password": ADMIN_PASSWORD},
+        )
+        assert signed_in.status_code == 303
+        yield client
+
+
+async def seed(
+    container: Container,
+    subject: str,
+    status: OutboxStatus,
+    *,
+    created_at: datetime | None = None,
+    recipients: tuple[str, ...] = ("ops@example.com",),
+    **changes: object,
+) -> OutboxMessage:
+    now = created_at or datetime.now(UTC) - timedelta(minutes=5)
+    message = new_outbox_message(
+        event_type="failover.completed",
+        recipients=recipients,
+        subject=subject,
+        text="body",
+        html="<p>body</p>",
+        from_address="alerts@example.com",
+        now=now,
+        policy=RetryPolicy(),
+    )
+    message = replace(message, status=status, next_attempt_at=LATER, **changes)  # type: ignore[arg-type]
+    repository = SqlOutboxRepository(container.database.sessionmaker, dialect=container.database.dialect)
+    return await repository.enqueue(message)
+
+
+def text_of(page: httpx.Response) -> str:
+    return html.unescape(page.text)
+
+
+def csrf_of(page: httpx.Response) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found, "the page carries no CSRF token"
+    return found.group(1)
+
+
+async def test_the_page_needs_a_session(app: FastAPI) -> None:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://alertmail.test") as anonymous:
+        page = await anonymous.get(PAGE)
+    assert (page.status_code, page.headers["location"]) == (303, "/login?next=/mail-settings/delivery")
+
+
+async def test_the_tab_sits_beside_mail_server_logs_and_shows_the_health_strip(
+    container: Container, http: httpx.AsyncClient
+) -> None:
+    await seed(container, "Queued one", "queued")
+    await seed(container, "Retrying one", "retry_wait")
+    await seed(container, "Waiting one", "waiting_config")
+    await seed(container, "Dead today", "dead")
+    await seed(container, "Dead long ago", "dead", created_at=datetime.now(UTC) - timedelta(days=3))
+    page = await http.get(PAGE)
+    assert page.status_code == 200
+    shown = text_of(page)
+    assert '<a href="/mail-settings/logs">Mail Server Logs</a>' in shown
+    assert '<a href="/mail-settings/delivery" aria-current="page">Delivery</a>' in shown
+    strip = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.text))
+    assert "1 queued" in strip and "1 retrying" in strip and "1 waiting on configuration" in strip
+    assert "1 dead in the last 24 h" in strip  # the one from three days ago is not counted
+    assert "OAuth token: not in use" in strip and "Relay last failure: none recorded" in strip
+    for status in ("queued", "retry_wait", "waiting_config", "dead"):
+        assert f'href="/mail-settings/delivery?status={status}"' in shown
+
+
+async def test_a_refused_recipient_shows_its_own_outcome_beside_the_one_that_got_it(
+    container: Container, http: httpx.AsyncClient
+) -> None:
+    await seed(
+        container,
+        "Failover completed",
+        "dead",
+        recipients=("got@example.com", "refused@example.com"),
+        recipient_states={"got@example.com": "sent", "refused@example.com": "dead"},
+        attempts=1,
+        last_error="550 5.1.1 <refused@example.com>: mailbox unavailable",
+        last_category="smtp_recipient",
+    )
+    shown = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", (await http.get(PAGE)).text)))
+    assert "got@example.com: sent" in shown
+    assert "refused@example.com: refused (550 5.1.1 <refused@example.com>: mailbox unavailable)" in shown
+    page = text_of(await http.get(PAGE))
+    assert 'href="/mail-settings/logs?category=smtp_recipient&from=' in page
+
+
+async def test_the_filter_shows_one_status_and_refuses_an_unknown_one_by_name(
+    container: Container, http: httpx.AsyncClient
+) -> None:
+    await seed(container, "Alpha dead", "dead")
+    await seed(container, "Beta sent", "sent")
+    dead = text_of(await http.get(PAGE, params={"status": "dead"}))
+    assert "Alpha dead" in dead and "Beta sent" not in dead
+    unknown = await http.get(PAGE, params={"status": "lost", "before": "garbage"})
+    assert unknown.status_code == 200
+    assert "Status is not a message status" in unknown.text
+    assert "Page is not a page of this list" in unknown.text
+    assert "Alpha dead" in text_of(unknown) and "Beta sent" in text_of(unknown)
+
+
+async def test_pages_walk_the_outbox_newest_first_without_repeats_or_gaps(
+    container: Container, http: httpx.AsyncClient
+) -> None:
+    start = datetime.now(UTC) - timedelta(hours=2)
+    for n in range(60):
+        await seed(container, f"Message {n:02d}", "sent", created_at=start + timedelta(seconds=n // 2))
+    seen: list[str] = []
+    url: str | None = PAGE
+    while url is not None:
+        page = await http.get(url)
+        seen += re.findall(r"<strong>Message (\d\d)</strong>", page.text)
+        older = re.search(r'href="(/mail-settings/delivery\?[^"]*before=[^"]+)">Older', page.text)
+        url = html.unescape(older.group(1)) if older else None
+    assert sorted(seen, reverse=True) == [f"{n:02d}" for n in reversed(range(60))]
+    assert len(seen) == len(set(seen)) == 60
+    assert seen[0] in ("59", "58") and seen[-1] in ("00", "01")
+
+
+async def test_retry_requeues_a_dead_message_after_post_redirect_get(
+    container: Container, http: httpx.AsyncClient
+) -> None:
+    dead = await seed(container, "Dead one", "dead", last_error="550 no such user")
+    page = await http.get(PAGE)
+    done = await http.post(f"{PAGE}/messages/{dead.id}/retry", data={"csrf_token": csrf_of(page)})
+    assert (done.status_code, done.headers["location"]) == (303, PAGE)
+    assert (await container.outbox.get(dead.id)).status in ("queued", "sending", "sent", "waiting_config")
+    after = await http.get(PAGE)
+    assert "The message was queued again" in after.text
+    assert "The message was queued again" not in (await http.get(PAGE)).text  # shown once
+
+
+async def test_cancel_gives_up_a_queued_message_and_a_second_cancel_says_why_not(
+    container: Container, http: httpx.AsyncClient
+) -> None:
+    queued = await seed(container, "Queued one", "queued")
+    token = csrf_of(await http.get(PAGE))
+    done = await http.post(f"{PAGE}/messages/{queued.id}/cancel", data={"csrf_token": token})
+    assert done.status_code == 303
+    cancelled = await container.outbox.get(queued.id)
+    assert (cancelled.status, cancelled.next_attempt_at) == ("dead", None)
+    assert "The message was cancelled" in (await http.get(PAGE)).text
+    again = await http.post(f"{PAGE}/messages/{queued.id}/cancel", data={"csrf_token": token})
+    assert again.status_code == 303
+    assert "is dead: only queued or retrying messages cancel" in text_of(await http.get(PAGE))
+
+
+async def test_retry_and_cancel_without_the_csrf_token_change_nothing(
+    container: Container, http: httpx.AsyncClient
+) -> None:
+    queued = await seed(container, "Queued one", "queued")
+    dead = await seed(container, "Dead one", "dead")
+    refused = await http.post(f"{PAGE}/messages/{queued.id}/cancel", data={"csrf_token": "forged"})
+    assert refused.status_code == 403
+    refused = await http.post(f"{PAGE}/messages/{dead.id}/retry", data={})
+    assert refused.status_code == 403
+    assert (await container.outbox.get(queued.id)).status == "queued"
+    assert (await container.outbox.get(dead.id)).status == "dead"
+
+
+async def test_an_unknown_message_is_named_not_a_500(http: httpx.AsyncClient) -> None:
+    token = csrf_of(await http.get(PAGE))
+    done = await http.post(f"{PAGE}/messages/nope/retry", data={"csrf_token": token})
+    assert done.status_code == 303
+    assert "There is no outbox message 'nope'" in text_of(await http.get(PAGE))
+
+
+async def test_the_api_cancels_a_queued_message_and_answers_409_for_a_dead_one(
+    container: Container, app: FastAPI
+) -> None:
+    queued = await seed(container, "Queued one", "queued")
+    _, token = await container.administrators.create_token("delivery", administrator=ADMIN)
+    transport = httpx.ASGITransport(app=app)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://a.test", headers=headers) as api:
+        done = await api.post(f"/api/v1/messages/{queued.id}/cancel")
+        assert (done.status_code, done.json()["status"]) == (200, "dead")
+        again = await api.post(f"/api/v1/messages/{queued.id}/cancel")
+        assert again.status_code == 409 and "only queued or retrying" in again.json()["message"]
+        assert (await api.post("/api/v1/messages/nope/cancel")).status_code == 404
