@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,16 +13,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from alertmail.adapters.storage.outbox_repository import SqlOutboxRepository
 from alertmail.composition import Container
 from alertmail.config import AppConfig
-from alertmail.domain.outbox import OutboxMessage, OutboxStatus, RetryPolicy, new_outbox_message
 from alertmail.interfaces.api.app import create_app
 from tests.support.app import ADMIN, ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.support.browser import csrf_token_of
+from tests.support.outbox import seed
 
 PAGE = "/mail-settings/delivery"
-LATER = datetime.now(UTC) + timedelta(days=1)  # never due while a test runs: the worker leaves it be
 
 
 @pytest.fixture
@@ -57,31 +54,6 @@ async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         )
         assert signed_in.status_code == 303
         yield client
-
-
-async def seed(
-    container: Container,
-    subject: str,
-    status: OutboxStatus,
-    *,
-    created_at: datetime | None = None,
-    recipients: tuple[str, ...] = ("ops@example.com",),
-    **changes: object,
-) -> OutboxMessage:
-    now = created_at or datetime.now(UTC) - timedelta(minutes=5)
-    message = new_outbox_message(
-        event_type="failover.completed",
-        recipients=recipients,
-        subject=subject,
-        text="body",
-        html="<p>body</p>",
-        from_address="alerts@example.com",
-        now=now,
-        policy=RetryPolicy(),
-    )
-    message = replace(message, status=status, next_attempt_at=LATER, **changes)  # type: ignore[arg-type]
-    repository = SqlOutboxRepository(container.database.sessionmaker, dialect=container.database.dialect)
-    return await repository.enqueue(message)
 
 
 def text_of(page: httpx.Response) -> str:
@@ -235,3 +207,33 @@ async def test_the_api_cancels_a_queued_message_and_answers_409_for_a_dead_one(
         again = await api.post(f"/api/v1/messages/{queued.id}/cancel")
         assert again.status_code == 409 and "only queued or retrying" in again.json()["message"]
         assert (await api.post("/api/v1/messages/nope/cancel")).status_code == 404
+
+
+async def test_the_chart_counts_each_hour_and_its_table_gives_the_same_numbers(
+    container: Container, http: httpx.AsyncClient
+) -> None:
+    now = datetime.now(UTC)
+    two_hours_ago = now.replace(minute=10, second=0, microsecond=0) - timedelta(hours=2)
+    for _ in range(3):
+        await seed(container, "Sent first time", "sent", created_at=two_hours_ago, attempts=1)
+    await seed(container, "Sent on retry", "sent", created_at=two_hours_ago, attempts=3)
+    await seed(container, "Dead after retries", "dead", created_at=two_hours_ago + timedelta(minutes=40))
+    await seed(container, "Too old", "dead", created_at=now - timedelta(days=8))
+    page = await http.get(PAGE)
+    hour = f"{two_hours_ago:%Y-%m-%d %H}:00"
+    row = re.search(rf"<th scope=\"row\"[^>]*>{hour}</th>(.*?)</tr>", page.text)
+    assert row, "the busy hour is missing from the table"
+    assert re.findall(r">(\d+)</td>", row.group(1)) == ["4", "1", "1"]
+    assert len(re.findall(r'<th scope="row" data-label="Hour \(UTC\)">', page.text)) == 1
+    assert "Messages per hour over the last 7 days: 4 sent, 1 retried, 1 dead." in page.text
+    assert f"<title>{hour} UTC: 4 sent</title>" in page.text
+    assert f"<title>{hour} UTC: 1 dead</title>" in page.text
+    assert page.text.count('fill="url(#fill-sent)" stroke') == 1  # one busy hour, one bar
+    assert "Sent (solid)" in page.text and "Dead (crosses)" in page.text
+
+
+async def test_an_empty_outbox_draws_an_empty_chart_and_says_so(http: httpx.AsyncClient) -> None:
+    page = await http.get(PAGE)
+    assert "No messages in the last 7 days." in page.text
+    assert "0 sent, 0 retried, 0 dead" in page.text
+    assert 'fill="url(#fill-dead)" stroke' not in page.text

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from alertmail.domain.delivery_report import MessageCursor
 from alertmail.domain.outbox import OUTBOX_STATUSES, OutboxStatus
 from alertmail.errors import ConflictError, NotFoundError
+from alertmail.interfaces.web.chart import hourly_chart
 from alertmail.interfaces.web.flash import forget_notices, redirect_with_notices, take_notices
 from alertmail.interfaces.web.pages import Notice, container_of, layout
 from alertmail.interfaces.web.session import SessionDep
@@ -47,6 +48,7 @@ async def delivery_page(request: Request, session: SessionDep) -> Response:
         "filter_errors": errors,
         "status_labels": STATUS_LABELS,
         "notices": take_notices(request, session),
+        "chart": hourly_chart(await container.delivery.hourly()),
     }
     response = render(request, "delivery.html", await layout(request, session, **context))
     forget_notices(request, response)
