@@ -88,7 +88,7 @@ async def test_the_tab_sits_beside_mail_server_logs_and_shows_the_health_strip(
     assert '<a href="/mail-settings/delivery" aria-current="page">Delivery</a>' in shown
     strip = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.text))
     assert "1 queued" in strip and "1 retrying" in strip and "1 waiting on configuration" in strip
-    assert "1 dead in the last 24 h" in strip  # the one from three days ago is not counted
+    assert "1 dead in the last 24&nbsp;h" in strip  # the one from three days ago is not counted
     assert "OAuth token: not in use" in strip and "Relay last failure: none recorded" in strip
     for status in ("queued", "retry_wait", "waiting_config", "dead"):
         assert f'href="/mail-settings/delivery?status={status}"' in shown
@@ -112,6 +112,18 @@ async def test_a_refused_recipient_shows_its_own_outcome_beside_the_one_that_got
     assert "refused@example.com: refused (550 5.1.1 <refused@example.com>: mailbox unavailable)" in shown
     page = text_of(await http.get(PAGE))
     assert 'href="/mail-settings/logs?category=smtp_recipient&from=' in page
+
+
+async def test_a_recipient_of_a_message_that_stopped_says_why_it_was_not_sent(
+    container: Container, http: httpx.AsyncClient
+) -> None:
+    await seed(container, "Gave up", "dead", recipients=("a@example.com",), last_error="expired")
+    await seed(container, "Held", "waiting_config", recipients=("b@example.com",))
+    await seed(container, "Later", "retry_wait", recipients=("c@example.com",))
+    shown = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", (await http.get(PAGE)).text)))
+    assert "a@example.com: not sent" in shown
+    assert "b@example.com: waiting on configuration" in shown
+    assert "c@example.com: retrying (next attempt " in shown
 
 
 async def test_the_filter_shows_one_status_and_refuses_an_unknown_one_by_name(
