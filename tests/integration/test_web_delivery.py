@@ -249,3 +249,36 @@ async def test_an_empty_outbox_draws_an_empty_chart_and_says_so(http: httpx.Asyn
     assert "No messages in the last 7 days." in page.text
     assert "0 sent, 0 retried, 0 dead" in page.text
     assert 'fill="url(#fill-dead)" stroke' not in page.text
+
+
+async def test_events_show_newest_first_with_their_fate_and_details_escaped(
+    container: Container, http: httpx.AsyncClient
+) -> None:
+    first = await container.notifications.raise_event("test", {"note": "<script>alert(1)</script>"})
+    await container.notifications.raise_event(
+        "failover.version_mismatch", {"primary_version": "1.4", "backup_version": "1.3"}
+    )
+    page = await http.get(f"{PAGE}/events")
+    assert page.status_code == 200
+    assert "<script>alert(1)</script>" not in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    rows = re.findall(r'<span class="code">([a-z_.]+)</span>', page.text)
+    assert rows[:2] == ["failover.version_mismatch", "test"]
+    label = {"no_recipients": "No recipients", "mailed": "Mailed"}[first.disposition]
+    assert label in page.text
+    only = await http.get(f"{PAGE}/events", params={"type": "test"})
+    assert "failover.version_mismatch</span>" not in only.text and "test</span>" in only.text
+    other = "mailed" if first.disposition != "mailed" else "coalesced"
+    none = await http.get(f"{PAGE}/events", params={"type": "test", "disposition": other})
+    assert "No events for this filter." in none.text
+
+
+async def test_an_unknown_event_filter_is_named_and_ignored(
+    container: Container, http: httpx.AsyncClient
+) -> None:
+    await container.notifications.raise_event("test", {})
+    page = await http.get(f"{PAGE}/events", params={"type": "disk.full", "disposition": "lost"})
+    assert page.status_code == 200
+    assert "Event type is not an event type of this appliance" in page.text
+    assert "What became of it is not one of: mailed, coalesced, no_recipients" in page.text
+    assert "test</span>" in page.text

@@ -366,7 +366,12 @@ class EventRepository(Protocol):
     ) -> int: ...
 
     async def list(
-        self, *, event_type: str | None = None, since: datetime | None = None, limit: int = 100
+        self,
+        *,
+        event_type: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+        disposition: str | None = None,
     ) -> list[StoredEvent]: ...
 
     async def count(self, *, event_type: str | None = None) -> int: ...

@@ -216,8 +216,10 @@ class NotificationService:
     def event_types(self) -> list[EventType]:
         return list(self._catalog)
 
-    async def recent(self, *, event_type: str | None = None, limit: int = 100) -> list[StoredEvent]:
-        return await self._events.list(event_type=event_type, limit=limit)
+    async def recent(
+        self, *, event_type: str | None = None, limit: int = 100, disposition: str | None = None
+    ) -> list[StoredEvent]:
+        return await self._events.list(event_type=event_type, limit=limit, disposition=disposition)
 
     def _message_for(
         self, event: Event, settings: MailSettings, failures: list[TemplateFailure]
