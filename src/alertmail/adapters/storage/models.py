@@ -244,7 +244,9 @@ class OutboxRow(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
-        Index("ix_outbox_status_created_at", "status", "created_at"),  # the Delivery page's pages
+        # The Delivery page: pages newest first, of one status or all; the chart reads only this index.
+        Index("ix_outbox_status_created_at", "status", "created_at"),
+        Index("ix_outbox_created_at_status_attempts", "created_at", "status", "attempts"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -262,7 +264,7 @@ class OutboxRow(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
     last_error: Mapped[str] = mapped_column(Text)
     last_category: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # Where it came from: "event", "digest", "sendmail", "smtp-listener".

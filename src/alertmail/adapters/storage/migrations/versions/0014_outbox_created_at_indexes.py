@@ -16,10 +16,11 @@ depends_on: str | None = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_outbox_created_at", "outbox", ["created_at"])
+    # Leading created_at serves the unfiltered pages; status and attempts make the chart index-only.
+    op.create_index("ix_outbox_created_at_status_attempts", "outbox", ["created_at", "status", "attempts"])
     op.create_index("ix_outbox_status_created_at", "outbox", ["status", "created_at"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_outbox_status_created_at", table_name="outbox")
-    op.drop_index("ix_outbox_created_at", table_name="outbox")
+    op.drop_index("ix_outbox_created_at_status_attempts", table_name="outbox")
