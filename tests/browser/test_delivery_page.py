@@ -4,15 +4,16 @@ a 390 px phone without sideways scrolling or a console error."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from playwright.async_api import Browser, Dialog, Page, expect
 
 from alertmail.composition import Container
 from tests.support.browser import SCREENSHOTS, LiveApp, screenshot, sign_in, watch_console
-from tests.support.outbox import seed
-
-REPLY = "550 5.1.1 <refused@example.com>: mailbox unavailable"
+from tests.support.delivery import relay_changes
+from tests.support.outbox import REFUSED_REPLY, seed, seed_refused_recipient
+from tests.support.smtp import SmtpSink
 
 
 async def a_week_of_mail(container: Container) -> None:
@@ -23,17 +24,7 @@ async def a_week_of_mail(container: Container) -> None:
             await seed(container, "Daily report", "sent", created_at=when, attempts=1 + hours_ago % 3 // 2)
         if hours_ago % 15 == 0:
             await seed(container, "Lost alert", "dead", created_at=when, last_error="550 no such user")
-    await seed(
-        container,
-        "Failover completed",
-        "dead",
-        recipients=("got@example.com", "refused@example.com"),
-        recipient_states={"got@example.com": "sent", "refused@example.com": "dead"},
-        attempts=1,
-        last_error=REPLY,
-        last_category="smtp_recipient",
-        created_at=now - timedelta(seconds=30),
-    )
+    await seed_refused_recipient(container, created_at=now - timedelta(seconds=30))
     await seed(container, "Queued alert", "queued", created_at=now - timedelta(seconds=10))
 
 
@@ -48,7 +39,9 @@ async def test_recipients_chart_and_cancel_on_the_delivery_tab(page: Page, live_
     await expect(page.get_by_role("heading", name="Messages per hour, last 7 days")).to_be_visible()
     failover = page.locator("tr.entry", has_text="Failover completed")
     await expect(failover.locator("li", has_text="got@example.com")).to_have_text("got@example.com: sent")
-    await expect(failover.locator("li", has_text="refused@example.com")).to_contain_text(f"refused ({REPLY})")
+    await expect(failover.locator("li", has_text="refused@example.com")).to_contain_text(
+        f"refused ({REFUSED_REPLY})"
+    )
     await expect(failover.get_by_role("link", name="Mail Server Logs")).to_be_visible()
     await expect(page.locator("svg.chart-svg rect[fill='url(#fill-sent)']")).not_to_have_count(0)
     await expect(page.locator("svg.chart-svg rect[fill='url(#fill-dead)']")).not_to_have_count(0)
@@ -78,4 +71,28 @@ async def test_the_delivery_tab_fits_a_phone(browser: Browser, live_app: LiveApp
         await narrow.screenshot(path=str(SCREENSHOTS / "narrow-delivery-top.png"))
     finally:
         await phone.close()
+    assert live_app.console_errors == []
+
+
+async def test_retry_from_the_page_delivers_to_the_refused_recipient_through_a_real_relay(
+    page: Page, live_app: LiveApp, smtp_server: SmtpSink
+) -> None:
+    container = live_app.container
+    await container.settings.save(relay_changes(smtp_server), actor="test")
+    dead = await seed_refused_recipient(container)
+    await sign_in(page, live_app)
+    await page.goto(live_app.url + "/mail-settings/delivery")
+    page.once("dialog", accept)
+    await page.get_by_role("button", name="Retry Failover completed").click()
+    await expect(page.get_by_text("The message was queued again")).to_be_visible()
+    for _ in range(200):
+        if (await container.outbox.get(dead.id)).status == "sent":
+            break
+        await asyncio.sleep(0.05)
+    (received,) = smtp_server.messages
+    assert received.rcpt_tos == ("refused@example.com",)  # not again to the one that got it
+    await page.reload()
+    row = page.locator("tr.entry", has_text="Failover completed")
+    await expect(row.locator("td[data-label=Status]")).to_contain_text("Sent")
+    await expect(row.locator("li", has_text="refused@example.com")).to_have_text("refused@example.com: sent")
     assert live_app.console_errors == []

@@ -18,7 +18,7 @@ from alertmail.config import AppConfig
 from alertmail.interfaces.api.app import create_app
 from tests.support.app import ADMIN, ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.support.browser import csrf_token_of
-from tests.support.outbox import seed
+from tests.support.outbox import REFUSED_REPLY, seed, seed_refused_recipient
 
 PAGE = "/mail-settings/delivery"
 
@@ -97,19 +97,10 @@ async def test_the_tab_sits_beside_mail_server_logs_and_shows_the_health_strip(
 async def test_a_refused_recipient_shows_its_own_outcome_beside_the_one_that_got_it(
     container: Container, http: httpx.AsyncClient
 ) -> None:
-    await seed(
-        container,
-        "Failover completed",
-        "dead",
-        recipients=("got@example.com", "refused@example.com"),
-        recipient_states={"got@example.com": "sent", "refused@example.com": "dead"},
-        attempts=1,
-        last_error="550 5.1.1 <refused@example.com>: mailbox unavailable",
-        last_category="smtp_recipient",
-    )
+    await seed_refused_recipient(container)
     shown = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", (await http.get(PAGE)).text)))
     assert "got@example.com: sent" in shown
-    assert "refused@example.com: refused (550 5.1.1 <refused@example.com>: mailbox unavailable)" in shown
+    assert f"refused@example.com: refused ({REFUSED_REPLY})" in shown
     page = text_of(await http.get(PAGE))
     assert 'href="/mail-settings/logs?category=smtp_recipient&from=' in page
 

@@ -9,8 +9,9 @@ from alertmail.adapters.storage.outbox_repository import SqlOutboxRepository
 from alertmail.composition import Container
 from alertmail.domain.outbox import OutboxMessage, OutboxStatus, RetryPolicy, new_outbox_message
 
-__all__ = ["seed"]
+__all__ = ["REFUSED_REPLY", "seed", "seed_refused_recipient"]
 
+REFUSED_REPLY = "550 5.1.1 <refused@example.com>: mailbox unavailable"
 LATER = datetime.now(UTC) + timedelta(days=1)  # never due while a test runs: the worker leaves it be
 
 
@@ -37,3 +38,18 @@ async def seed(
     message = replace(message, status=status, next_attempt_at=LATER, **changes)  # type: ignore[arg-type]
     repository = SqlOutboxRepository(container.database.sessionmaker, dialect=container.database.dialect)
     return await repository.enqueue(message)
+
+
+async def seed_refused_recipient(container: Container, **changes: object) -> OutboxMessage:
+    """A dead message that reached got@example.com, while the relay refused refused@example.com (550)."""
+    return await seed(
+        container,
+        "Failover completed",
+        "dead",
+        recipients=("got@example.com", "refused@example.com"),
+        recipient_states={"got@example.com": "sent", "refused@example.com": "dead"},
+        attempts=1,
+        last_error=REFUSED_REPLY,
+        last_category="smtp_recipient",
+        **changes,
+    )
