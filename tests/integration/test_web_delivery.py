@@ -273,3 +273,22 @@ async def test_an_unknown_event_filter_is_named_and_ignored(
     assert "Event type is not an event type of this appliance" in page.text
     assert "What became of it is not one of: mailed, coalesced, no_recipients" in page.text
     assert "test</span>" in page.text
+
+
+async def test_the_api_gives_the_charts_hours_and_refuses_a_range_out_of_bounds(
+    container: Container, app: FastAPI
+) -> None:
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    await seed(container, "Sent", "sent", created_at=an_hour_ago, attempts=2)
+    _, token = await container.administrators.create_token("chart", administrator=ADMIN)
+    transport = httpx.ASGITransport(app=app)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://a.test", headers=headers) as api:
+        week = await api.get("/api/v1/messages/hourly")
+        assert week.status_code == 200 and len(week.json()) == 7 * 24
+        busy = [hour for hour in week.json() if hour["sent"]]
+        assert [(h["sent"], h["retried"], h["dead"]) for h in busy] == [(1, 1, 0)]
+        assert busy[0]["hour"].startswith(f"{an_hour_ago:%Y-%m-%dT%H}:00:00")
+        assert len((await api.get("/api/v1/messages/hourly", params={"days": 30})).json()) == 720
+        refused = await api.get("/api/v1/messages/hourly", params={"days": 31})
+        assert refused.status_code == 422 and "days" in refused.text

@@ -8,7 +8,12 @@ from fastapi import APIRouter, Query
 
 from alertmail.domain.outbox import OutboxStatus
 from alertmail.interfaces.api.deps import AdministratorDep, ContainerDep
-from alertmail.interfaces.api.event_schemas import MessageDetail, MessagePage, MessagePublic
+from alertmail.interfaces.api.event_schemas import (
+    HourOutcomesPublic,
+    MessageDetail,
+    MessagePage,
+    MessagePublic,
+)
 from alertmail.interfaces.api.responses import not_found
 from alertmail.interfaces.api.schemas import ErrorPublic
 
@@ -25,6 +30,14 @@ async def list_messages(
     messages = await container.outbox.list(status, limit)
     counts = await container.outbox.counts()
     return MessagePage(messages=[MessagePublic.model_validate(m) for m in messages], counts=dict(counts))
+
+
+@router.get("/hourly", response_model=list[HourOutcomesPublic])
+async def hourly_outcomes(
+    container: ContainerDep, admin: AdministratorDep, days: Annotated[int, Query(ge=1, le=30)] = 7
+) -> list[HourOutcomesPublic]:
+    """Every UTC hour of the last `days` days, oldest first: messages sent, retried and dead."""
+    return [HourOutcomesPublic.model_validate(h) for h in await container.delivery.hourly(days)]
 
 
 @router.get("/{id}", response_model=MessageDetail, responses=not_found("outbox message with this id"))
