@@ -292,3 +292,17 @@ async def test_the_api_gives_the_charts_hours_and_refuses_a_range_out_of_bounds(
         assert len((await api.get("/api/v1/messages/hourly", params={"days": 30})).json()) == 720
         refused = await api.get("/api/v1/messages/hourly", params={"days": 31})
         assert refused.status_code == 422 and "days" in refused.text
+
+
+async def test_the_date_filter_keeps_messages_queued_on_those_days_and_names_a_bad_date(
+    container: Container, http: httpx.AsyncClient
+) -> None:
+    await seed(container, "Early one", "sent", created_at=datetime(2026, 11, 1, 23, 59, tzinfo=UTC))
+    await seed(container, "Middle one", "sent", created_at=datetime(2026, 11, 2, 0, 0, tzinfo=UTC))
+    await seed(container, "Late one", "sent", created_at=datetime(2026, 11, 3, 0, 0, tzinfo=UTC))
+    page = await http.get(PAGE, params={"from": "2026-11-02", "to": "2026-11-02"})
+    assert "Middle one" in page.text and "Early one" not in page.text and "Late one" not in page.text
+    assert 'name="from" type="date" value="2026-11-02"' in page.text
+    bad = await http.get(PAGE, params={"from": "02/11/2026"})
+    assert bad.status_code == 200 and "Queued from must be a date as YYYY-MM-DD" in bad.text
+    assert "Early one" in bad.text and "Late one" in bad.text

@@ -317,9 +317,15 @@ class DeliveryReportRepository(Protocol):
     """The outbox as the Delivery page reads it: pages on indexed columns, counts, outcomes per hour."""
 
     async def page(
-        self, *, status: OutboxStatus | None, before: MessageCursor | None, limit: int
+        self,
+        *,
+        status: OutboxStatus | None,
+        before: MessageCursor | None,
+        limit: int,
+        created: tuple[datetime | None, datetime | None] = (None, None),
     ) -> list[OutboxMessage]:
-        """Newest first (created_at, then id, both descending), strictly after `before`."""
+        """Newest first (created_at, then id, both descending), strictly after `before`; queued
+        within `created` (from inclusive, to exclusive; None leaves that end open)."""
         ...
 
     async def count_created_since(self, status: OutboxStatus, since: datetime) -> int: ...

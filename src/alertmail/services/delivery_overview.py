@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from alertmail.domain.delivery_report import HourOutcomes, MessageCursor
 from alertmail.domain.outbox import OutboxMessage, OutboxStatus
@@ -49,10 +49,15 @@ class DeliveryOverviewService:
         )
 
     async def messages(
-        self, status: OutboxStatus | None = None, before: MessageCursor | None = None, limit: int = 25
+        self,
+        status: OutboxStatus | None = None,
+        before: MessageCursor | None = None,
+        limit: int = 25,
+        created: tuple[datetime | None, datetime | None] = (None, None),
     ) -> MessagesPage:
+        """Newest first; `created`: queued from (inclusive) to (exclusive), None for an open end."""
         size = max(1, min(limit, MAX_PAGE))
-        found = await self._report.page(status=status, before=before, limit=size + 1)
+        found = await self._report.page(status=status, before=before, limit=size + 1, created=created)
         shown = found[:size]
         more = len(found) > size
         return MessagesPage(shown, MessageCursor(shown[-1].created_at, shown[-1].id) if more else None)

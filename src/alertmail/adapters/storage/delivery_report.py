@@ -28,13 +28,22 @@ class SqlDeliveryReport:
         self._dialect = dialect
 
     async def page(
-        self, *, status: OutboxStatus | None, before: MessageCursor | None, limit: int
+        self,
+        *,
+        status: OutboxStatus | None,
+        before: MessageCursor | None,
+        limit: int,
+        created: tuple[datetime | None, datetime | None] = (None, None),
     ) -> builtins.list[OutboxMessage]:
         query = select(OutboxRow).order_by(OutboxRow.created_at.desc(), OutboxRow.id.desc()).limit(limit)
         if status is not None:
             query = query.where(OutboxRow.status == status)
         if before is not None:
             query = query.where(_older_than(before))
+        if created[0] is not None:
+            query = query.where(OutboxRow.created_at >= created[0])
+        if created[1] is not None:
+            query = query.where(OutboxRow.created_at < created[1])
         async with self._sessions() as session:
             return [outbox_message(row) for row in await session.scalars(query)]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -13,6 +14,7 @@ from alertmail.errors import ConflictError, NotFoundError
 from alertmail.interfaces.web.chart import hourly_chart
 from alertmail.interfaces.web.flash import forget_notices, redirect_with_notices, take_notices
 from alertmail.interfaces.web.pages import Notice, container_of, layout
+from alertmail.interfaces.web.routes.mail_logs import LogFilter, parse_days
 from alertmail.interfaces.web.session import SessionDep
 from alertmail.interfaces.web.templating import render
 
@@ -34,17 +36,19 @@ STATUS_LABELS = {
 @router.get("/mail-settings/delivery")
 async def delivery_page(request: Request, session: SessionDep) -> Response:
     container = container_of(request)
-    status, before, errors = _parse_filter(request)
-    found = await container.delivery.messages(status, before, PAGE_SIZE)
+    chosen, errors = _parse_filter(request)
+    created = (chosen.days.since, chosen.days.until)
+    found = await container.delivery.messages(chosen.status, chosen.before, PAGE_SIZE, created)
     last_failures = await container.mail_logs.list(limit=1)
     context = {
         "tab": "delivery",
         "counts": await container.delivery.counts(),
         "last_failure": last_failures[0] if last_failures else None,
         "messages": found.messages,
-        "status": status or "",
-        "older": _query(status, found.next.token()) if found.next else None,
-        "first_page": _query(status) if before is not None else None,
+        "status": chosen.status or "",
+        "days": chosen.days,
+        "older": chosen.query(found.next.token()) if found.next else None,
+        "first_page": chosen.query() if chosen.before is not None else None,
         "filter_errors": errors,
         "status_labels": STATUS_LABELS,
         "notices": take_notices(request, session),
@@ -78,13 +82,21 @@ def _back(request: Request, session: SessionDep, notice: Notice) -> Response:
     return redirect_with_notices(request, session, "/mail-settings/delivery", [notice])
 
 
-def _parse_filter(request: Request) -> tuple[OutboxStatus | None, MessageCursor | None, dict[str, str]]:
+@dataclass(frozen=True)
+class MessageFilter:
+    status: OutboxStatus | None
+    days: LogFilter  # the from and to dates, whole UTC days as on Mail Server Logs
+    before: MessageCursor | None
+
+    def query(self, before: str = "") -> str:
+        params = {"status": self.status or "", "from": self.days.start or "", "to": self.days.end or ""}
+        return urlencode({name: value for name, value in (params | {"before": before}).items() if value})
+
+
+def _parse_filter(request: Request) -> tuple[MessageFilter, dict[str, str]]:
     errors: dict[str, str] = {}
     status_text = request.query_params.get("status", "")
-    status: OutboxStatus | None = None
-    for known in OUTBOX_STATUSES:
-        if status_text == known:
-            status = known
+    status = next((known for known in OUTBOX_STATUSES if known == status_text), None)
     if status_text and status is None:
         errors["status"] = "is not a message status"
     before = None
@@ -93,9 +105,5 @@ def _parse_filter(request: Request) -> tuple[OutboxStatus | None, MessageCursor 
             before = MessageCursor.parse(token)
         except ValueError:
             errors["before"] = "is not a page of this list: start again from the first page"
-    return status, before, errors
-
-
-def _query(status: OutboxStatus | None, before: str = "") -> str:
-    params = {"status": status or "", "before": before}
-    return urlencode({name: value for name, value in params.items() if value})
+    start, end = parse_days(request, errors)
+    return MessageFilter(status, LogFilter("", start, end), before), errors
