@@ -115,3 +115,19 @@ async def test_cancel_gives_up_queued_and_retrying_messages_only(outbox: SqlOutb
 def test_a_cursor_that_is_not_one_is_refused(token: str) -> None:
     with pytest.raises(ValueError):
         MessageCursor.parse(token)
+
+
+async def test_outcomes_are_counted_per_utc_day(
+    outbox: SqlOutboxRepository, report: SqlDeliveryReport
+) -> None:
+    await put(outbox, datetime(2026, 11, 27, 0, 0, tzinfo=UTC), "sent")
+    await put(outbox, datetime(2026, 11, 27, 23, 59, tzinfo=UTC), "dead", attempts=2)
+    await put(outbox, datetime(2026, 11, 28, 0, 0, tzinfo=UTC), "sent")
+    found = await report.daily(datetime(2026, 11, 1, tzinfo=UTC))
+    assert found == [
+        HourOutcomes(datetime(2026, 11, 27, tzinfo=UTC), sent=1, retried=1, dead=1),
+        HourOutcomes(datetime(2026, 11, 28, tzinfo=UTC), sent=1, retried=0, dead=0),
+    ]
+    days = await DeliveryOverviewService(report, outbox, clock=lambda: NOW).daily(30)
+    assert len(days) == 30 and days[-1].hour == datetime(2026, 11, 28, tzinfo=UTC)
+    assert sum(d.sent for d in days) == 2

@@ -306,3 +306,17 @@ async def test_the_date_filter_keeps_messages_queued_on_those_days_and_names_a_b
     bad = await http.get(PAGE, params={"from": "02/11/2026"})
     assert bad.status_code == 200 and "Queued from must be a date as YYYY-MM-DD" in bad.text
     assert "Early one" in bad.text and "Late one" in bad.text
+
+
+async def test_the_30_day_chart_counts_per_day(container: Container, http: httpx.AsyncClient) -> None:
+    ten_days_ago = datetime.now(UTC).replace(hour=3, minute=0, second=0, microsecond=0) - timedelta(days=10)
+    await seed(container, "Sent early", "sent", created_at=ten_days_ago, attempts=1)
+    await seed(container, "Dead late", "dead", created_at=ten_days_ago + timedelta(hours=20))
+    week = await http.get(PAGE)
+    assert "0 sent, 0 retried, 0 dead" in week.text  # ten days ago is outside the 7-day chart
+    month = await http.get(PAGE, params={"chart": "30d"})
+    assert "Messages per day over the last 30 days: 1 sent, 0 retried, 1 dead." in month.text
+    day = f"{ten_days_ago:%Y-%m-%d}"
+    row = re.search(rf'<th scope="row" data-label="Day \(UTC\)">{day}</th>(.*?)</tr>', month.text)
+    assert row and re.findall(r">(\d+)</td>", row.group(1)) == ["1", "0", "1"]
+    assert f"<title>{day}: 1 sent</title>" in month.text

@@ -33,9 +33,9 @@ class MessageCursor:
 
 @dataclass(frozen=True)
 class HourOutcomes:
-    """Messages queued in one hour (UTC), by what became of them."""
+    """Messages queued in one hour (UTC), or one day in a daily series, by what became of them."""
 
-    hour: datetime
+    hour: datetime  # the start of the hour (or of the day)
     sent: int = 0
     retried: int = 0  # needed more than one attempt, whatever the end
     dead: int = 0

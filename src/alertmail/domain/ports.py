@@ -334,6 +334,10 @@ class DeliveryReportRepository(Protocol):
         """Hours with at least one message queued since `since`, oldest first."""
         ...
 
+    async def daily(self, since: datetime) -> list[HourOutcomes]:
+        """The same per UTC day (`hour` is then the day's midnight)."""
+        ...
+
 
 class DeliveryObserver(Protocol):
     """What the delivery worker reports as it goes (metrics)."""

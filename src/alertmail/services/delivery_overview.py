@@ -69,3 +69,9 @@ class DeliveryOverviewService:
         found = {outcome.hour: outcome for outcome in await self._report.hourly(first)}
         hours = (first + timedelta(hours=n) for n in range(24 * days))
         return [found.get(hour, HourOutcomes(hour)) for hour in hours]
+
+    async def daily(self, days: int = 30) -> list[HourOutcomes]:
+        """Every UTC day of the last `days` days (today included), oldest first, empty days at zero."""
+        first = self._clock().replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days - 1)
+        found = {outcome.hour: outcome for outcome in await self._report.daily(first)}
+        return [found.get(day, HourOutcomes(day)) for day in (first + timedelta(days=n) for n in range(days))]

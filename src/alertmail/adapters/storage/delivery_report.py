@@ -7,6 +7,7 @@ Both queries walk the `ix_outbox_created_at` / `ix_outbox_status_created_at` ind
 from __future__ import annotations
 
 import builtins
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
@@ -57,30 +58,50 @@ class SqlDeliveryReport:
             return int(await session.scalar(query) or 0)
 
     async def hourly(self, since: datetime) -> builtins.list[HourOutcomes]:
-        hour = self._created_hour().label("hour")
+        return await self._outcomes(since, _HOUR)
+
+    async def daily(self, since: datetime) -> builtins.list[HourOutcomes]:
+        return await self._outcomes(since, _DAY)
+
+    async def _outcomes(self, since: datetime, unit: _Unit) -> builtins.list[HourOutcomes]:
+        bucket = self._bucket_of_created(unit).label("bucket")
         query = (
             select(
-                hour,
+                bucket,
                 func.sum(case((OutboxRow.status == "sent", 1), else_=0)),
                 func.sum(case((OutboxRow.attempts > 1, 1), else_=0)),
                 func.sum(case((OutboxRow.status == "dead", 1), else_=0)),
             )
             .where(OutboxRow.created_at >= since)
-            .group_by(hour)
-            .order_by(hour)
+            .group_by(bucket)
+            .order_by(bucket)
         )
         async with self._sessions() as session:
             rows = (await session.execute(query)).all()
         return [
-            HourOutcomes(_hour(text), int(sent), int(retried), int(dead))
+            HourOutcomes(unit.parse(text), int(sent), int(retried), int(dead))
             for text, sent, retried, dead in rows
         ]
 
-    def _created_hour(self) -> ColumnElement[str]:
+    def _bucket_of_created(self, unit: _Unit) -> ColumnElement[str]:
         if self._dialect == "postgresql":
-            return func.to_char(func.timezone("UTC", OutboxRow.created_at), "YYYY-MM-DD HH24")
-        # SQLite keeps UTC as text "YYYY-MM-DD HH:MM:SS...": the hour is its first 13 characters.
-        return func.substr(OutboxRow.created_at, 1, 13)
+            return func.to_char(func.timezone("UTC", OutboxRow.created_at), unit.postgres_format)
+        # SQLite keeps UTC as text "YYYY-MM-DD HH:MM:SS...": the hour or day is a prefix of it.
+        return func.substr(OutboxRow.created_at, 1, unit.sqlite_prefix)
+
+
+@dataclass(frozen=True)
+class _Unit:
+    postgres_format: str
+    sqlite_prefix: int
+    python_format: str
+
+    def parse(self, text: str) -> datetime:
+        return datetime.strptime(text, self.python_format).replace(tzinfo=UTC)
+
+
+_HOUR = _Unit("YYYY-MM-DD HH24", 13, "%Y-%m-%d %H")
+_DAY = _Unit("YYYY-MM-DD", 10, "%Y-%m-%d")
 
 
 def _older_than(cursor: MessageCursor) -> ColumnElement[bool]:
@@ -88,7 +109,3 @@ def _older_than(cursor: MessageCursor) -> ColumnElement[bool]:
         OutboxRow.created_at < cursor.created_at,
         and_(OutboxRow.created_at == cursor.created_at, OutboxRow.id < cursor.id),
     )
-
-
-def _hour(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%d %H").replace(tzinfo=UTC)

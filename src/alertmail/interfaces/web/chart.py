@@ -57,23 +57,24 @@ class Chart:
     busy_hours: Sequence[HourOutcomes]  # the table's rows: hours with at least one message
 
 
-def hourly_chart(hours: Sequence[HourOutcomes]) -> Chart:
+def hourly_chart(hours: Sequence[HourOutcomes], *, per_day: bool = False) -> Chart:
+    """The chart of `hours` (each an hour, or each a day when `per_day`), a tick at each day or week."""
     slot = (WIDTH - LABEL_WIDTH) / max(1, len(hours))
     rows = [
-        _row(name, label, index * (ROW_HEIGHT + ROW_GAP), hours, slot)
+        _row(name, label, index * (ROW_HEIGHT + ROW_GAP), hours, slot, per_day)
         for index, (name, label) in enumerate(SERIES)
     ]
     axis_y = len(SERIES) * (ROW_HEIGHT + ROW_GAP)
     ticks = [
         Tick(LABEL_WIDTH + n * slot, f"{hour.hour:%b %d}")
         for n, hour in enumerate(hours)
-        if hour.hour.hour == 0
+        if (hour.hour.weekday() == 0 if per_day else hour.hour.hour == 0)
     ]
     busy = [h for h in hours if h.sent or h.retried or h.dead]
     return Chart(WIDTH, int(axis_y + AXIS_HEIGHT), LABEL_WIDTH, rows, ticks, axis_y, busy)
 
 
-def _row(name: str, label: str, top: float, hours: Sequence[HourOutcomes], slot: float) -> Row:
+def _row(name: str, label: str, top: float, hours: Sequence[HourOutcomes], slot: float, per_day: bool) -> Row:
     counts = [int(getattr(hour, name)) for hour in hours]
     peak = max(counts, default=0)
     bars = []
@@ -81,7 +82,8 @@ def _row(name: str, label: str, top: float, hours: Sequence[HourOutcomes], slot:
         if count == 0:
             continue
         height = max(2.0, ROW_HEIGHT * count / peak)
-        title = f"{hour.hour:%Y-%m-%d %H}:00 UTC: {count} {label.lower()}"
+        when = f"{hour.hour:%Y-%m-%d}" if per_day else f"{hour.hour:%Y-%m-%d %H}:00 UTC"
+        title = f"{when}: {count} {label.lower()}"
         bars.append(
             Bar(LABEL_WIDTH + n * slot, top + ROW_HEIGHT - height, max(1.0, slot - 0.5), height, title)
         )

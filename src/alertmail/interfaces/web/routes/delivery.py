@@ -52,7 +52,7 @@ async def delivery_page(request: Request, session: SessionDep) -> Response:
         "filter_errors": errors,
         "status_labels": STATUS_LABELS,
         "notices": take_notices(request, session),
-        "chart": hourly_chart(await container.delivery.hourly()),
+        **await _chart(request),
     }
     response = render(request, "delivery.html", await layout(request, session, **context))
     forget_notices(request, response)
@@ -80,6 +80,14 @@ async def change_message(request: Request, session: SessionDep, id: str, action:
 
 def _back(request: Request, session: SessionDep, notice: Notice) -> Response:
     return redirect_with_notices(request, session, "/mail-settings/delivery", [notice])
+
+
+async def _chart(request: Request) -> dict[str, object]:
+    """The 7-day hourly chart, or with `?chart=30d` the 30-day daily one."""
+    delivery = container_of(request).delivery
+    if request.query_params.get("chart") == "30d":
+        return {"chart": hourly_chart(await delivery.daily(30), per_day=True), "per_day": True}
+    return {"chart": hourly_chart(await delivery.hourly(7)), "per_day": False}
 
 
 @dataclass(frozen=True)
