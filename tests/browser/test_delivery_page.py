@@ -46,6 +46,13 @@ async def test_recipients_chart_and_cancel_on_the_delivery_tab(page: Page, live_
     await expect(page.locator("svg.chart-svg rect[fill='url(#fill-sent)']")).not_to_have_count(0)
     await expect(page.locator("svg.chart-svg rect[fill='url(#fill-dead)']")).not_to_have_count(0)
     await screenshot(page, "delivery")
+    await page.get_by_role("link", name="Per day, 30 days").click()
+    await expect(page.get_by_role("heading", name="Messages per day, last 30 days")).to_be_visible()
+    await expect(page.locator("svg.chart-svg rect[fill='url(#fill-sent)']")).not_to_have_count(0)
+    days_drawn = await page.locator("svg.chart-svg rect[fill='url(#fill-sent)']").count()
+    assert days_drawn in (7, 8)  # 7 x 24 hours of mail fall on 7 or 8 UTC days
+    await screenshot(page, "delivery-30-days")
+    await page.get_by_role("link", name="Per hour, 7 days").click()
 
     page.once("dialog", accept)
     await page.get_by_role("button", name="Cancel Queued alert").click()
