@@ -23,6 +23,7 @@ from alertmail.adapters.probes import NetworkProber
 from alertmail.adapters.secret_box import FernetSecretBox
 from alertmail.adapters.smtp_transport import SmtpTransport
 from alertmail.adapters.storage.database import Database
+from alertmail.adapters.storage.delivery_report import SqlDeliveryReport
 from alertmail.adapters.storage.event_repository import SqlEventRepository
 from alertmail.adapters.storage.generation_repository import SqlGenerationRepository
 from alertmail.adapters.storage.node_check_repository import SqlNodeCheckRepository
@@ -51,6 +52,7 @@ from alertmail.services.cluster import ClusterOptions, ClusterService
 from alertmail.services.cluster_checks import CheckOptions, FailoverChecks, OncePerIncident
 from alertmail.services.credential_cache import TokenCache
 from alertmail.services.delivery import DeliveryOptions, DeliveryWorker
+from alertmail.services.delivery_overview import DeliveryOverviewService
 from alertmail.services.event_recipients import EventRecipients
 from alertmail.services.housekeeping import Housekeeping, RetentionOptions
 from alertmail.services.local_submission import LocalSubmissionService
@@ -86,6 +88,7 @@ class Container:
     local_submission: LocalSubmissionService
     notifications: NotificationService
     outbox: OutboxService
+    delivery: DeliveryOverviewService
     delivery_worker: DeliveryWorker
     scheduler: Scheduler
     metrics: PrometheusMetrics
@@ -220,6 +223,7 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
         ),
         notifications=notifications,
         outbox=OutboxService(outbox, on_queued=worker.wake),
+        delivery=DeliveryOverviewService(SqlDeliveryReport(sessions, dialect=database.dialect), outbox),
         delivery_worker=worker,
         scheduler=Scheduler(
             settings_repository,

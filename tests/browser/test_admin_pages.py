@@ -12,6 +12,8 @@ from tests.support.browser import ADMIN, LiveApp, screenshot, sign_in, watch_con
 PAGES = [
     "/mail-settings",
     "/mail-settings/logs",
+    "/mail-settings/delivery",
+    "/mail-settings/delivery/events",
     "/administrators",
     f"/administrators/{ADMIN}/edit",
     "/cluster",

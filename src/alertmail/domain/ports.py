@@ -11,6 +11,7 @@ from typing import Literal, Protocol
 
 from alertmail.domain.api_tokens import TokenScope
 from alertmail.domain.cluster_checks import CheckResult, InterfaceState, NodeCheck, ProbeOutcome
+from alertmail.domain.delivery_report import HourOutcomes, MessageCursor
 from alertmail.domain.events import Digest, Event, EventRecorded, EventType, RenderedMail, StoredEvent
 from alertmail.domain.oauth import OAuthTokens, PendingAuthorization, TokenGrant
 from alertmail.domain.outbox import FailureStatus, OutboxMessage, OutboxStatus, RecipientsSettled, WaitingFor
@@ -33,6 +34,7 @@ __all__ = [
     "ClusterNode",
     "ClusterObserver",
     "DeliveryObserver",
+    "DeliveryReportRepository",
     "EventRenderer",
     "EventRepository",
     "GenerationRepository",
@@ -321,6 +323,36 @@ class OutboxRepository(Protocol):
 
     async def counts(self) -> dict[OutboxStatus, int]: ...
 
+    async def cancel(self, id: str, now: datetime) -> OutboxMessage:
+        """A queued or retrying message given up by hand (dead); `ConflictError` for any other status."""
+        ...
+
+
+class DeliveryReportRepository(Protocol):
+    """The outbox as the Delivery page reads it: pages on indexed columns, counts, outcomes per hour."""
+
+    async def page(
+        self,
+        *,
+        status: OutboxStatus | None,
+        before: MessageCursor | None,
+        limit: int,
+        created: tuple[datetime | None, datetime | None] = (None, None),
+    ) -> list[OutboxMessage]:
+        """Newest first (created_at, then id, both descending), strictly after `before`; queued
+        within `created` (from inclusive, to exclusive; None leaves that end open)."""
+        ...
+
+    async def count_created_since(self, status: OutboxStatus, since: datetime) -> int: ...
+
+    async def hourly(self, since: datetime) -> list[HourOutcomes]:
+        """Hours with at least one message queued since `since`, oldest first."""
+        ...
+
+    async def daily(self, since: datetime) -> list[HourOutcomes]:
+        """The same per UTC day (`hour` is then the day's midnight)."""
+        ...
+
 
 class DeliveryObserver(Protocol):
     """What the delivery worker reports as it goes (metrics)."""
@@ -359,7 +391,12 @@ class EventRepository(Protocol):
     ) -> int: ...
 
     async def list(
-        self, *, event_type: str | None = None, since: datetime | None = None, limit: int = 100
+        self,
+        *,
+        event_type: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+        disposition: str | None = None,
     ) -> list[StoredEvent]: ...
 
     async def count(self, *, event_type: str | None = None) -> int: ...

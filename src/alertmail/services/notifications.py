@@ -224,8 +224,10 @@ class NotificationService:
     def event_types(self) -> list[EventType]:
         return list(self._catalog)
 
-    async def recent(self, *, event_type: str | None = None, limit: int = 100) -> list[StoredEvent]:
-        return await self._events.list(event_type=event_type, limit=limit)
+    async def recent(
+        self, *, event_type: str | None = None, limit: int = 100, disposition: str | None = None
+    ) -> list[StoredEvent]:
+        return await self._events.list(event_type=event_type, limit=limit, disposition=disposition)
 
     async def recipients(self, settings: MailSettings | None = None) -> Recipients:
         """Whom events are mailed to now: the admin contacts, else the administrators, else nobody."""

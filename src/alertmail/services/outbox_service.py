@@ -38,3 +38,7 @@ class OutboxService:
         if self._on_queued is not None:
             self._on_queued()
         return message
+
+    async def cancel(self, id: str) -> OutboxMessage:
+        """Give up a queued or retrying message (it becomes dead); `ConflictError` for any other status."""
+        return await self._outbox.cancel(id, self._clock())

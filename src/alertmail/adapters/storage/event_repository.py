@@ -180,12 +180,19 @@ class SqlEventRepository:
         return {window_id: details for window_id, details in rows}
 
     async def list(
-        self, *, event_type: str | None = None, since: datetime | None = None, limit: int = 100
+        self,
+        *,
+        event_type: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+        disposition: str | None = None,
     ) -> builtins.list[StoredEvent]:
         """The newest events first."""
         query = select(EventRow).order_by(EventRow.received_at.desc(), EventRow.id).limit(limit)
         if event_type is not None:
             query = query.where(EventRow.event_type == event_type)
+        if disposition is not None:
+            query = query.where(EventRow.disposition == disposition)
         if since is not None:
             query = query.where(EventRow.received_at >= since)
         async with self._sessions() as session:

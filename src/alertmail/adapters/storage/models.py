@@ -245,7 +245,12 @@ class OutboxRow(Base):
     """One e-mail to send (see `alertmail.domain.outbox`). A message is accepted once this is committed."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+        # The Delivery page: pages newest first, of one status or all; the chart reads only this index.
+        Index("ix_outbox_status_created_at", "status", "created_at"),
+        Index("ix_outbox_created_at_status_attempts", "created_at", "status", "attempts"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     event_type: Mapped[str] = mapped_column(String(64))

@@ -35,11 +35,13 @@ from alertmail.domain.outbox import (
 )
 from alertmail.errors import ConflictError, NotFoundError
 
-__all__ = ["SqlOutboxRepository", "outbox_values"]
+__all__ = ["CANCELLED", "SqlOutboxRepository", "outbox_message", "outbox_values"]
 
 Sessions = async_sessionmaker[AsyncSession]
 _COLUMNS = tuple(f.name for f in fields(OutboxMessage))
 _RETRIABLE_BY_HAND = ("dead", "waiting_config")
+_CANCELLABLE = ("queued", "retry_wait")
+CANCELLED = "Cancelled by an administrator"
 
 
 class SqlOutboxRepository:
@@ -87,7 +89,7 @@ class SqlOutboxRepository:
                 .returning(OutboxRow)
                 .execution_options(synchronize_session=False)
             )
-            messages = [_message(row) for row in rows]
+            messages = [outbox_message(row) for row in rows]
         return sorted(messages, key=lambda m: (m.next_attempt_at or now, m.created_at))
 
     async def mark_sent(self, id: str, owner: str, now: datetime) -> bool:
@@ -225,16 +227,35 @@ class SqlOutboxRepository:
                 )
                 row.recipient_states = states
         if row is not None:
-            return _message(row)
+            return outbox_message(row)
         found = await self.get(id)
         if found is None:
             raise NotFoundError(f"There is no outbox message {id!r}")
         raise ConflictError(f"Outbox message {id!r} is {found.status}: only dead or waiting messages retry")
 
+    async def cancel(self, id: str, now: datetime) -> OutboxMessage:
+        """Give up a queued or retrying message by hand: dead, no attempt planned; it can be retried."""
+        async with self._sessions.begin() as session:
+            row = await session.scalar(
+                update(OutboxRow)
+                .where(OutboxRow.id == id, OutboxRow.status.in_(_CANCELLABLE))
+                .values(status="dead", next_attempt_at=None, last_error=CANCELLED)
+                .returning(OutboxRow)
+                .execution_options(synchronize_session=False)
+            )
+        if row is not None:
+            return outbox_message(row)
+        found = await self.get(id)
+        if found is None:
+            raise NotFoundError(f"There is no outbox message {id!r}")
+        raise ConflictError(
+            f"Outbox message {id!r} is {found.status}: only queued or retrying messages cancel"
+        )
+
     async def get(self, id: str) -> OutboxMessage | None:
         async with self._sessions() as session:
             row = await session.get(OutboxRow, id, populate_existing=True)
-        return None if row is None else _message(row)
+        return None if row is None else outbox_message(row)
 
     async def list(
         self, status: OutboxStatus | None = None, limit: int = 100
@@ -244,7 +265,7 @@ class SqlOutboxRepository:
         if status is not None:
             query = query.where(OutboxRow.status == status)
         async with self._sessions() as session:
-            return [_message(row) for row in await session.scalars(query)]
+            return [outbox_message(row) for row in await session.scalars(query)]
 
     async def counts(self) -> dict[OutboxStatus, int]:
         """How many messages are in each status, every status listed."""
@@ -304,7 +325,7 @@ def outbox_values(message: OutboxMessage) -> dict[str, Any]:
     return values
 
 
-def _message(row: OutboxRow) -> OutboxMessage:
+def outbox_message(row: OutboxRow) -> OutboxMessage:
     values = {name: getattr(row, name) for name in _COLUMNS}
     values["recipients"] = tuple(row.recipients)
     values["status"] = cast(OutboxStatus, row.status)

@@ -151,6 +151,17 @@ class MessageDetail(MessagePublic):
     raw: str | None
 
 
+class HourOutcomesPublic(BaseModel):
+    """Messages queued in one UTC hour, by what became of them (the Delivery tab's chart)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    hour: datetime
+    sent: int
+    retried: int = Field(description="needed more than one attempt, whatever the end")
+    dead: int
+
+
 class MessagePage(BaseModel):
     messages: list[MessagePublic]
     counts: dict[str, int]

@@ -22,7 +22,10 @@ if TYPE_CHECKING:
 
 events_app = typer.Typer(help="The event catalog: list the types, preview their e-mails, recent events.")
 outbox_app = typer.Typer(
-    help="The outbox: messages queued, sent, waiting or given up. `outbox retry ID` sends one again.",
+    help=(
+        "The outbox: messages queued, sent, waiting or given up. "
+        "`outbox retry ID` sends one again, `outbox cancel ID` gives one up."
+    ),
     invoke_without_command=True,
 )
 _STATUSES = get_args(OutboxStatus)
@@ -216,6 +219,13 @@ def retry(message_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Queue a dead or held message again, now."""
     message = run(lambda c: c.outbox.retry(message_id))
     console.print(f"{message.id} queued again (attempts so far: {message.attempts})")
+
+
+@outbox_app.command("cancel")
+def cancel(message_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Give up a queued or retrying message: it is not sent (it becomes dead; `retry` sends it after all)."""
+    message = run(lambda c: c.outbox.cancel(message_id))
+    console.print(f"{message.id} cancelled: it will not be sent")
 
 
 def _details(pairs: list[str]) -> dict[str, str]:

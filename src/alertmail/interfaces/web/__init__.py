@@ -12,7 +12,15 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
 from alertmail.interfaces.web.pages import login_url, redirect
-from alertmail.interfaces.web.routes import administrators, auth, cluster, mail_logs, mail_settings
+from alertmail.interfaces.web.routes import (
+    administrators,
+    auth,
+    cluster,
+    delivery,
+    delivery_events,
+    mail_logs,
+    mail_settings,
+)
 from alertmail.interfaces.web.session import CsrfError, LoginRequiredError
 from alertmail.interfaces.web.templating import STATIC_DIR, render
 from alertmail.services.web_sessions import FirstRunSetup
@@ -22,7 +30,7 @@ __all__ = ["install"]
 
 def install(app: FastAPI, setup: FirstRunSetup) -> None:
     app.state.first_run_setup = setup
-    for module in (auth, mail_settings, mail_logs, administrators, cluster):
+    for module in (auth, mail_settings, mail_logs, delivery, delivery_events, administrators, cluster):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_api_route("/favicon.ico", _favicon, include_in_schema=False)

@@ -20,7 +20,7 @@ from alertmail.interfaces.web.session import SessionDep
 from alertmail.interfaces.web.templating import PAGE_HEADERS, render, when
 from alertmail.services.mail_logs import CATEGORIES, MAX_LIMIT, MailLogService
 
-__all__ = ["router"]
+__all__ = ["LogFilter", "parse_days", "router"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -71,6 +71,12 @@ def parse_filter(request: Request) -> tuple[LogFilter, dict[str, str]]:
     if category and category not in CATEGORIES:
         errors["category"] = "is not a category of Mail Server Logs"
         category = ""
+    start, end = parse_days(request, errors)
+    return LogFilter(category, start, end), errors
+
+
+def parse_days(request: Request, errors: dict[str, str]) -> tuple[date | None, date | None]:
+    """The `from` and `to` dates of a filter form; a malformed one is named in `errors` and left out."""
     days: dict[str, date | None] = {}
     for name in ("from", "to"):
         text = request.query_params.get(name, "")
@@ -79,7 +85,7 @@ def parse_filter(request: Request) -> tuple[LogFilter, dict[str, str]]:
         except ValueError:
             errors[name] = "must be a date as YYYY-MM-DD"
             days[name] = None
-    return LogFilter(category, days["from"], days["to"]), errors
+    return days["from"], days["to"]
 
 
 @router.get("/mail-settings/logs")

@@ -1,0 +1,55 @@
+"""Messages put straight into the outbox of a running app, in any state, for the Delivery page's tests."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from alertmail.adapters.storage.outbox_repository import SqlOutboxRepository
+from alertmail.composition import Container
+from alertmail.domain.outbox import OutboxMessage, OutboxStatus, RetryPolicy, new_outbox_message
+
+__all__ = ["REFUSED_REPLY", "seed", "seed_refused_recipient"]
+
+REFUSED_REPLY = "550 5.1.1 <refused@example.com>: mailbox unavailable"
+LATER = datetime.now(UTC) + timedelta(days=1)  # never due while a test runs: the worker leaves it be
+
+
+async def seed(
+    container: Container,
+    subject: str,
+    status: OutboxStatus,
+    *,
+    created_at: datetime | None = None,
+    recipients: tuple[str, ...] = ("ops@example.com",),
+    **changes: object,
+) -> OutboxMessage:
+    now = created_at or datetime.now(UTC) - timedelta(minutes=5)
+    message = new_outbox_message(
+        event_type="failover.completed",
+        recipients=recipients,
+        subject=subject,
+        text="body",
+        html="<p>body</p>",
+        from_address="alerts@example.com",
+        now=now,
+        policy=RetryPolicy(),
+    )
+    message = replace(message, status=status, next_attempt_at=LATER, **changes)  # type: ignore[arg-type]
+    repository = SqlOutboxRepository(container.database.sessionmaker, dialect=container.database.dialect)
+    return await repository.enqueue(message)
+
+
+async def seed_refused_recipient(container: Container, **changes: object) -> OutboxMessage:
+    """A dead message that reached got@example.com, while the relay refused refused@example.com (550)."""
+    return await seed(
+        container,
+        "Failover completed",
+        "dead",
+        recipients=("got@example.com", "refused@example.com"),
+        recipient_states={"got@example.com": "sent", "refused@example.com": "dead"},
+        attempts=1,
+        last_error=REFUSED_REPLY,
+        last_category="smtp_recipient",
+        **changes,
+    )
