@@ -59,7 +59,11 @@ async def a_cluster(container: Container) -> None:
     for node_id, role, heard in others:
         url = f"https://{node_id}.example.com:8025"
         await nodes.register(
-            ClusterNode(node_id, f"{node_id}.example.com", url, "1.0.0", role, heard, heard, is_primary=False)
+            ClusterNode(
+                node_id, f"{node_id}.example.com", url, "1.0.0", role, heard, heard, is_primary=False
+            ),
+            instance_id=node_id,
+            live_since=None,
         )
     failing = CheckResult(
         "failover.backup_cannot_reach_test_ips",
