@@ -120,11 +120,11 @@ async def by_check(checks: SqlNodeCheckRepository) -> dict[str, NodeCheck]:
 async def test_backup_operations_survive_the_nodes_restart(database: Database) -> None:
     nodes = SqlNodeRepository(database.sessionmaker)
     node = ClusterNode("b", "b.lan", "http://b.lan:8025", "1.0", "primary-capable", NOW, NOW, False)
-    await nodes.register(node)
+    await nodes.register(node, instance_id="b", live_since=None)
     disabled = await nodes.set_backup_operations("b", enabled=False, now=NOW)
     again = await nodes.set_backup_operations("b", enabled=False, now=NOW + timedelta(hours=1))
     assert disabled.backup_disabled_since == again.backup_disabled_since == NOW  # since the first time
-    await nodes.register(node)  # the node restarts
+    await nodes.register(node, instance_id="b", live_since=None)  # the node restarts
     assert (await nodes.list())[0].backup_disabled_since == NOW
     assert (await nodes.set_backup_operations("b", enabled=True, now=NOW)).backup_disabled_since is None
     with pytest.raises(NotFoundError, match="there is no node 'x'"):
@@ -139,7 +139,7 @@ async def test_cluster_writes_interleaved_with_heartbeats_never_find_the_databas
     nodes = SqlNodeRepository(database.sessionmaker)
     checks = SqlNodeCheckRepository(database.sessionmaker)
     node = ClusterNode("b", "b.lan", "http://b.lan:8025", "1.0", "primary-capable", NOW, NOW, False)
-    await nodes.register(node)
+    await nodes.register(node, instance_id="b", live_since=None)
 
     async def heartbeats() -> None:
         for n in range(30):
@@ -155,7 +155,7 @@ async def test_cluster_writes_interleaved_with_heartbeats_never_find_the_databas
 
     async def restarts() -> None:
         for _ in range(30):
-            await nodes.register(node)
+            await nodes.register(node, instance_id="b", live_since=None)
 
     await asyncio.gather(heartbeats(), flags(), rounds(), restarts(), heartbeats())
     assert [n.node_id for n in await nodes.list()] == ["b"]
