@@ -49,7 +49,9 @@ async def test_a_node_that_is_not_the_primary_names_the_configuration_in_force(
     primary = ClusterNode(
         PRIMARY, "node-a.corp.local", "", "1.0.0", "primary-capable", now, now, is_primary=True
     )
-    await SqlNodeRepository(live_app.container.database.sessionmaker).register(primary)
+    await SqlNodeRepository(live_app.container.database.sessionmaker).register(
+        primary, instance_id=primary.node_id, live_since=None
+    )
     await sign_in(page, live_app)
     notice = page.locator("#configuration-in-force")
     await expect(notice).to_contain_text("traffic-1")
