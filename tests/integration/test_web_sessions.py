@@ -310,7 +310,9 @@ async def test_logs_page_through_filter_by_date_and_export_inert_csv(web: Web, a
     from tests.support.records import mail_log_entry
 
     log = SqlMailLogRepository(web.container.database.sessionmaker)
-    start = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+    # Inside the log retention (the daily purge drops entries older than 180 days).
+    start = (datetime.now(UTC) - timedelta(days=10)).replace(hour=10, minute=0, second=0, microsecond=0)
+    next_day, day_before = (start + timedelta(days=1)).date(), (start - timedelta(days=1)).date()
     for n in range(25):
         await log.add(mail_log_entry(registered_at=start + timedelta(hours=n), message=f"failure number {n}"))
     await log.add(mail_log_entry(registered_at=start - timedelta(days=3), message='=HYPERLINK("http://x")'))
@@ -321,12 +323,12 @@ async def test_logs_page_through_filter_by_date_and_export_inert_csv(web: Web, a
         assert re.search(r'href="/mail-settings/logs\?page=2"', first.text)
         second = await http.get("/mail-settings/logs", params={"page": 2})
         assert second.text.count('class="entry"') == 6
-        day = await http.get("/mail-settings/logs", params={"from": "2024-05-02", "to": "2024-05-02"})
-        assert day.text.count('class="entry"') == 11  # 00:00 to 10:00 on May 2nd
+        day = await http.get("/mail-settings/logs", params={"from": str(next_day), "to": str(next_day)})
+        assert day.text.count('class="entry"') == 11  # 00:00 to 10:00 on the next day
         partial = await http.get("/mail-settings/logs", params={"category": "smtp_auth"},
                                  headers={"HX-Request": "true", "HX-Target": "log-results"})  # fmt: skip
         assert "<html" not in partial.text and partial.text.count('class="entry"') == 20
-        exported = await http.get("/mail-settings/logs.csv", params={"to": "2024-04-30"})
+        exported = await http.get("/mail-settings/logs.csv", params={"to": str(day_before)})
     assert exported.headers["content-type"].startswith("text/csv")
     assert "attachment" in exported.headers["content-disposition"]
     lines = exported.text.splitlines()
