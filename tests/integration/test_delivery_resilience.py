@@ -119,10 +119,12 @@ async def test_a_worker_loop_that_dies_is_restarted_and_logged(
 async def test_a_batch_slower_than_its_lease_is_renewed_and_no_other_worker_sends_it_again(
     container: Container, sinks: Sinks
 ) -> None:
-    sink = await sinks.start(data_delay=0.4)  # six messages over one connection: 2.4 s, twice the lease
+    # Six messages over one connection: 6 s, twice the lease (long enough that a loaded machine
+    # still renews in time: every third of the lease).
+    sink = await sinks.start(data_delay=1.0)
     await container.settings.save(relay_changes(sink, max_connections=1), actor="test")
     queued = await queue_messages(container, 6)
-    options = DeliveryOptions(lease=timedelta(seconds=1.2))
+    options = DeliveryOptions(lease=timedelta(seconds=3))
     metrics = PrometheusMetrics()
     worker = clocked_worker(container, utc_now, BACKOFF, options=options, observer=metrics)
     other = clocked_worker(container, utc_now, BACKOFF, options=options)
