@@ -450,3 +450,17 @@ def test_valid_settings_cannot_be_changed_in_place() -> None:
     with pytest.raises(ValueError, match="frozen"):
         settings.port = 25  # type: ignore[misc]
     assert settings.port == 587
+
+
+def test_an_empty_secret_is_skipped_but_the_changes_after_it_are_applied() -> None:
+    kept = apply_update(
+        validate_settings(BASIC), {"password": "", "port": 2525, "username": "ops@example.com"}
+    )
+    assert (kept.port, kept.username) == (2525, "ops@example.com")
+
+
+def test_choosing_google_sets_its_port_as_well() -> None:
+    on_25 = validate_settings({**BASIC, "port": 25})
+    changes = {"auth_type": "oauth2", "oauth_provider": "google", "client_id": "x.apps.googleusercontent.com"}
+    chosen = apply_update(on_25, changes)
+    assert (chosen.hostname, chosen.port, chosen.encryption) == ("smtp.gmail.com", 587, "starttls")
