@@ -18,6 +18,7 @@ from alertmail.errors import (
     ConnectTimeoutError,
     DnsError,
     NativeTransportError,
+    OAuthError,
     SmtpReplyError,
     TlsHandshakeError,
     TlsUnavailableError,
@@ -230,3 +231,26 @@ def test_a_native_program_failure_names_the_program() -> None:
     failed = classify(NativeTransportError("failed", program="/usr/sbin/sendmail", exit_code=1))
     assert (failed.rule, failed.retryable) == ("native", False)
     assert "/usr/sbin/sendmail" in failed.hint
+
+
+@pytest.mark.parametrize(
+    ("error", "details"),
+    [
+        (
+            OAuthError("invalid_grant", "  Token has been expired or revoked. ", stage="refresh"),
+            {"error": "invalid_grant", "error_description": "Token has been expired or revoked."},
+        ),
+        # Microsoft's description repeats the log message; its IDs are what support asks for.
+        (
+            OAuthError("invalid_grant", "AADSTS70008: expired", stage="refresh", provider_code="AADSTS70008"),
+            {"error": "invalid_grant"},
+        ),
+        (OAuthError("access_denied", "", stage="authorize"), {"error": "access_denied"}),
+        (reply(550, "5.7.1 Refused"), {}),
+        (TransportError("connection lost"), {}),
+    ],
+)
+def test_support_details_keep_a_description_only_where_it_is_the_only_account(
+    error: TransportError, details: dict[str, str]
+) -> None:
+    assert classify(error).support_details == details
