@@ -104,3 +104,16 @@ def test_the_unavailable_hint_names_the_host_to_reach() -> None:
 def test_the_log_message_starts_with_the_code_once(code: str, description: str, logged: str) -> None:
     error = OAuthError("invalid_grant", description, stage="refresh", provider_code=code)
     assert oauth_log_message(error) == logged
+
+
+def test_only_throttling_is_retried_and_only_dead_refresh_tokens_ask_for_a_new_sign_in() -> None:
+    assert {code for code, known in OAUTH_CODES.items() if known.retryable} == {"AADSTS90055"}
+    assert {code for code, known in OAUTH_CODES.items() if known.category == "oauth_reauth"} == {
+        "AADSTS700082",
+        "AADSTS70008",
+        "AADSTS50173",
+        "AADSTS70043",
+    }
+    assert {known.category for known in OAUTH_CODES.values()} == {"oauth", "oauth_reauth"}
+    general = {row[0]: row[3] for row in OAUTH_RULES[len(OAUTH_CODES) :]}
+    assert [name for name, retryable in general.items() if retryable] == ["oauth_unavailable"]

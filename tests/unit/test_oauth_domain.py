@@ -307,3 +307,10 @@ def test_without_a_known_refresh_lifetime_tokens_stay_valid(
 def test_an_id_token_without_its_signature_part_is_still_read() -> None:
     header, payload, _ = jwt({"email": "a@b.co"}).split(".")
     assert id_token_claims(f"{header}.{payload}") == {"email": "a@b.co"}
+
+
+@pytest.mark.parametrize("header", ["abcd", "abcdefgh", "abcdefghijkl"])  # headers that need no padding
+def test_the_payload_is_padded_by_its_own_length(header: str) -> None:
+    _, payload, _ = jwt({"email": "ab@b.co"}).split(".")
+    assert len(payload) % 4 != 0
+    assert id_token_claims(f"{header}.{payload}.sig") == {"email": "ab@b.co"}
