@@ -115,5 +115,5 @@ def test_only_throttling_is_retried_and_only_dead_refresh_tokens_ask_for_a_new_s
         "AADSTS70043",
     }
     assert {known.category for known in OAUTH_CODES.values()} == {"oauth", "oauth_reauth"}
-    general = {row[0]: row[3] for row in OAUTH_RULES[len(OAUTH_CODES) :]}
+    general = {rule.name: rule.retryable for rule in OAUTH_RULES[len(OAUTH_CODES) :]}
     assert [name for name, retryable in general.items() if retryable] == ["oauth_unavailable"]
