@@ -126,6 +126,8 @@ def test_every_value_of_each_reply_condition(code: int, text: str, stage: str, r
         (600, "Whatever", "permanent_reply", False),
         # Without a basic code in 400-599 the enhanced code gives the class.
         (399, "4.0.0 Whatever", "transient_reply", True),
+        (600, "4.0.0 Whatever", "transient_reply", True),
+        (599, "4.0.0 Whatever", "permanent_reply", False),
     ],
 )
 def test_the_transient_band_is_400_to_499(code: int, text: str, rule: str, retryable: bool) -> None:
