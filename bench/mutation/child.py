@@ -6,7 +6,8 @@ The module MODULE (file PATH) is compiled from SOURCE, the copy of its text that
 the mutants of, with mutant INDEX applied, and served to every import of it before pytest starts:
 code that runs at import is mutated like the rest, and the working tree is never written to
 (mutants run side by side, and an interrupted run leaves no trace).
-SELECTION is a file of test ids, one a line: only those run, in that order. (Given as arguments, a
+SELECTION is a file of test ids, one a line: only those run, in that order (then `--` and every
+test id of the unmutated run: a test that only the mutant brings is run too). (Given as arguments, a
 test id in a module the mutant broke would be a usage error rather than a failure.)
 Exit status: pytest's (0: the mutant survived).
 """
@@ -40,12 +41,16 @@ class _MutantLoader(importlib.abc.Loader):
 class _Selection:
     """Keeps only the chosen tests, in the chosen order (the likeliest killers first)."""
 
-    def __init__(self, wanted: list[str]) -> None:
+    def __init__(self, wanted: list[str], known: set[str]) -> None:
         self.order = {nodeid: position for position, nodeid in enumerate(wanted)}
+        self.known = known  # every test of the unmutated run: one only the mutant brings runs too
 
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
-        chosen = sorted((i for i in items if i.nodeid in self.order), key=lambda i: self.order[i.nodeid])
-        left_out = [i for i in items if i.nodeid not in self.order]
+        new = [i for i in items if i.nodeid not in self.known]
+        chosen = new + sorted(
+            (i for i in items if i.nodeid in self.order), key=lambda i: self.order[i.nodeid]
+        )
+        left_out = [i for i in items if i.nodeid not in self.order and i not in new]
         if left_out:
             config.hook.pytest_deselected(items=left_out)
         items[:] = chosen
@@ -77,8 +82,8 @@ def main(argv: list[str]) -> int:
 
     settings.register_profile("mutation", max_examples=25, derandomize=True, database=None)
     settings.load_profile("mutation")
-    wanted = Path(selection).read_text().splitlines()
-    return int(pytest.main(pytest_args, plugins=[_Selection(wanted)]))
+    wanted, _, known = Path(selection).read_text().partition("\n--\n")
+    return int(pytest.main(pytest_args, plugins=[_Selection(wanted.splitlines(), set(known.splitlines()))]))
 
 
 if __name__ == "__main__":

@@ -165,7 +165,8 @@ def run_module(
             status = "not covered" if not stages else "survived"
             for tests in stages:
                 which = [snapshot.name, path, module, str(mutant.index)]
-                status = _run_one(servers, which, trace.options, tests, 15 + 5 * trace.seconds_for(tests))
+                timeout = 15 + 5 * trace.seconds_for(tests)
+                status = _run_one(servers, which, trace.options, tests, trace.durations, timeout)
                 if status != "survived":
                     break
             outcome = Outcome(mutant, status, sum(map(len, stages)), time.monotonic() - started)
@@ -176,9 +177,16 @@ def run_module(
             return list(pool.map(run, mutants))
 
 
-def _run_one(servers: Servers, which: list[str], options: list[str], tests: list[str], timeout: float) -> str:
+def _run_one(
+    servers: Servers,
+    which: list[str],
+    options: list[str],
+    tests: list[str],
+    known: Iterable[str],
+    timeout: float,
+) -> str:
     with tempfile.NamedTemporaryFile("w", suffix=".txt") as selection:
-        selection.write("\n".join(tests))
+        selection.write("\n".join(tests) + "\n--\n" + "\n".join(known))
         selection.flush()
         files = list(dict.fromkeys(t.split("::")[0] for t in tests))
         # Preloaded pytest plugins (Hypothesis) cannot have their asserts rewritten: that is fine.

@@ -167,6 +167,7 @@ def test_a_check_that_passes_first_opens_no_incident() -> None:
         NOW,
         {},
     )
+    assert check.mailed is False  # nothing to clear later
 
 
 def test_clearing_keeps_the_incident_count_and_mailed_flag() -> None:

@@ -142,7 +142,7 @@ def test_the_catalog_counts_contains_and_lists_by_name() -> None:
     assert [t.name for t in catalog] == ["alpha", "zeta"]
     with pytest.raises(UnknownEventTypeError) as caught:
         catalog.get("beta")
-    assert caught.value.known == ("alpha", "zeta")
+    assert (caught.value.name, caught.value.known) == ("beta", ("alpha", "zeta"))
     assert str(caught.value) == "type: unknown event type 'beta'; known types: alpha, zeta"
 
 

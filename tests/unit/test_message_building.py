@@ -70,11 +70,12 @@ def test_without_a_message_id_one_is_made_in_the_senders_domain() -> None:
         ("subject", {"subject": "a\nb"}),
         ("from_address", {"from_address": "a@example.com\rb"}),
         ("to", {"to": ["ops@example.com", "x@example.com\nBcc: y@example.com"]}),
+        ("subject", {"subject": "a\x00b"}),
     ],
 )
 def test_a_line_break_in_a_header_value_is_refused_by_field(field: str, changes: dict[str, object]) -> None:
     with pytest.raises(SettingsValidationError) as caught:
         build(**changes)
     assert [(e.field, e.message) for e in caught.value.errors] == [
-        (field, "must not contain a line break (CR or LF)")
+        (field, "must not contain a line break (CR or LF) or NUL")
     ]

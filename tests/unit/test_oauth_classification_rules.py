@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import pytest
 
+from alertmail.domain.evidence import gather
 from alertmail.domain.oauth_classification import OAUTH_CODES, OAUTH_RULES, oauth_log_message
 from alertmail.errors import OAuthError, TransportError
 
 
 def first_row(error: TransportError) -> tuple[str, str, bool]:
-    name, _, category, retryable, _ = next(row for row in OAUTH_RULES if row[1](error))
-    return name, category, retryable
+    found = gather(error)
+    rule = next(rule for rule in OAUTH_RULES if rule.when.holds(found))
+    return rule.name, rule.category, rule.retry(found)
+
+
+def hint_of(name: str) -> str:
+    return next(rule.hint for rule in OAUTH_RULES if rule.name == name)
 
 
 @pytest.mark.parametrize("code", sorted(OAUTH_CODES))
@@ -20,12 +26,13 @@ def test_every_known_code_has_the_first_row_for_it(code: str) -> None:
     known = OAUTH_CODES[code]
     error = OAuthError("invalid_grant", "", stage="refresh", provider_code=code, http_status=500)
     assert first_row(error) == (f"oauth_{code.lower()}", known.category, known.retryable)
-    hint = next(row[4] for row in OAUTH_RULES if row[0] == f"oauth_{code.lower()}")
-    assert hint == known.hint and hint.endswith((".", ".'"))
+    hint = hint_of(f"oauth_{code.lower()}")
+    # A retryable code ends in the "{retry}" sentence that hints.py fills in for the purpose.
+    assert hint == known.hint and hint.endswith((".", ".'", "{retry}"))
 
 
 def test_the_known_codes_come_first_and_each_row_is_named_once() -> None:
-    names = [row[0] for row in OAUTH_RULES]
+    names = [rule.name for rule in OAUTH_RULES]
     assert len(names) == len(set(names)) == len(OAUTH_CODES) + 6
     assert names[-6:] == [
         "oauth_stored_dead",
@@ -69,11 +76,12 @@ def test_only_throttling_and_server_errors_are_retried(status: int | None, retry
 
 
 def test_an_error_that_is_not_oauth_has_no_oauth_row() -> None:
-    assert not any(row[1](TransportError("Connection refused")) for row in OAUTH_RULES)
+    found = gather(TransportError("Connection refused"))
+    assert not any(rule.when.holds(found) for rule in OAUTH_RULES)
 
 
 def test_the_unavailable_hint_names_the_host_to_reach() -> None:
-    hint = next(row[4] for row in OAUTH_RULES if row[0] == "oauth_unavailable")
+    hint = hint_of("oauth_unavailable")
     assert "{host}" in hint
 
 
@@ -96,3 +104,16 @@ def test_the_unavailable_hint_names_the_host_to_reach() -> None:
 def test_the_log_message_starts_with_the_code_once(code: str, description: str, logged: str) -> None:
     error = OAuthError("invalid_grant", description, stage="refresh", provider_code=code)
     assert oauth_log_message(error) == logged
+
+
+def test_only_throttling_is_retried_and_only_dead_refresh_tokens_ask_for_a_new_sign_in() -> None:
+    assert {code for code, known in OAUTH_CODES.items() if known.retryable} == {"AADSTS90055"}
+    assert {code for code, known in OAUTH_CODES.items() if known.category == "oauth_reauth"} == {
+        "AADSTS700082",
+        "AADSTS70008",
+        "AADSTS50173",
+        "AADSTS70043",
+    }
+    assert {known.category for known in OAUTH_CODES.values()} == {"oauth", "oauth_reauth"}
+    general = {rule.name: rule.retryable for rule in OAUTH_RULES[len(OAUTH_CODES) :]}
+    assert [name for name, retryable in general.items() if retryable] == ["oauth_unavailable"]

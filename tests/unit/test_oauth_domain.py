@@ -137,29 +137,39 @@ def test_the_code_comes_from_the_description_then_the_codes_then_the_error() -> 
     ("page", "error", "code", "description"),
     [
         (
-            "<p><strong>AADSTS50011</strong>: The redirect URI <b>x</b> does not match.</p>",
+            "<p>AADSTS50011: The redirect URI <b>x</b> does not match.</p>",
             "invalid_request",
             "AADSTS50011",
             "AADSTS50011: The redirect URI x does not match.",
         ),
         ("<h1>Error 400: redirect_uri_mismatch</h1>", "redirect_uri_mismatch", "redirect_uri_mismatch", ""),
         (
-            "<pre>error: invalid_client\nerror_description: client unknown</pre>",
+            "<pre><strong>error</strong>: invalid_client</pre>"
+            "<pre><strong>error_description</strong>: client unknown</pre>",
             "invalid_client",
             "invalid_client",
             "client unknown",
         ),
-        ("<pre>error: access_denied</pre>", "access_denied", "access_denied", ""),
+        ("<pre><strong>error</strong>: access_denied</pre>", "access_denied", "access_denied", ""),
     ],
 )
 def test_error_pages_are_read(page: str, error: str, code: str, description: str) -> None:
+    """Each provider's page by the mark only it has (sec #13: any other page is not echoed)."""
     found = provider_error(page, stage="authorize", http_status=400, host="id.example")
     assert (found.error, found.provider_code, found.description) == (error, code, description)
     assert (found.stage, found.http_status, found.host) == ("authorize", 400, "id.example")
 
 
-def test_a_page_that_names_no_error_is_a_refusal_with_its_status() -> None:
-    found = provider_error("<h1>Bad Request</h1>", stage="authorize", http_status=400)
+@pytest.mark.parametrize(
+    "page",
+    [
+        "<h1>Bad Request</h1>",
+        "<pre>error: invalid_client\nerror_description: internal detail</pre>",
+        "<p><strong>AADSTS50011</strong>: internal detail</p>",
+    ],
+)
+def test_a_page_that_names_no_error_is_a_refusal_with_its_status(page: str) -> None:
+    found = provider_error(page, stage="authorize", http_status=400)
     assert (found.error, found.description) == (
         "authorization_refused",
         "the provider refused the sign-in request (HTTP 400)",
@@ -297,3 +307,10 @@ def test_without_a_known_refresh_lifetime_tokens_stay_valid(
 def test_an_id_token_without_its_signature_part_is_still_read() -> None:
     header, payload, _ = jwt({"email": "a@b.co"}).split(".")
     assert id_token_claims(f"{header}.{payload}") == {"email": "a@b.co"}
+
+
+@pytest.mark.parametrize("header", ["abcd", "abcdefgh", "abcdefghijkl"])  # headers that need no padding
+def test_the_payload_is_padded_by_its_own_length(header: str) -> None:
+    _, payload, _ = jwt({"email": "ab@b.co"}).split(".")
+    assert len(payload) % 4 != 0
+    assert id_token_claims(f"{header}.{payload}.sig") == {"email": "ab@b.co"}

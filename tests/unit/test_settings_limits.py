@@ -123,8 +123,10 @@ def test_tenant_ids(value: str, ok: bool) -> None:
 @pytest.mark.parametrize(
     ("value", "ok"),
     [
-        ("http://id.example.com", True),
         ("https://id.example.com:8443/a/b?c=d", True),
+        ("http://127.0.0.1:9000/token", True),
+        ("http://localhost/token", True),
+        ("http://[::1]:9000/token", True),
         ("", True),
         ("https:///token", False),
         ("https://id example.com/token", False),
@@ -136,7 +138,17 @@ def test_endpoint_urls(value: str, ok: bool) -> None:
     if ok:
         assert validate_settings(data).token_endpoint == value
     else:
-        assert refused(data) == {"token_endpoint": "must be an http:// or https:// URL"}
+        assert refused(data) == {"token_endpoint": "must be an https:// URL"}
+
+
+@pytest.mark.parametrize(
+    "value", ["http://id.example.com/token", "http://10.0.0.1/token", "http://128.0.0.1/t"]
+)
+def test_a_secret_goes_over_plain_http_only_to_a_loopback_endpoint(value: str) -> None:
+    only_loopback = "http:// is allowed only on a loopback address such as 127.0.0.1"
+    assert refused({**BASIC, "token_endpoint": value}) == {
+        "token_endpoint": f"must be an https:// URL: {only_loopback}"
+    }
 
 
 def test_a_blank_ca_field_means_none() -> None:
@@ -195,8 +207,12 @@ def test_the_base_cases_are_valid() -> None:
 
 
 OAUTH_RULES = [
-    ({"email_type": "native"}, "email_type", "must be smtp: OAuth2 works only with an SMTP relay"),
-    ({"oauth_provider": None}, "oauth_provider", "is required with OAuth2: microsoft, google or custom"),
+    ({"email_type": "native"}, "email_type", "must be SMTP (smtp): OAuth2 works only with an SMTP relay"),
+    (
+        {"oauth_provider": None},
+        "oauth_provider",
+        "is required with OAuth2: Microsoft 365 (microsoft), Google (google) or Custom (custom)",
+    ),
     ({"client_id": ""}, "client_id", "is required with OAuth2"),
     ({"oauth_provider": "microsoft", "tenant_id": ""}, "tenant_id", "is required for Microsoft 365"),
     ({"authorization_endpoint": ""}, "authorization_endpoint", "is required with OAuth2"),
@@ -206,12 +222,12 @@ OAUTH_RULES = [
     (
         {"encryption": "none"},
         "encryption",
-        "must be tls or starttls with OAuth2: an access token never crosses in clear",
+        "must be TLS or STARTTLS with OAuth2: an access token never crosses in clear",
     ),
     (
         {"oauth_grant": "client_credentials", "oauth_provider": "google", "client_secret": "s"},
         "oauth_grant",
-        "client_credentials (app-only) is not available for Google SMTP",
+        "App-only (client_credentials) is not available for Google SMTP",
     ),
     (
         {"oauth_grant": "client_credentials"},
@@ -241,8 +257,24 @@ def test_the_oauth2_rules_hold_their_ground_when_met() -> None:
 
 
 def test_oauth2_rules_do_not_apply_to_basic_authentication() -> None:
-    basic = {**BASIC, "encryption": "none", "oauth_grant": "client_credentials", "oauth_provider": "google"}
+    basic = {
+        **BASIC,
+        "encryption": "none",
+        "allow_plaintext_auth": True,
+        "oauth_grant": "client_credentials",
+        "oauth_provider": "google",
+    }
     assert validate_settings(basic).encryption == "none"
+
+
+def test_a_password_in_clear_needs_the_administrators_consent() -> None:
+    assert refused({**BASIC, "encryption": "none"}) == {
+        "encryption": "must be tls or starttls with a password; or set allow_plaintext_auth"
+    }
+    no_password = {**BASIC, "encryption": "none", "auth_type": "none", "username": "", "password": None}
+    assert validate_settings(no_password).encryption == "none"
+    native = {**BASIC, "encryption": "none", "email_type": "native"}
+    assert validate_settings(native).email_type == "native"
 
 
 BASIC_RULES = [
@@ -418,3 +450,17 @@ def test_valid_settings_cannot_be_changed_in_place() -> None:
     with pytest.raises(ValueError, match="frozen"):
         settings.port = 25  # type: ignore[misc]
     assert settings.port == 587
+
+
+def test_an_empty_secret_is_skipped_but_the_changes_after_it_are_applied() -> None:
+    kept = apply_update(
+        validate_settings(BASIC), {"password": "", "port": 2525, "username": "ops@example.com"}
+    )
+    assert (kept.port, kept.username) == (2525, "ops@example.com")
+
+
+def test_choosing_google_sets_its_port_as_well() -> None:
+    on_25 = validate_settings({**BASIC, "port": 25})
+    changes = {"auth_type": "oauth2", "oauth_provider": "google", "client_id": "x.apps.googleusercontent.com"}
+    chosen = apply_update(on_25, changes)
+    assert (chosen.hostname, chosen.port, chosen.encryption) == ("smtp.gmail.com", 587, "starttls")
