@@ -7,13 +7,12 @@ from email.message import EmailMessage
 
 import pytest
 
-from alertmail.domain.addresses import (
-    AddressError,
+from alertmail.domain.addresses import AddressError, normalize_address
+from alertmail.domain.international_addresses import (
     UnsendableAddressError,
     ascii_address,
     ascii_address_headers,
     needs_smtputf8,
-    normalize_address,
 )
 
 NO_LOCAL = "An e-mail address must have an @-sign and a part before it."
@@ -74,8 +73,8 @@ def test_without_smtputf8_a_non_ascii_local_part_or_bad_domain_is_refused_by_nam
         ascii_address(address)
     assert caught.value.address == address
     assert str(caught.value) == (
-        f"the address {address!r} has a non-ASCII local part, which needs SMTPUTF8;"
-        " the relay does not offer SMTPUTF8"
+        f"the address {address!r} has a non-ASCII local part (or a domain with no IDNA form),"
+        " which needs SMTPUTF8; the relay does not offer SMTPUTF8"
     )
 
 
