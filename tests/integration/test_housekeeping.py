@@ -16,6 +16,7 @@ import pytest
 from alertmail.adapters.storage.retention_repository import SqlRetentionRepository
 from alertmail.composition import Container, open_container
 from alertmail.config import AppConfig
+from alertmail.domain.outbox import WaitingFor
 from alertmail.domain.records import MailLogEntry
 from alertmail.interfaces.api.app import create_app
 from alertmail.services.housekeeping import Housekeeping, RetentionOptions
@@ -78,7 +79,10 @@ async def test_old_records_are_purged_and_what_still_matters_is_kept(container: 
 
 async def test_healthz_is_degraded_with_counts_while_mail_waits_too_long(container: Container) -> None:
     now = datetime.now(UTC)
-    held = {"next_attempt_at": None, "last_category": "smtp_auth"}
+    # Held on the configuration in force, as a worker holds them: the app's own worker, starting in
+    # the lifespan below, must not release them (it releases only what waits on an older one).
+    in_force = WaitingFor((await container.settings.current()).version, None)
+    held = {"next_attempt_at": None, "last_category": "smtp_auth", "waiting_for": in_force}
     later = {"next_attempt_at": now + timedelta(hours=1), "last_category": "smtp_throttled"}
     await finish(container, now - timedelta(hours=3), 2, status="waiting_config", **held)
     await finish(container, now - timedelta(hours=2), 1, status="retry_wait", **later)
