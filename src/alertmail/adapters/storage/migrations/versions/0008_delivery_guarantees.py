@@ -7,7 +7,7 @@
   `nodes.lock_session`: the database backend holding the primary's lock, the only one a fence may end.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-04
 """
 

@@ -1,7 +1,7 @@
 """The explicit consent to Basic authentication without TLS (`allow_plaintext_auth`, off).
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0008
 Create Date: 2026-12-04
 """
 

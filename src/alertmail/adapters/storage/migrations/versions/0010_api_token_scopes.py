@@ -4,7 +4,7 @@ Tokens made before keep working as they did: scope `admin`, no expiry. Two of on
 apart by the later one's id (`script #7`).
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0009
 Create Date: 2026-12-04
 """
 

@@ -2,7 +2,7 @@
 the provider's own error description (one JSON column; empty for older entries).
 
 Revision ID: 0011
-Revises: 0006
+Revises: 0010
 Create Date: 2026-12-04
 """
 

@@ -1,7 +1,7 @@
 """Cache generations: a counter per cached kind of data, bumped by every change to it.
 
 Revision ID: 0012
-Revises: 0006
+Revises: 0011
 Create Date: 2026-12-04
 """
 
