@@ -51,7 +51,10 @@ async def fill(container: Container, count: int) -> None:
             policy=policy,
         )
         status = rng.choice(STATUSES)
-        rows.append(outbox_values(replace(message, status=status, attempts=1 + n % 3, next_attempt_at=later)))
+        # A dead message died some minutes to a day after it was queued (not in the future).
+        died = min(created + timedelta(minutes=rng.uniform(1, 24 * 60)), now) if status == "dead" else None
+        message = replace(message, status=status, attempts=1 + n % 3, next_attempt_at=later, dead_at=died)
+        rows.append(outbox_values(message))
     async with container.database.sessionmaker.begin() as session:
         for start in range(0, count, 5000):
             await session.execute(insert(OutboxRow), rows[start : start + 5000])

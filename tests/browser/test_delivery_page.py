@@ -103,3 +103,36 @@ async def test_retry_from_the_page_delivers_to_the_refused_recipient_through_a_r
     await expect(row.locator("td[data-label=Status]")).to_contain_text("Sent")
     await expect(row.locator("li", has_text="refused@example.com")).to_have_text("refused@example.com: sent")
     assert live_app.console_errors == []
+
+
+async def test_events_page_through_older_events_keeping_the_type_chosen(
+    page: Page, live_app: LiveApp
+) -> None:
+    notifications = live_app.container.notifications
+    for n in range(60):  # 60 of one type and a few of another: two pages of the one chosen
+        await notifications.raise_event("test", {"n": n}, dedupe_key=f"test-{n}")
+    for n in range(3):
+        await notifications.raise_event("failover.version_mismatch", {"n": n}, dedupe_key=f"other-{n}")
+    await sign_in(page, live_app)
+    await page.goto(live_app.url + "/mail-settings/delivery/events")
+    await page.get_by_label("Event type").select_option("test")
+    await page.get_by_role("button", name="Filter").click()
+    rows = page.locator("table.events tr.entry")
+    await expect(rows).to_have_count(50)
+    await expect(page.get_by_role("status")).to_have_text(
+        "50 events, newest first: older ones on the next page."
+    )
+    first_page = await rows.locator("td[data-label=Details]").all_inner_texts()
+    await page.get_by_role("navigation", name="Pages").get_by_role("link", name="Older").click()
+    await expect(rows).to_have_count(10)
+    await expect(page.get_by_role("status")).to_have_text("10 older events, newest first.")
+    await expect(page.get_by_label("Event type")).to_have_value("test")
+    await expect(page.locator("table.events")).not_to_contain_text("failover.version_mismatch")
+    second_page = await rows.locator("td[data-label=Details]").all_inner_texts()
+    shown = [int(text.split()[-1]) for text in first_page + second_page]
+    assert shown == list(reversed(range(60))), "every event of the type once, newest first"
+    await expect(page.get_by_role("link", name="Older")).to_have_count(0)
+    await screenshot(page, "delivery-events-older")
+    await page.get_by_role("link", name="Newest").click()
+    await expect(rows).to_have_count(50)
+    assert live_app.console_errors == []

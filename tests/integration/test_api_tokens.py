@@ -9,14 +9,14 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from alembic import command
 from sqlalchemy import Connection, text
 
-from alertmail.adapters.storage.database import Database, alembic_config, upgrade_database
+from alertmail.adapters.storage.database import Database, upgrade_database
 from alertmail.adapters.storage.repositories import SqlAdministratorRepository, SqlApiTokenRepository
 from alertmail.services.administrators import AdministratorService
 from tests.integration.test_web_sessions import Web, admin, log_in, page_token, web
 from tests.support.app import ADMIN, Api, Cli
+from tests.support.database import upgrade_to
 
 __all__ = ["admin", "web"]  # fixtures shared with the sign-in tests
 
@@ -166,7 +166,7 @@ def test_token_create_refuses_a_bad_option_naming_it(cli: Cli, args: list[str], 
 
 
 async def test_tokens_made_before_scopes_stay_valid_as_administrator_tokens(database_url: str) -> None:
-    await _upgrade_to(database_url, "0006")
+    await upgrade_to(database_url, "0006")
     old_token = "am_made-before-scopes"
     async with Database.from_url(database_url) as database:
         async with database.engine.begin() as connection:
@@ -178,17 +178,6 @@ async def test_tokens_made_before_scopes_stay_valid_as_administrator_tokens(data
         names = sorted(t.name for t in await service.list_tokens())
     assert (caller.administrator.username, caller.scope) == ("old-admin", "admin")
     assert names == ["script", "script #2"], "duplicate names are told apart so each can be revoked"
-
-
-async def _upgrade_to(url: str, revision: str) -> None:
-    async with Database.from_url(url) as database, database.engine.begin() as connection:
-
-        def upgrade(sync: Connection) -> None:
-            config = alembic_config()
-            config.attributes["connection"] = sync
-            command.upgrade(config, revision)
-
-        await connection.run_sync(upgrade)
 
 
 def _insert_old_tokens(connection: Connection, token: str) -> None:

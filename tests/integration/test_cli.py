@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,18 @@ def test_logs_when_empty(cli: Cli) -> None:
     result = cli("logs")
     assert result.returncode == 0 and "No mail server errors recorded." in result.stdout
     assert cli("logs", "--category", "bogus").returncode == 1
+
+
+def test_events_list_pages_with_the_cursor_it_prints(cli: Cli) -> None:
+    for n in range(3):
+        assert cli("notify", "test", "--detail", f"n={n}", "--dedupe-key", f"k{n}").returncode == 0
+    first = cli("events", "list", "--limit", "2", "--json")
+    assert first.returncode == 0
+    older = re.fullmatch(r"Older events: --before (\S+)\n", first.stderr)
+    assert older, first.stderr
+    second = cli("events", "list", "--limit", "2", "--json", "--before", older.group(1))
+    assert (second.returncode, second.stderr) == (0, "")  # the last page: no cursor printed
+    shown = [json.loads(line)["details"]["n"] for line in (first.stdout + second.stdout).splitlines()]
+    assert shown == ["2", "1", "0"]
+    bad = cli("events", "list", "--before", "yesterday")
+    assert bad.returncode == 1 and "error: --before: is not a page cursor" in bad.stderr

@@ -135,6 +135,12 @@ async def test_550_to_one_of_three_is_final_for_it_alone_and_the_notice_says_who
             gone: "dead",
             ONCALL: "pending",
         }
+        # Each refused recipient keeps the relay's own reply to it, not the message's last error.
+        assert {r: str(reply) for r, reply in held.recipient_replies.items()} == {
+            gone: user_unknown(gone),
+            ONCALL: MAILBOX_FULL,
+        }
+        assert held.dead_at is None  # one recipient refused for good, the message not yet dead
         sink.options = replace(sink.options, rcpt_replies={gone: user_unknown(gone)})
         assert held.next_attempt_at is not None
         clock.move_to(held.next_attempt_at)
@@ -148,6 +154,8 @@ async def test_550_to_one_of_three_is_final_for_it_alone_and_the_notice_says_who
         (gone,),
     )
     assert copies(sink) == {OPS: 1, ONCALL: 1}
+    assert {r: str(reply) for r, reply in dead.recipient_replies.items()} == {gone: user_unknown(gone)}
+    assert dead.dead_at == clock()  # the attempt that ended its last pending recipient
     log = await delivery_log(container)
     assert sorted((entry.smtp_code, entry.context.rsplit(" ", 1)[-1]) for entry in log) == [
         (452, ONCALL),

@@ -41,7 +41,7 @@ async def finish(container: Container, at: datetime, count: int, **failure: obje
     assert {m.id for m in claimed} == {m.id for m in queued}
     for message in claimed:
         if failure:
-            await outbox.mark_failed(message.id, "old-worker", last_error="x", **failure)  # type: ignore[arg-type]
+            await outbox.mark_failed(message.id, "old-worker", now=at, last_error="x", **failure)  # type: ignore[arg-type]
         else:
             await outbox.mark_sent(message.id, "old-worker", at)
 

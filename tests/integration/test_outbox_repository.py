@@ -92,7 +92,13 @@ async def test_a_stale_owner_cannot_record_an_outcome(outbox: SqlOutboxRepositor
 
     assert not await outbox.mark_sent(queued.id, "worker-a", NOW + LEASE)
     assert not await outbox.mark_failed(
-        queued.id, "worker-a", status="dead", next_attempt_at=None, last_error="x", last_category="smtp_other"
+        queued.id,
+        "worker-a",
+        now=NOW,
+        status="dead",
+        next_attempt_at=None,
+        last_error="x",
+        last_category="smtp_other",
     )
     current = await outbox.get(queued.id)
     assert current is not None
@@ -108,6 +114,7 @@ async def test_a_failed_message_waits_for_its_retry_time(outbox: SqlOutboxReposi
     assert await outbox.mark_failed(
         queued.id,
         "worker-a",
+        now=NOW,
         status="retry_wait",
         next_attempt_at=retry_at,
         last_error="421 4.7.0 Try again later",
@@ -136,6 +143,7 @@ async def test_release_waiting_requeues_messages_waiting_for_the_configuration(
         await outbox.mark_failed(
             queued.id,
             "worker-a",
+            now=NOW,
             status="waiting_config",
             next_attempt_at=None,
             last_error="535 5.7.139",
@@ -159,18 +167,23 @@ async def test_a_dead_message_can_be_retried_by_hand(outbox: SqlOutboxRepository
     with pytest.raises(ConflictError, match="queued"):
         await outbox.retry(queued.id, NOW)
     await outbox.claim("worker-a", NOW, LEASE, limit=10)
+    died = NOW + timedelta(seconds=20)
     await outbox.mark_failed(
         queued.id,
         "worker-a",
+        now=died,
         status="dead",
         next_attempt_at=None,
         last_error="550 5.1.1",
         last_category="smtp_recipient",
     )
+    dead = await outbox.get(queued.id)
+    assert dead is not None and (dead.status, dead.dead_at) == ("dead", died)
 
     later = NOW + timedelta(hours=1)
     retried = await outbox.retry(queued.id, later)
     assert (retried.status, retried.attempts, retried.next_attempt_at) == ("queued", 1, later)
+    assert retried.dead_at is None, "a message retried by hand is no longer dead"
     assert [m.id for m in await outbox.claim("worker-a", later, LEASE, limit=10)] == [queued.id]
     with pytest.raises(NotFoundError):
         await outbox.retry("no-such-id", later)

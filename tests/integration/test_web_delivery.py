@@ -1,5 +1,6 @@
-"""The Delivery tab over HTTP, without a browser: the real app on SQLite, messages seeded in the
-outbox, the health strip, per-recipient outcomes, keyset pages, retry and cancel behind CSRF."""
+"""The Delivery tab over HTTP, without a browser: the real app on SQLite and on PostgreSQL, messages
+seeded in the outbox, the health strip, per-recipient outcomes with each one's own reply, keyset pages
+of messages and of events (and of /api/v1/events), retry and cancel behind CSRF."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from fastapi import FastAPI
 
 from alertmail.composition import Container
 from alertmail.config import AppConfig
+from alertmail.domain.outbox import RecipientReply
 from alertmail.interfaces.api.app import create_app
 from tests.support.app import ADMIN, ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.support.browser import csrf_token_of
@@ -24,8 +26,10 @@ PAGE = "/mail-settings/delivery"
 
 
 @pytest.fixture
-def app_config(tmp_path: Path) -> AppConfig:
-    return AppConfig(data_dir=tmp_path / "data", node_name="test-node", heartbeat_seconds=3600)
+def app_config(tmp_path: Path, database_url: str) -> AppConfig:
+    return AppConfig(
+        data_dir=tmp_path / "data", database_url=database_url, node_name="test-node", heartbeat_seconds=3600
+    )
 
 
 @pytest.fixture
@@ -320,3 +324,117 @@ async def test_the_30_day_chart_counts_per_day(container: Container, http: httpx
     row = re.search(rf'<th scope="row" data-label="Day \(UTC\)">{day}</th>(.*?)</tr>', month.text)
     assert row and re.findall(r">(\d+)</td>", row.group(1)) == ["1", "0", "1"]
     assert f"<title>{day}: 1 sent</title>" in month.text
+
+
+def visible_text(page: httpx.Response) -> str:
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page.text)))
+
+
+async def test_each_refused_recipient_shows_its_own_reply_not_the_messages_last_error(
+    container: Container, http: httpx.AsyncClient, app: FastAPI
+) -> None:
+    busy = RecipientReply(452, "4.2.2 <busy@example.com>: mailbox full")
+    gone = RecipientReply(550, "5.1.1 <gone@example.com>: no such user")
+    message = await seed(
+        container,
+        "Two refusals",
+        "retry_wait",
+        recipients=("got@example.com", "busy@example.com", "gone@example.com"),
+        recipient_states={
+            "got@example.com": "sent",
+            "busy@example.com": "pending",
+            "gone@example.com": "dead",
+        },
+        recipient_replies={"busy@example.com": busy, "gone@example.com": gone},
+        last_error="busy@example.com: mailbox full; gone@example.com: unknown recipient",
+    )
+    shown = visible_text(await http.get(PAGE))
+    assert "got@example.com: sent" in shown
+    assert "busy@example.com: retrying (next attempt " in shown and f"; last reply {busy})" in shown
+    assert f"gone@example.com: refused ({gone})" in shown
+    assert "gone@example.com: refused (busy@example.com" not in shown
+    _, token = await container.administrators.create_token("outcomes", administrator=ADMIN)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://a.test") as api:
+        found = await api.get(f"/api/v1/messages/{message.id}", headers={"Authorization": f"Bearer {token}"})
+    assert found.json()["recipient_outcomes"] == [
+        {"address": "got@example.com", "state": "sent", "reply": None},
+        {"address": "busy@example.com", "state": "pending", "reply": {"code": 452, "text": busy.text}},
+        {"address": "gone@example.com", "state": "dead", "reply": {"code": 550, "text": gone.text}},
+    ]
+
+
+async def test_the_health_strip_and_chart_count_a_message_dead_today_that_was_queued_days_ago(
+    container: Container, http: httpx.AsyncClient
+) -> None:
+    now = datetime.now(UTC)
+    an_hour_ago = now.replace(minute=10, second=0, microsecond=0) - timedelta(hours=1)
+    await seed(container, "Expired today", "dead", created_at=now - timedelta(days=2), dead_at=an_hour_ago)
+    await seed(container, "Died long ago", "dead", created_at=now - timedelta(days=3))
+    page = await http.get(PAGE)
+    strip = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.text))
+    assert "1 dead in the last 24&nbsp;h" in strip
+    assert f"<title>{an_hour_ago:%Y-%m-%d %H}:00 UTC: 1 dead</title>" in page.text
+    assert "Messages per hour over the last 7 days: 0 sent, 0 retried, 2 dead." in page.text
+
+
+async def raise_events(container: Container, count: int) -> list[tuple[str, str]]:
+    """`count` events, alternately of two types: (type, id) of each, newest first."""
+    raised = []
+    for n in range(count):
+        kind = "test" if n % 2 else "failover.version_mismatch"
+        recorded = await container.notifications.raise_event(kind, {"n": n}, dedupe_key=f"k{n}")
+        raised.insert(0, (kind, recorded.event_id))
+    return raised
+
+
+async def test_event_pages_walk_one_type_newest_first_and_keep_the_filter(
+    container: Container, http: httpx.AsyncClient
+) -> None:
+    raised = await raise_events(container, 130)  # 65 of each type: two pages of one type
+    seen: list[str] = []
+    url: str | None = f"{PAGE}/events?type=test"
+    pages = 0
+    while url is not None:
+        page = await http.get(url)
+        pages += 1
+        assert "failover.version_mismatch</span>" not in page.text, "the type filter was lost"
+        seen += re.findall(r'<tr class="entry" id="event-([^"]+)"', page.text)
+        older = re.search(r'href="(/mail-settings/delivery/events\?[^"]*)">Older', page.text)
+        url = html.unescape(older.group(1)) if older else None
+        if url is not None:
+            assert "type=test" in url and "before=" in url
+    assert pages == 2 and seen == [id for kind, id in raised if kind == "test"]
+    assert 'href="/mail-settings/delivery/events?type=test">Newest' in page.text
+    assert "15 older events, newest first." in visible_text(page)
+
+
+async def test_an_event_page_that_is_not_one_is_named_and_the_first_page_shown(
+    container: Container, http: httpx.AsyncClient
+) -> None:
+    await raise_events(container, 2)
+    page = await http.get(f"{PAGE}/events", params={"before": "yesterday|x"})
+    assert page.status_code == 200
+    assert "Page is not a page of this list: start again from the first page" in page.text
+    assert len(re.findall(r'<tr class="entry"', page.text)) == 2
+
+
+async def test_the_api_pages_events_through_the_link_header(container: Container, app: FastAPI) -> None:
+    raised = await raise_events(container, 5)
+    _, token = await container.administrators.create_token("events", administrator=ADMIN)
+    transport = httpx.ASGITransport(app=app)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://a.test", headers=headers) as api:
+        seen: list[str] = []
+        url: str | None = "/api/v1/events?limit=2"
+        while url is not None:
+            answer = await api.get(url)
+            assert answer.status_code == 200
+            seen += [event["id"] for event in answer.json()]
+            link = answer.headers.get("link")
+            url = re.fullmatch(r'<([^>]+)>; rel="next"', link).group(1) if link else None  # type: ignore[union-attr]
+            assert url is None or url.startswith("/api/v1/events?limit=2&before=")
+        assert seen == [id for _, id in raised]
+        bad = await api.get("/api/v1/events", params={"before": "nope"})
+        assert bad.status_code == 422
+        assert bad.json()["errors"][0]["field"] == "before"

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from alembic import command
 from psycopg import sql
-from sqlalchemy import make_url
+from sqlalchemy import Connection, make_url
 
 from alertmail.adapters.secret_box import FernetSecretBox
-from alertmail.adapters.storage.database import Database
+from alertmail.adapters.storage.database import Database, alembic_config
 from alertmail.config import to_async_url
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -94,3 +95,15 @@ def secret_key_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def secret_box(secret_key_file: Path) -> FernetSecretBox:
     return FernetSecretBox.from_key_file(secret_key_file)
+
+
+async def upgrade_to(url: str, revision: str) -> None:
+    """Migrate the database at `url` up to `revision` only: rows as an older version wrote them go in next."""
+    async with Database.from_url(url) as database, database.engine.begin() as connection:
+
+        def upgrade(sync: Connection) -> None:
+            config = alembic_config()
+            config.attributes["connection"] = sync
+            command.upgrade(config, revision)
+
+        await connection.run_sync(upgrade)

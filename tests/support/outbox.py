@@ -7,11 +7,18 @@ from datetime import UTC, datetime, timedelta
 
 from alertmail.adapters.storage.outbox_repository import SqlOutboxRepository
 from alertmail.composition import Container
-from alertmail.domain.outbox import OutboxMessage, OutboxStatus, RetryPolicy, new_outbox_message
+from alertmail.domain.outbox import (
+    OutboxMessage,
+    OutboxStatus,
+    RecipientReply,
+    RetryPolicy,
+    new_outbox_message,
+)
 
 __all__ = ["REFUSED_REPLY", "seed", "seed_refused_recipient"]
 
-REFUSED_REPLY = "550 5.1.1 <refused@example.com>: mailbox unavailable"
+REFUSED = RecipientReply(550, "5.1.1 <refused@example.com>: mailbox unavailable")
+REFUSED_REPLY = str(REFUSED)
 LATER = datetime.now(UTC) + timedelta(days=1)  # never due while a test runs: the worker leaves it be
 
 
@@ -35,6 +42,8 @@ async def seed(
         now=now,
         policy=RetryPolicy(),
     )
+    # A dead message died when it was queued, unless the test says when (`dead_at=`).
+    changes.setdefault("dead_at", now if status == "dead" else None)
     message = replace(message, status=status, next_attempt_at=LATER, **changes)  # type: ignore[arg-type]
     repository = SqlOutboxRepository(container.database.sessionmaker, dialect=container.database.dialect)
     return await repository.enqueue(message)
@@ -48,8 +57,10 @@ async def seed_refused_recipient(container: Container, **changes: object) -> Out
         "dead",
         recipients=("got@example.com", "refused@example.com"),
         recipient_states={"got@example.com": "sent", "refused@example.com": "dead"},
+        recipient_replies={"refused@example.com": REFUSED},
         attempts=1,
-        last_error=REFUSED_REPLY,
+        # As delivery writes it: the classifier's words for every refusal, not one relay reply.
+        last_error="refused@example.com: The relay refused the recipient address",
         last_category="smtp_recipient",
         **changes,
     )

@@ -25,11 +25,14 @@ from alertmail.domain.message import new_message_id
 
 __all__ = [
     "DEAD_AT_ONCE",
+    "MAX_REPLY_TEXT",
     "OUTBOX_STATUSES",
     "FailureDecision",
     "FailureStatus",
     "OutboxMessage",
     "OutboxStatus",
+    "RecipientOutcome",
+    "RecipientReply",
     "RecipientState",
     "RecipientsSettled",
     "RetryPolicy",
@@ -45,6 +48,27 @@ FailureStatus = Literal["retry_wait", "waiting_config", "dead"]
 RecipientState = Literal["sent", "pending", "dead"]
 OUTBOX_STATUSES: tuple[OutboxStatus, ...] = get_args(OutboxStatus)
 _MAX_EXPONENT = 64  # far past any cap; keeps `factor ** n` finite
+MAX_REPLY_TEXT = 500  # a relay's reply kept per recipient: enough for any real one, bounded for a hostile one
+
+
+@dataclass(frozen=True)
+class RecipientReply:
+    """The relay's last answer about one recipient it refused at RCPT TO (`550`, `5.1.1 <a@b>: unknown`)."""
+
+    code: int | None  # None: the refusal came with no SMTP reply code
+    text: str
+
+    def __str__(self) -> str:
+        return self.text if self.code is None else f"{self.code} {self.text}"
+
+
+@dataclass(frozen=True)
+class RecipientOutcome:
+    """One recipient of a message: what became of it, and the relay's refusal of it if any."""
+
+    address: str
+    state: RecipientState
+    reply: RecipientReply | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,6 +98,10 @@ class OutboxMessage:
     # Each recipient's outcome once an attempt reached only some of them; a recipient not named is
     # pending. A `sent` message reached every recipient.
     recipient_states: Mapping[str, RecipientState] = field(default_factory=dict)
+    # Each refused recipient's own last reply; dropped once the recipient is accepted.
+    recipient_replies: Mapping[str, RecipientReply] = field(default_factory=dict)
+    # When it became dead (refused, expired, given up or cancelled); None whenever it is not dead.
+    dead_at: datetime | None = None
     # What a `waiting_config` message was refused under (see services/delivery.py).
     waiting_settings_version: int | None = None
     waiting_sign_in: datetime | None = None
@@ -82,6 +110,12 @@ class OutboxMessage:
         if self.status == "sent":
             return "sent"
         return self.recipient_states.get(recipient, "pending")
+
+    @property
+    def recipient_outcomes(self) -> tuple[RecipientOutcome, ...]:
+        return tuple(
+            RecipientOutcome(r, self.state_of(r), self.recipient_replies.get(r)) for r in self.recipients
+        )
 
     @property
     def pending_recipients(self) -> tuple[str, ...]:
@@ -222,33 +256,41 @@ class RecipientsSettled:
     states: Mapping[str, RecipientState]
     status: Literal["sent", "retry_wait", "dead"]
     next_attempt_at: datetime | None  # set only for retry_wait
+    replies: Mapping[str, RecipientReply] = field(default_factory=dict)  # of recipients not accepted
 
 
 def settle_recipients(
     message: OutboxMessage,
-    refused: Mapping[str, int],
+    refused: Mapping[str, RecipientReply],
     *,
     policy: RetryPolicy,
     now: datetime,
     random_fraction: float,
 ) -> RecipientsSettled:
     """The message after an attempt to its pending recipients in which `refused` (recipient ->
-    reply code) were refused at RCPT and the rest accepted.
+    the relay's reply) were refused at RCPT and the rest accepted.
 
-    Accepted recipients are done for good; a 5xx refusal is final for that recipient, a 4xx one
-    leaves it pending for the next attempt (dead too once the lifetime is over). The message is
-    `sent` when every recipient got it, `dead` when none is pending and one never got it.
+    Accepted recipients are done for good; a 5xx refusal is final for that recipient, a 4xx one (or
+    one without a code) leaves it pending for the next attempt (dead too once the lifetime is over).
+    The message is `sent` when every recipient got it, `dead` when none is pending and one never got
+    it. Each refused recipient keeps its own reply; an accepted one drops an earlier refusal.
     """
     states: dict[str, RecipientState] = {r: message.state_of(r) for r in message.recipients}
+    replies = dict(message.recipient_replies)
     for recipient in message.pending_recipients:
-        code = refused.get(recipient)
-        states[recipient] = "sent" if code is None else "dead" if code >= 500 else "pending"
+        reply = refused.get(recipient)
+        if reply is None:
+            states[recipient] = "sent"
+            replies.pop(recipient, None)
+        else:
+            states[recipient] = "dead" if reply.code is not None and reply.code >= 500 else "pending"
+            replies[recipient] = reply
     when = None
     if "pending" in states.values():
         when = next_attempt(policy, message.attempts, now, message.created_at, random_fraction)
         if when is None:
             states = {r: "dead" if state == "pending" else state for r, state in states.items()}
     if when is not None:
-        return RecipientsSettled(states, "retry_wait", when)
+        return RecipientsSettled(states, "retry_wait", when, replies)
     everyone = all(state == "sent" for state in states.values())
-    return RecipientsSettled(states, "sent" if everyone else "dead", None)
+    return RecipientsSettled(states, "sent" if everyone else "dead", None, replies)

@@ -11,7 +11,7 @@ from typing import Literal, Protocol
 
 from alertmail.domain.api_tokens import TokenScope
 from alertmail.domain.cluster_checks import CheckResult, InterfaceState, NodeCheck, ProbeOutcome
-from alertmail.domain.delivery_report import HourOutcomes, MessageCursor
+from alertmail.domain.delivery_report import HourOutcomes, PageCursor
 from alertmail.domain.events import Digest, Event, EventRecorded, EventType, RenderedMail, StoredEvent
 from alertmail.domain.oauth import OAuthTokens, PendingAuthorization, TokenGrant
 from alertmail.domain.outbox import FailureStatus, OutboxMessage, OutboxStatus, RecipientsSettled, WaitingFor
@@ -281,6 +281,7 @@ class OutboxRepository(Protocol):
         id: str,
         owner: str,
         *,
+        now: datetime,
         status: FailureStatus,
         next_attempt_at: datetime | None,
         last_error: str,
@@ -335,7 +336,7 @@ class DeliveryReportRepository(Protocol):
         self,
         *,
         status: OutboxStatus | None,
-        before: MessageCursor | None,
+        before: PageCursor | None,
         limit: int,
         created: tuple[datetime | None, datetime | None] = (None, None),
     ) -> list[OutboxMessage]:
@@ -343,10 +344,13 @@ class DeliveryReportRepository(Protocol):
         within `created` (from inclusive, to exclusive; None leaves that end open)."""
         ...
 
-    async def count_created_since(self, status: OutboxStatus, since: datetime) -> int: ...
+    async def count_dead_since(self, since: datetime) -> int:
+        """Messages that became dead at `since` or later (by `dead_at`, not by when they were queued)."""
+        ...
 
     async def hourly(self, since: datetime) -> list[HourOutcomes]:
-        """Hours with at least one message queued since `since`, oldest first."""
+        """Hours since `since` in which a message was queued or became dead, oldest first: sent and
+        retried count the messages queued in the hour, dead those that became dead in it."""
         ...
 
     async def daily(self, since: datetime) -> list[HourOutcomes]:
@@ -397,7 +401,10 @@ class EventRepository(Protocol):
         since: datetime | None = None,
         limit: int = 100,
         disposition: str | None = None,
-    ) -> list[StoredEvent]: ...
+        before: PageCursor | None = None,
+    ) -> list[StoredEvent]:
+        """Newest first (received_at, then id, both descending), strictly after `before`."""
+        ...
 
     async def count(self, *, event_type: str | None = None) -> int: ...
 

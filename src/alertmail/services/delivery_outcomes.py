@@ -16,8 +16,10 @@ from datetime import datetime, timedelta
 
 from alertmail.domain.classification import Classification, classify
 from alertmail.domain.outbox import (
+    MAX_REPLY_TEXT,
     FailureDecision,
     OutboxMessage,
+    RecipientReply,
     RetryPolicy,
     WaitingFor,
     decide,
@@ -148,12 +150,9 @@ class Outcomes:
             await self._sending.record_failure(error, classification, settings, context=context)
             self._observer.failed(classification.category)
             reasons.append(f"{recipient}: {classification.message}")
-        codes = {
-            r: error.code if isinstance(error, SmtpReplyError) else 451
-            for r, error in attempt.refused.items()
-        }
+        replies = {r: reply_of(error) for r, error in attempt.refused.items()}
         settled = settle_recipients(
-            message, codes, policy=self._policy, now=now, random_fraction=self._random()
+            message, replies, policy=self._policy, now=now, random_fraction=self._random()
         )
         reason = "; ".join(reasons) or message.last_error
         last_category = classify(next(iter(attempt.refused.values()))).category if attempt.refused else ""
@@ -166,7 +165,10 @@ class Outcomes:
         elif settled.status == "retry_wait":
             self._observer.retry_scheduled()
         else:
-            await self.dead_lettered(replace(message, status="dead", recipient_states=settled.states), reason)
+            dead = replace(
+                message, status="dead", recipient_states=settled.states, recipient_replies=settled.replies
+            )
+            await self.dead_lettered(dead, reason)
 
     async def _internal(
         self, message: OutboxMessage, error: Exception, settings: MailSettings, now: datetime
@@ -199,6 +201,7 @@ class Outcomes:
         applied = await self._outbox.mark_failed(
             message.id,
             self._owner,
+            now=now,
             status=decision.status,
             next_attempt_at=decision.next_attempt_at,
             last_error=failure.reason,
@@ -270,6 +273,7 @@ class Outcomes:
         applied = await self._outbox.mark_failed(
             message.id,
             self._owner,
+            now=now,
             status="dead",
             next_attempt_at=None,
             last_error=reason,
@@ -306,6 +310,13 @@ def _entry(
         settings_snapshot=settings_snapshot(settings),
         context=context_of(message),
     )
+
+
+def reply_of(error: TransportError) -> RecipientReply:
+    """A refusal of one recipient as kept with its outcome: the relay's code and text, bounded."""
+    if isinstance(error, SmtpReplyError):
+        return RecipientReply(error.code, error.message[:MAX_REPLY_TEXT])
+    return RecipientReply(None, str(error)[:MAX_REPLY_TEXT])
 
 
 def context_of(message: OutboxMessage) -> str:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from alertmail.domain.delivery_report import HourOutcomes, MessageCursor
+from alertmail.domain.delivery_report import HourOutcomes, KeysetPage, PageCursor, page_size
 from alertmail.domain.outbox import OutboxMessage, OutboxStatus
 from alertmail.domain.ports import DeliveryReportRepository, OutboxRepository
 from alertmail.services.clock import Clock, utc_now
 
-__all__ = ["DeliveryCounts", "DeliveryOverviewService", "MessagesPage"]
-
-MAX_PAGE = 200
+__all__ = ["DeliveryCounts", "DeliveryOverviewService"]
 
 
 @dataclass(frozen=True)
@@ -21,13 +18,7 @@ class DeliveryCounts:
     queued: int
     retrying: int
     waiting_config: int
-    dead_last_day: int  # dead messages queued in the last 24 hours
-
-
-@dataclass(frozen=True)
-class MessagesPage:
-    messages: Sequence[OutboxMessage]
-    next: MessageCursor | None  # where the following page starts; None on the last page
+    dead_last_day: int  # messages that became dead in the last 24 hours, whenever queued
 
 
 class DeliveryOverviewService:
@@ -45,22 +36,20 @@ class DeliveryOverviewService:
             queued=by_status["queued"] + by_status["sending"],
             retrying=by_status["retry_wait"],
             waiting_config=by_status["waiting_config"],
-            dead_last_day=await self._report.count_created_since("dead", day_ago),
+            dead_last_day=await self._report.count_dead_since(day_ago),
         )
 
     async def messages(
         self,
         status: OutboxStatus | None = None,
-        before: MessageCursor | None = None,
+        before: PageCursor | None = None,
         limit: int = 25,
         created: tuple[datetime | None, datetime | None] = (None, None),
-    ) -> MessagesPage:
+    ) -> KeysetPage[OutboxMessage]:
         """Newest first; `created`: queued from (inclusive) to (exclusive), None for an open end."""
-        size = max(1, min(limit, MAX_PAGE))
+        size = page_size(limit)
         found = await self._report.page(status=status, before=before, limit=size + 1, created=created)
-        shown = found[:size]
-        more = len(found) > size
-        return MessagesPage(shown, MessageCursor(shown[-1].created_at, shown[-1].id) if more else None)
+        return KeysetPage.of(found, size, lambda message: PageCursor(message.created_at, message.id))
 
     async def hourly(self, days: int = 7) -> list[HourOutcomes]:
         """Every hour of the last `days` days, oldest first, hours without messages at zero."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from alertmail.domain.delivery_report import KeysetPage, PageCursor
 from alertmail.domain.events import (
     Digest,
     DigestWindow,
@@ -228,6 +229,23 @@ class NotificationService:
         self, *, event_type: str | None = None, limit: int = 100, disposition: str | None = None
     ) -> list[StoredEvent]:
         return await self._events.list(event_type=event_type, limit=limit, disposition=disposition)
+
+    async def page(
+        self,
+        *,
+        event_type: str | None = None,
+        disposition: str | None = None,
+        before: PageCursor | None = None,
+        limit: int = 50,
+    ) -> KeysetPage[StoredEvent]:
+        """One page of events, newest first, and where the next (older) page starts."""
+        size = max(1, limit)
+        found = await self._events.list(
+            event_type=event_type, disposition=disposition, before=before, limit=size + 1
+        )
+        return KeysetPage.of(
+            found, size, lambda stored: PageCursor(stored.event.received_at, stored.event.id)
+        )
 
     async def recipients(self, settings: MailSettings | None = None) -> Recipients:
         """Whom events are mailed to now: the admin contacts, else the administrators, else nobody."""

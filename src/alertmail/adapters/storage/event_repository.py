@@ -26,8 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alertmail.adapters.storage.database import SQLITE_BEGIN
 from alertmail.adapters.storage.event_batch import MakeMessages, record_batch
+from alertmail.adapters.storage.keyset import older_than
 from alertmail.adapters.storage.models import EventRow, EventWindowRow, OutboxRow, SchedulerRunRow
 from alertmail.adapters.storage.outbox_repository import outbox_values
+from alertmail.domain.delivery_report import PageCursor
 from alertmail.domain.events import (
     DIGEST_LISTED,
     Digest,
@@ -186,9 +188,13 @@ class SqlEventRepository:
         since: datetime | None = None,
         limit: int = 100,
         disposition: str | None = None,
+        before: PageCursor | None = None,
     ) -> builtins.list[StoredEvent]:
-        """The newest events first."""
-        query = select(EventRow).order_by(EventRow.received_at.desc(), EventRow.id).limit(limit)
+        """The newest events first (received_at, then id, both descending), strictly after `before`."""
+        order = (EventRow.received_at.desc(), EventRow.id.desc())
+        query = select(EventRow).order_by(*order).limit(limit)
+        if before is not None:
+            query = query.where(older_than(EventRow.received_at, EventRow.id, before))
         if event_type is not None:
             query = query.where(EventRow.event_type == event_type)
         if disposition is not None:

@@ -276,6 +276,11 @@ class OutboxRow(Base):
     raw: Mapped[str | None] = mapped_column(Text)
     # Each recipient's outcome once an attempt reached only some ({address: sent|pending|dead}).
     recipient_states: Mapped[dict[str, str]] = mapped_column(JSON, server_default="{}")
+    # Each refused recipient's own last reply ({address: {"code": 550 | null, "text": "..."}}).
+    recipient_replies: Mapped[dict[str, dict[str, Any]]] = mapped_column(JSON, server_default="{}")
+    # When it became dead; NULL whenever it is not (a retry by hand clears it). The Delivery page
+    # counts "dead in the last 24 h" and the chart's dead series by it.
+    dead_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
     # What a `waiting_config` message was refused under: released once either has changed.
     waiting_settings_version: Mapped[int | None] = mapped_column(Integer)
     waiting_sign_in: Mapped[datetime | None] = mapped_column(UtcDateTime)

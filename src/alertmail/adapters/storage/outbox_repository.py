@@ -7,6 +7,9 @@ Claiming is atomic on both databases, so two workers never hold one row:
   writer at a time and the statement starts with its write lock (writes first, see repositories.py),
   so a second claimer waits for the busy timeout instead of failing.
 
+A message's `dead_at` is set by every write that makes it dead (`mark_failed`, `mark_recipients`,
+`cancel`) and cleared by the one that revives it (`retry`): it is set exactly while the status is dead.
+
 Outcomes (`mark_sent`, `mark_failed`) apply only while the row is still leased by the worker that
 reports them: a worker whose lease expired and was taken over cannot overwrite the new owner's result.
 Owners must therefore be unique per worker (node id and a random suffix, say).
@@ -29,6 +32,7 @@ from alertmail.domain.outbox import (
     FailureStatus,
     OutboxMessage,
     OutboxStatus,
+    RecipientReply,
     RecipientsSettled,
     RecipientState,
     WaitingFor,
@@ -154,6 +158,8 @@ class SqlOutboxRepository:
             recipient_states=dict(settled.states),
             next_attempt_at=settled.next_attempt_at,
             sent_at=now if settled.status == "sent" else None,
+            dead_at=now if settled.status == "dead" else None,
+            recipient_replies=_replies_values(settled.replies),
             last_error=last_error,
             last_category=last_category,
         )
@@ -163,6 +169,7 @@ class SqlOutboxRepository:
         id: str,
         owner: str,
         *,
+        now: datetime,
         status: FailureStatus,
         next_attempt_at: datetime | None,
         last_error: str,
@@ -174,6 +181,7 @@ class SqlOutboxRepository:
             id,
             owner,
             status=status,
+            dead_at=now if status == "dead" else None,
             next_attempt_at=next_attempt_at,
             last_error=last_error,
             last_category=last_category,
@@ -215,7 +223,7 @@ class SqlOutboxRepository:
             row = await session.scalar(
                 update(OutboxRow)
                 .where(OutboxRow.id == id, OutboxRow.status.in_(_RETRIABLE_BY_HAND))
-                .values(status="queued", next_attempt_at=now, **_waiting_values(None))
+                .values(status="queued", next_attempt_at=now, dead_at=None, **_waiting_values(None))
                 .returning(OutboxRow)
                 .execution_options(synchronize_session=False)
             )
@@ -239,7 +247,7 @@ class SqlOutboxRepository:
             row = await session.scalar(
                 update(OutboxRow)
                 .where(OutboxRow.id == id, OutboxRow.status.in_(_CANCELLABLE))
-                .values(status="dead", next_attempt_at=None, last_error=CANCELLED)
+                .values(status="dead", dead_at=now, next_attempt_at=None, last_error=CANCELLED)
                 .returning(OutboxRow)
                 .execution_options(synchronize_session=False)
             )
@@ -318,10 +326,21 @@ def _revived(states: Mapping[str, str]) -> dict[str, str]:
     return {recipient: "pending" if state == "dead" else state for recipient, state in states.items()}
 
 
+def _replies_values(replies: Mapping[str, RecipientReply]) -> dict[str, dict[str, Any]]:
+    return {address: {"code": reply.code, "text": reply.text} for address, reply in replies.items()}
+
+
+def _replies(stored: Mapping[str, Mapping[str, Any]] | None) -> dict[str, RecipientReply]:
+    return {
+        address: RecipientReply(reply["code"], reply["text"]) for address, reply in (stored or {}).items()
+    }
+
+
 def outbox_values(message: OutboxMessage) -> dict[str, Any]:
     values = {name: getattr(message, name) for name in _COLUMNS}
     values["recipients"] = list(message.recipients)
     values["recipient_states"] = dict(message.recipient_states)
+    values["recipient_replies"] = _replies_values(message.recipient_replies)
     return values
 
 
@@ -330,4 +349,5 @@ def outbox_message(row: OutboxRow) -> OutboxMessage:
     values["recipients"] = tuple(row.recipients)
     values["status"] = cast(OutboxStatus, row.status)
     values["recipient_states"] = cast(dict[str, RecipientState], dict(row.recipient_states or {}))
+    values["recipient_replies"] = _replies(row.recipient_replies)
     return OutboxMessage(**values)

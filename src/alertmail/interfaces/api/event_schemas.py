@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
@@ -124,8 +124,30 @@ class PreviewPublic(BaseModel):
     template_failures: list[TemplateFailurePublic] = []
 
 
+class RecipientReplyPublic(BaseModel):
+    """The relay's last refusal of one recipient (RCPT TO): `code` is null when it gave none."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    code: int | None
+    text: str
+
+
+class RecipientOutcomePublic(BaseModel):
+    """One recipient: `state` sent, pending or dead (refused for good), and its own last refusal."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    address: str
+    state: Literal["sent", "pending", "dead"]
+    reply: RecipientReplyPublic | None
+
+
 class MessagePublic(BaseModel):
-    """An outbox message without its bodies (see `MessageDetail`). Built from an `OutboxMessage`."""
+    """An outbox message without its bodies (see `MessageDetail`). Built from an `OutboxMessage`.
+
+    `last_error` is the message's last failure as a whole; `recipient_outcomes` says what became of
+    each recipient, with the relay's reply to that recipient alone."""
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -134,6 +156,7 @@ class MessagePublic(BaseModel):
     source: str
     status: str
     recipients: list[str]
+    recipient_outcomes: list[RecipientOutcomePublic]
     subject: str
     message_id: str
     attempts: int
@@ -142,6 +165,7 @@ class MessagePublic(BaseModel):
     last_category: str
     created_at: datetime
     sent_at: datetime | None
+    dead_at: datetime | None = Field(description="when it became dead; null while it is not dead")
     expires_at: datetime
 
 
@@ -152,7 +176,8 @@ class MessageDetail(MessagePublic):
 
 
 class HourOutcomesPublic(BaseModel):
-    """Messages queued in one UTC hour, by what became of them (the Delivery tab's chart)."""
+    """One UTC hour of the Delivery tab's chart: messages queued in it that were sent or retried,
+    and messages that became dead in it."""
 
     model_config = ConfigDict(from_attributes=True)
 

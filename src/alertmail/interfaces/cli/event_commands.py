@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, get_args
 import typer
 
 from alertmail.config import AppConfig
+from alertmail.domain.delivery_report import PageCursor
 from alertmail.domain.outbox import OutboxMessage, OutboxStatus
 from alertmail.errors import FieldError
 from alertmail.interfaces.cli.runtime import console, errors, fail_fields, run
@@ -151,11 +152,19 @@ def _print_template_failures(failures: Any) -> None:
 @events_app.command("list")
 def list_events(
     event_type: Annotated[str | None, typer.Option("--type", help="Only this type.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+    before: Annotated[
+        str | None,
+        typer.Option(metavar="CURSOR", help="The next page: the cursor the previous page printed."),
+    ] = None,
 ) -> None:
-    """Recent events and what became of each (mailed, coalesced into a digest, no recipients)."""
-    found = run(lambda c: c.notifications.recent(event_type=event_type, limit=limit))
+    """Recent events and what became of each (mailed, coalesced into a digest, no recipients).
+
+    When older events are left, the command says on standard error how to list them (--before)."""
+    cursor = _cursor(before)
+    page = run(lambda c: c.notifications.page(event_type=event_type, before=cursor, limit=limit))
+    found = page.items
     for stored in found:
         event = stored.event
         if as_json:
@@ -175,7 +184,16 @@ def list_events(
                 f"{event.dedupe_key}"
             )
     if not found and not as_json:
-        console.print("No events recorded.")
+        console.print("No events recorded." if cursor is None else "No older events.")
+    if page.next is not None:
+        errors.print(f"Older events: --before {page.next.token()}")
+
+
+def _cursor(token: str | None) -> PageCursor | None:
+    try:
+        return None if token is None else PageCursor.parse(token)
+    except ValueError:
+        fail_fields([FieldError("--before", "is not a page cursor: copy the one a page printed")])
 
 
 @outbox_app.callback()
@@ -212,6 +230,9 @@ def outbox(
         console.print(f"{m.id}  {when}  {m.status:<14} tries {m.attempts:<3} {m.subject}")
         if m.last_error:
             console.print(f"    last error [{m.last_category}]: {m.last_error}")
+        for outcome in m.recipient_outcomes:
+            if outcome.reply is not None and outcome.state != "sent":
+                console.print(f"    {outcome.address} ({outcome.state}): {outcome.reply}")
 
 
 @outbox_app.command("retry")
@@ -272,6 +293,17 @@ def _message_json(m: OutboxMessage) -> dict[str, Any]:
         "last_category": m.last_category,
         "created_at": m.created_at.isoformat(),
         "sent_at": m.sent_at.isoformat() if m.sent_at else None,
+        "dead_at": m.dead_at.isoformat() if m.dead_at else None,
+        "recipient_outcomes": [
+            {
+                "address": outcome.address,
+                "state": outcome.state,
+                "reply": None
+                if outcome.reply is None
+                else {"code": outcome.reply.code, "text": outcome.reply.text},
+            }
+            for outcome in m.recipient_outcomes
+        ],
     }
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request, Response
 
+from alertmail.domain.delivery_report import PageCursor
 from alertmail.domain.events import UnknownEventTypeError
 from alertmail.errors import NotFoundError
 from alertmail.interfaces.api.deps import AdministratorDep, ContainerDep, EventsCallerDep
@@ -16,6 +17,7 @@ from alertmail.interfaces.api.event_schemas import (
     EventTypePublic,
     PreviewPublic,
 )
+from alertmail.interfaces.api.pages import NEXT_PAGE_LINK, CursorQuery, next_page_link
 from alertmail.interfaces.api.responses import not_found
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
@@ -31,15 +33,28 @@ async def raise_event(container: ContainerDep, caller: EventsCallerDep, event: E
     return EventAccepted.of(recorded)
 
 
-@router.get("/events", response_model=list[EventPublic])
+@router.get(
+    "/events",
+    response_model=list[EventPublic],
+    responses={200: {"headers": {"Link": NEXT_PAGE_LINK}}},
+)
 async def list_events(
+    request: Request,
+    response: Response,
     container: ContainerDep,
     caller: EventsCallerDep,
     type: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before: CursorQuery = None,
 ) -> list[EventPublic]:
-    """The newest events first, with what became of each."""
-    return [EventPublic.of(e) for e in await container.notifications.recent(event_type=type, limit=limit)]
+    """The newest events first, with what became of each, a page at a time: when older events are
+    left, the `Link` header's `rel="next"` URL gives the next page (the same query, `before` set)."""
+    found = await container.notifications.page(
+        event_type=type, before=PageCursor.parse(before) if before else None, limit=limit
+    )
+    if found.next is not None:
+        response.headers["Link"] = next_page_link(request, found.next)
+    return [EventPublic.of(stored) for stored in found.items]
 
 
 @router.get("/event-types", response_model=list[EventTypePublic])

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from alertmail.domain.delivery_report import MessageCursor
+from alertmail.domain.delivery_report import PageCursor
 from alertmail.domain.outbox import OUTBOX_STATUSES, OutboxStatus
 from alertmail.errors import ConflictError, NotFoundError
 from alertmail.interfaces.web.chart import hourly_chart
@@ -18,7 +19,7 @@ from alertmail.interfaces.web.routes.mail_logs import LogFilter, parse_days
 from alertmail.interfaces.web.session import SessionDep
 from alertmail.interfaces.web.templating import render
 
-__all__ = ["router"]
+__all__ = ["filter_query", "parse_before", "router"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -44,7 +45,7 @@ async def delivery_page(request: Request, session: SessionDep) -> Response:
         "tab": "delivery",
         "counts": await container.delivery.counts(),
         "last_failure": last_failures[0] if last_failures else None,
-        "messages": found.messages,
+        "messages": found.items,
         "status": chosen.status or "",
         "days": chosen.days,
         "older": chosen.query(found.next.token()) if found.next else None,
@@ -94,11 +95,26 @@ async def _chart(request: Request) -> dict[str, object]:
 class MessageFilter:
     status: OutboxStatus | None
     days: LogFilter  # the from and to dates, whole UTC days as on Mail Server Logs
-    before: MessageCursor | None
+    before: PageCursor | None
 
     def query(self, before: str = "") -> str:
-        params = {"status": self.status or "", "from": self.days.start or "", "to": self.days.end or ""}
-        return urlencode({name: value for name, value in (params | {"before": before}).items() if value})
+        params = {"status": self.status, "from": self.days.start, "to": self.days.end, "before": before}
+        return filter_query(params)
+
+
+def filter_query(params: Mapping[str, object]) -> str:
+    """A page link's query string: the filter's chosen values, the empty ones left out."""
+    return urlencode({name: value for name, value in params.items() if value})
+
+
+def parse_before(request: Request, errors: dict[str, str]) -> PageCursor | None:
+    """The `before` cursor of a page link; one that is not is named in `errors` and the first page shown."""
+    token = request.query_params.get("before", "")
+    try:
+        return PageCursor.parse(token) if token else None
+    except ValueError:
+        errors["before"] = "is not a page of this list: start again from the first page"
+        return None
 
 
 def _parse_filter(request: Request) -> tuple[MessageFilter, dict[str, str]]:
@@ -107,11 +123,6 @@ def _parse_filter(request: Request) -> tuple[MessageFilter, dict[str, str]]:
     status = next((known for known in OUTBOX_STATUSES if known == status_text), None)
     if status_text and status is None:
         errors["status"] = "is not a message status"
-    before = None
-    if token := request.query_params.get("before", ""):
-        try:
-            before = MessageCursor.parse(token)
-        except ValueError:
-            errors["before"] = "is not a page of this list: start again from the first page"
+    before = parse_before(request, errors)
     start, end = parse_days(request, errors)
     return MessageFilter(status, LogFilter("", start, end), before), errors
