@@ -64,7 +64,9 @@ def main(arguments: argparse.Namespace) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ALERTMAIL_")}
         env["ALERTMAIL_DATA_DIR"] = str(data_dir)
         alertmail = [sys.executable, "-m", "alertmail"]
-        baseline = timed(["python3", "-c", "pass"], env=env, runs=runs)
+        # The interpreter alertmail runs on: `python3` on PATH may be a shim (pyenv's is a shell
+        # script costing several times the interpreter's own start).
+        baseline = timed([sys.executable, "-c", "pass"], env=env, runs=runs)
         rows = [
             ("python3 -c pass", baseline),
             ("alertmail --help", timed([*alertmail, "--help"], env=env, runs=runs)),

@@ -1,5 +1,5 @@
 """`python -m alertmail` is the `alertmail` command."""
 
-from alertmail.interfaces.cli.main import main
+from alertmail.interfaces.cli.entry import main
 
 main()

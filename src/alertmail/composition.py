@@ -44,7 +44,7 @@ from alertmail.adapters.storage.retention_repository import SqlRetentionReposito
 from alertmail.adapters.storage.web_session_repository import SqlWebSessionRepository
 from alertmail.config import AppConfig
 from alertmail.domain.events import EventCatalog
-from alertmail.domain.outbox import OutboxMessage, RetryPolicy
+from alertmail.domain.outbox import OutboxMessage
 from alertmail.domain.ports import MailTransport, PrimaryLock
 from alertmail.services.administrators import AdministratorService
 from alertmail.services.clock import utc_now
@@ -67,6 +67,7 @@ from alertmail.services.sending import MailSendingService
 from alertmail.services.settings_service import SettingsService
 from alertmail.services.test_email import TestEmailService
 from alertmail.services.web_sessions import WebSessionService
+from alertmail.submission_composition import local_submission_service, open_database, retry_policy
 
 __all__ = ["Container", "dead_letter_notice", "open_container"]
 
@@ -100,16 +101,12 @@ class Container:
 @asynccontextmanager
 async def open_container(config: AppConfig) -> AsyncIterator[Container]:
     """Open the database (migrating it to the current schema), build the services, close on exit."""
-    # Private by default: the database holds administrators' hashes and the mail logs.
-    config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    database = Database.from_url(config.resolved_database_url)
-    log_file = RotatingMailLogFile(config.mail_log_path, config.log_max_bytes, config.log_backups)
-    try:
-        await database.upgrade()
-        yield _build(config, database, log_file)
-    finally:
-        log_file.close()
-        await database.dispose()
+    async with open_database(config) as database:
+        log_file = RotatingMailLogFile(config.mail_log_path, config.log_max_bytes, config.log_backups)
+        try:
+            yield _build(config, database, log_file)
+        finally:
+            log_file.close()
 
 
 def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile) -> Container:
@@ -120,7 +117,7 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
     administrators = SqlAdministratorRepository(sessions)
     mail_log = SqlMailLogRepository(sessions)
     outbox = SqlOutboxRepository(sessions, dialect=database.dialect)
-    policy = RetryPolicy(lifetime=timedelta(hours=config.message_lifetime_hours))
+    policy = retry_policy(config)
     metrics = PrometheusMetrics()
     oauth_client = HttpOAuthClient()
     token_repository = SqlOAuthTokenRepository(sessions, box, dialect=database.dialect)
@@ -214,13 +211,7 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
             public_url=config.public_url,
         ),
         oauth_keepalive=keepalive,
-        local_submission=LocalSubmissionService(
-            outbox,
-            settings_repository,
-            policy=policy,
-            max_bytes=config.local_submission_max_bytes,
-            on_queued=worker.wake,
-        ),
+        local_submission=local_submission_service(config, outbox, settings_repository, worker.wake),
         notifications=notifications,
         outbox=OutboxService(outbox, on_queued=worker.wake),
         delivery=DeliveryOverviewService(SqlDeliveryReport(sessions, dialect=database.dialect), outbox),

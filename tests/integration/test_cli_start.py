@@ -71,6 +71,28 @@ def test_commands_import_neither_the_web_stack_nor_alembic_nor_authlib(
     assert [name for name in FORBIDDEN if loaded(modules, name)] == []
 
 
+# What queueing one message does not need: the command-line framework, and the services of
+# `serve` (events, templates, delivery, OAuth, metrics, the cluster).
+NOT_FOR_SENDMAIL = (
+    "typer",
+    "rich",
+    "jinja2",
+    "httpx",
+    "prometheus_client",
+    "aiosmtplib",
+    "alertmail.composition",
+    "alertmail.services.notifications",
+    "alertmail.services.delivery",
+    "alertmail.services.cluster",
+)
+
+
+def test_sendmail_builds_only_what_queueing_a_message_needs(current_data_dir: Path) -> None:
+    modules, _ = imported_modules(["sendmail", "-t", "-i"], current_data_dir, MESSAGE)
+    assert loaded(modules, "alertmail.services.local_submission")  # it did queue
+    assert [name for name in NOT_FOR_SENDMAIL if loaded(modules, name)] == []
+
+
 def test_the_first_command_on_a_new_data_directory_migrates_it(tmp_path: Path) -> None:
     modules, output = imported_modules(["notify", "test"], tmp_path / "data")
     assert loaded(modules, "alembic")  # an upgrade was due: Alembic ran

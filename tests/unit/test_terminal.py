@@ -9,7 +9,8 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alertmail.interfaces.cli.terminal import TerminalConsole, terminal_safe
+from alertmail.interfaces.cli.terminal import terminal_safe
+from alertmail.interfaces.cli.terminal_console import TerminalConsole
 
 HOSTILE = "554 5.7.1 \x1b[2J\x1b]0;owned\x07 rejected\u202e\x9b31m\r"
 

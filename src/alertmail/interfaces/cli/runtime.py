@@ -14,7 +14,8 @@ from rich.text import Text
 
 from alertmail.config import AppConfig
 from alertmail.errors import AlertmailError, FieldError, SettingsValidationError
-from alertmail.interfaces.cli.terminal import TerminalConsole, terminal_safe
+from alertmail.interfaces.cli.terminal import terminal_safe
+from alertmail.interfaces.cli.terminal_console import TerminalConsole
 
 if TYPE_CHECKING:
     from alertmail.composition import Container

@@ -181,10 +181,11 @@ def run(
 
 
 async def _submit(config: AppConfig, raw: bytes, arguments: SendmailArguments) -> OutboxMessage:
-    from alertmail.composition import open_container  # after the arguments are known to be good
+    # Imported once the arguments are known to be good; only what queueing needs (see there).
+    from alertmail.submission_composition import open_local_submission
 
-    async with open_container(config) as container:
-        return await container.local_submission.submit(
+    async with open_local_submission(config) as local_submission:
+        return await local_submission.submit(
             raw,
             recipients=arguments.recipients,
             envelope_from=arguments.envelope_from,

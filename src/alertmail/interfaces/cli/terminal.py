@@ -10,11 +10,9 @@ a few of them itself.
 from __future__ import annotations
 
 import unicodedata
-from typing import Any
 
-from rich.console import Console
-
-__all__ = ["TerminalConsole", "terminal_safe"]
+# Without Rich: `alertmail sendmail` escapes its messages too, and starts without it.
+__all__ = ["terminal_safe"]
 
 _KEPT = frozenset("\n\t")
 
@@ -31,11 +29,3 @@ def _escaped(character: str) -> str:
         return character
     code = ord(character)
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-class TerminalConsole(Console):
-    """A Rich console that escapes control characters in every string it is given to print."""
-
-    def print(self, *objects: Any, **options: Any) -> None:
-        safe = [terminal_safe(item) if isinstance(item, str) else item for item in objects]
-        super().print(*safe, **options)
