@@ -14,6 +14,7 @@ import pytest
 
 from alertmail.domain import messages
 from tests.support.app import Api
+from tests.support.leaks import find_leaks, needles_for
 from tests.support.oauth_server import OAuthServer
 from tests.support.oauth_settings import (
     CLIENT_SECRET,
@@ -22,6 +23,7 @@ from tests.support.oauth_settings import (
     callback_path,
     google_settings,
     microsoft_settings,
+    token_repository,
 )
 from tests.support.provider_fakes import ProviderFake
 from tests.support.smtp import SmtpSink
@@ -134,15 +136,25 @@ async def test_a_delegated_token_without_smtp_send_is_reported(
     await configure(api, microsoft_settings(provider_fake, sink=smtp_server))
     await sign_in(api)
 
-    body = await verify(api, 502)
+    response = await api.client.post("/api/v1/oauth/verify")
+    body = response.json()
 
     [finding] = body["findings"]
-    assert (
-        finding["code"] == "missing_permission"
-        and "Delegated permission SMTP.Send (in scp)" in finding["message"]
-    )
+    assert response.status_code == 502 and finding["code"] == "missing_permission"
+    assert "Delegated permission SMTP.Send (in scp)" in finding["message"]
     assert body["claims"]["delegated"] == ["IMAP.AccessAsUser.All"]
     assert nothing_sent(smtp_server)
+    # Claims, never the token: not in the answer, Mail Server Logs or the log file.
+    stored = await token_repository(api.container).load()
+    assert stored is not None
+    logs = await api.client.get("/api/v1/mail-server-logs")
+    haystacks = {
+        "response": response.text,
+        "logs": logs.text,
+        "log file": api.container.config.mail_log_path.read_bytes(),
+    }
+    needles = needles_for({"access token": stored.access_token.get_secret_value(), "secret": CLIENT_SECRET})
+    assert find_leaks(haystacks, needles) == []
 
 
 async def test_a_delegated_token_for_another_resource_is_reported(

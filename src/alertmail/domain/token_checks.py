@@ -106,7 +106,8 @@ def _graph(settings: MailSettings) -> Requirement:
             True,
             f"{_ENTRA} > Microsoft Graph > Application permissions > Mail.Send > Add permissions, "
             "then Grant admin consent. Limit the app to the sending mailbox with Exchange's RBAC for "
-            "Applications.",
+            "Applications. (A grant made only through RBAC for Applications does not show in the "
+            "token: a test e-mail checks it.)",
             f"App-only Graph asks for {endpoint}/.default: check the Graph endpoint and that the "
             "Token Endpoint is in the same cloud.",
         )
