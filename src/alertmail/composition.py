@@ -61,6 +61,7 @@ from alertmail.services.notifications import CoalescingOptions, NotificationServ
 from alertmail.services.oauth_keepalive import OAuthKeepAlive
 from alertmail.services.oauth_signin import OAuthSignInService
 from alertmail.services.oauth_tokens import OAuthTokenService
+from alertmail.services.oauth_verification import TokenVerificationService
 from alertmail.services.outbox_service import OutboxService
 from alertmail.services.scheduler import Scheduler
 from alertmail.services.sending import MailSendingService
@@ -85,6 +86,7 @@ class Container:
     sending: MailSendingService
     oauth_tokens: OAuthTokenService
     oauth_sign_in: OAuthSignInService
+    oauth_verification: TokenVerificationService
     oauth_keepalive: OAuthKeepAlive
     local_submission: LocalSubmissionService
     notifications: NotificationService
@@ -210,6 +212,7 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
             sending,
             public_url=config.public_url,
         ),
+        oauth_verification=TokenVerificationService(settings_repository, oauth_tokens, oauth_client, sending),
         oauth_keepalive=keepalive,
         local_submission=local_submission_service(config, outbox, settings_repository, worker.wake),
         notifications=notifications,

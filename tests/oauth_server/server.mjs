@@ -38,6 +38,32 @@ function validateClientMetadata(_ctx, key, value) {
   if (key === 'access_token_ttl' && value !== undefined && !(Number.isInteger(value) && value > 0)) {
     throw new errors.InvalidClientMetadata('access_token_ttl must be a positive integer');
   }
+  if (key === 'roles' && value !== undefined
+      && !(Array.isArray(value) && value.every((role) => typeof role === 'string'))) {
+    throw new errors.InvalidClientMetadata('roles must be an array of strings');
+  }
+}
+
+// Microsoft Entra's convention for app-only tokens: the scope `{resource}/.default` asks for a
+// token for that resource carrying, in `roles`, the Application permissions granted to the app
+// with admin consent. Here a client's `roles` metadata is what was granted to it.
+const DEFAULT_SCOPE_SUFFIX = '/.default';
+
+function defaultScopeResource(ctx) {
+  const requested = String(ctx.oidc.params.scope ?? '').split(' ');
+  const scope = requested.find((item) => item.startsWith('https://') && item.endsWith(DEFAULT_SCOPE_SUFFIX));
+  return scope?.slice(0, -DEFAULT_SCOPE_SUFFIX.length);
+}
+
+// JWT access tokens (RFC 9068) for `.default` resources, shaped like Entra's app-only tokens:
+// `roles` instead of `scope`, and `idtyp: "app"`.
+async function entraAppOnlyClaims(_ctx, token, jwt) {
+  if (token.kind !== 'ClientCredentials') return;
+  delete jwt.payload.scope;
+  jwt.payload.idtyp = 'app';
+  jwt.payload.appid = token.clientId;
+  const roles = token.client?.roles ?? [];
+  if (roles.length) jwt.payload.roles = roles;
 }
 
 // Any login is accepted by the development forms; an address-like login is also the account's
@@ -65,7 +91,8 @@ function configuration(issuer) {
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
     },
-    extraClientMetadata: { properties: ['access_token_ttl'], validator: validateClientMetadata },
+    extraClientMetadata: { properties: ['access_token_ttl', 'roles'], validator: validateClientMetadata },
+    formats: { customizers: { jwt: entraAppOnlyClaims } },
     // A refresh token on every authorization_code grant of a client allowed to refresh, whether
     // or not offline_access was asked for; a new one on every use; none tied to the browser session.
     issueRefreshToken: (_ctx, client, source) =>
@@ -98,10 +125,18 @@ function configuration(issuer) {
         defaultResource: async (ctx, _client, oneOf) => {
           if (oneOf) return oneOf;
           const requested = String(ctx.oidc.params.scope ?? '').split(' ');
-          return requested.includes(SMTP_SCOPE) ? smtpResource : undefined;
+          return requested.includes(SMTP_SCOPE) ? smtpResource : defaultScopeResource(ctx);
         },
         useGrantedResource: async () => true,
-        getResourceServerInfo: async (_ctx, resource, client) => {
+        getResourceServerInfo: async (ctx, resource, client) => {
+          if (resource !== smtpResource && resource === defaultScopeResource(ctx)) {
+            return {
+              scope: `${resource}${DEFAULT_SCOPE_SUFFIX}`,
+              audience: resource,
+              accessTokenFormat: 'jwt',
+              accessTokenTTL: client?.access_token_ttl ?? DEFAULT_ACCESS_TOKEN_TTL,
+            };
+          }
           if (resource !== smtpResource) throw new errors.InvalidTarget();
           return {
             scope: SMTP_SCOPE,

@@ -16,7 +16,10 @@
 What the server does, in short: authorization code flow with PKCE (S256) required; a refresh
 token on every code grant of a client allowed the `refresh_token` grant, a new one on every use
 (an old one used again revokes the grant); client credentials; opaque access tokens living the
-client's `access_token_ttl` seconds. A request for the `smtp.send` scope gets an access token for
+client's `access_token_ttl` seconds. A client-credentials request for `https://<resource>/.default`
+(Microsoft Entra's app-only convention) gets a JWT access token (RFC 9068) with `aud` the resource
+and, instead of `scope`, `roles`: the client's registered `roles` (its granted Application
+permissions), absent when it has none. A request for the `smtp.send` scope gets an access token for
 the resource `<issuer>/smtp` with scope `smtp.send`, not usable at userinfo (like Microsoft's for
 outlook.office.com); the ID token carries `email`. An unregistered redirect_uri gets oidc-provider's
 HTTP 400 error page naming `invalid_redirect_uri`.
@@ -113,13 +116,17 @@ class OAuthServer:
         *,
         access_token_ttl: int = 3600,
         grant_types: Sequence[str] = CODE_FLOW_GRANTS,
+        roles: Sequence[str] | None = None,
+        auth_method: str = "client_secret_basic",
     ) -> OAuthClientRegistration:
-        """Register a confidential web client by dynamic client registration."""
+        """Register a confidential web client by dynamic client registration. `roles`: the
+        Application permissions granted to it (its app-only tokens carry them, as Entra's do)."""
+        body = _registration(redirect_uris, access_token_ttl, grant_types)
+        body["token_endpoint_auth_method"] = auth_method
+        if roles is not None:
+            body["roles"] = list(roles)
         async with _http_client() as http:
-            response = await http.post(
-                self.registration_endpoint,
-                json=_registration(redirect_uris, access_token_ttl, grant_types),
-            )
+            response = await http.post(self.registration_endpoint, json=body)
         return _registered(response)
 
     async def sign_in(

@@ -4,14 +4,15 @@ The real endpoints cannot be reached from tests, so `ProviderFake` answers on 12
 uvicorn on the test's own event loop) with the same paths, HTTP codes and error bodies:
 
 - Microsoft: `GET /{tenant}/oauth2/v2.0/authorize`, `POST /{tenant}/oauth2/v2.0/token`;
-- Google: `GET /o/oauth2/v2/auth`, `POST /token`.
+- Google: `GET /o/oauth2/v2/auth`, `POST /token`, `GET /tokeninfo?access_token=`.
 
 Use it through the `provider_fake` fixture. URLs: `fake.base_url`, `fake.microsoft_authorize(tenant)`,
 `fake.microsoft_token(tenant)`, `fake.google_authorize`, `fake.google_token`. Scripting:
 `fake.token_error(code)` / `fake.authorize_error(code)` make every following request to that
 endpoint fail with a catalogue entry until cleared with `None`; `fake.account`, `client_secret`,
-`redirect_uris`, `single_tenant`, `access_token` and `expires_in` shape the rest; `token_gate` (an
-`asyncio.Event`) holds Microsoft token requests until it is set. Every request is
+`redirect_uris`, `single_tenant`, `access_token` and `expires_in` shape the rest; `jwt_access_tokens`
+makes Microsoft's access tokens JWTs with `app_roles` / `consented_permissions` (`provider_tokens`);
+`token_gate` (an `asyncio.Event`) holds Microsoft token requests until it is set. Every request is
 kept in `fake.requests`, unredacted, so tests can assert what was sent: nothing here prints them.
 
 The catalogues (`MICROSOFT_ERRORS`, `GOOGLE_ERRORS`) and the builders (`microsoft_error_body`,
@@ -53,6 +54,12 @@ from tests.support.provider_errors import (
     microsoft_error_page,
     new_uuid,
     now_utc,
+)
+from tests.support.provider_tokens import (
+    GOOGLE_INVALID_TOKEN,
+    GoogleAccessToken,
+    google_token_info,
+    microsoft_access_token,
 )
 
 __all__ = [
@@ -146,6 +153,11 @@ class ProviderFake:
         self.app_name = "alertmail"
         self.access_token: str | None = None  # issue this access token (None: a fresh one each time)
         self.expires_in = 3599
+        # Microsoft access tokens as Entra issues them for Exchange and Graph: JWTs whose claims
+        # (`aud`, `roles`, `scp`) say what they allow (see `provider_tokens`). Off: opaque `EwB...`.
+        self.jwt_access_tokens = False
+        self.app_roles: list[str] = []  # Application permissions granted with admin consent
+        self.consented_permissions: list[str] | None = None  # delegated; None: what was asked
         # When set, token requests are recorded and then held until it is: a request "in flight".
         self.token_gate: asyncio.Event | None = None
         self.requests: list[RecordedRequest] = []
@@ -154,6 +166,7 @@ class ProviderFake:
         self._authorize_error: str | None = None
         self._codes: dict[str, _Grant] = {}
         self._refresh_tokens: dict[str, _Grant] = {}
+        self._google_access: dict[str, GoogleAccessToken] = {}
 
     # --- URLs and scripting
 
@@ -196,6 +209,7 @@ class ProviderFake:
                 Route("/{tenant}/oauth2/v2.0/token", self._microsoft_token, methods=["POST"]),
                 Route("/o/oauth2/v2/auth", self._google_authorize, methods=["GET"]),
                 Route("/token", self._google_token, methods=["POST"]),
+                Route("/tokeninfo", self._google_token_info, methods=["GET", "POST"]),
             ]
         )
 
@@ -330,12 +344,23 @@ class ProviderFake:
         if form.get("grant_type") != "client_credentials":
             body["scope"] = " ".join(s for s in scope.split() if s != "offline_access")
         body |= {"expires_in": self.expires_in, "ext_expires_in": self.expires_in}
-        body["access_token"] = self._new_access_token("EwB")
+        body["access_token"] = self._microsoft_access_token(grant, form, scope)
         if form.get("grant_type") == "refresh_token" or "offline_access" in scope.split():
             body["refresh_token"] = self._new_refresh_token(grant)  # rotates on every refresh
         if "openid" in scope.split():
             body["id_token"] = _unsigned_jwt(self._microsoft_claims(grant))
         return body
+
+    def _microsoft_access_token(self, grant: _Grant, form: Mapping[str, str], scope: str) -> str:
+        if not self.jwt_access_tokens or self.access_token:
+            return self._new_access_token("EwB")
+        tid = self.tenant_id if grant.tenant in ("common", "organizations", "") else grant.tenant
+        return microsoft_access_token(
+            scope=scope, client_id=grant.client_id or form.get("client_id", ""), tenant_id=tid,
+            now=int(now_utc().timestamp()), expires_in=self.expires_in,
+            app_only=form.get("grant_type") == "client_credentials", account=self.account,
+            roles=self.app_roles, consented=self.consented_permissions,
+        )  # fmt: skip
 
     def _microsoft_claims(self, grant: _Grant) -> dict[str, Any]:
         now = int(now_utc().timestamp())
@@ -406,6 +431,10 @@ class ProviderFake:
         if refusal or grant is None:
             return self._google_refusal(refusal or "invalid_grant_bad_request", form)
         body: dict[str, Any] = {"access_token": self._new_access_token("ya29.")}
+        expires_at = int(now_utc().timestamp()) + self.expires_in
+        self._google_access[body["access_token"]] = GoogleAccessToken(
+            grant.client_id, grant.scope, expires_at, self.account
+        )
         body["expires_in"] = self.expires_in
         if grant_type == "authorization_code":
             body["refresh_token"] = self._new_refresh_token(grant)  # Google does not rotate
@@ -413,6 +442,15 @@ class ProviderFake:
         if "openid" in grant.scope.split():
             body["id_token"] = _unsigned_jwt(self._google_claims(grant))
         return JSONResponse(body, headers={"Cache-Control": "no-cache, no-store, max-age=0, must-revalidate"})
+
+    async def _google_token_info(self, request: Request) -> Response:
+        recorded = await self._record(request)
+        known = self._google_access.get(recorded.params.get("access_token", ""))
+        now = int(now_utc().timestamp())
+        headers = {"Cache-Control": "no-cache, no-store, max-age=0, must-revalidate"}
+        if known is None or known.expires_at <= now:
+            return JSONResponse(GOOGLE_INVALID_TOKEN, status_code=400, headers=headers)
+        return JSONResponse(google_token_info(known, now), headers=headers)
 
     def _google_claims(self, grant: _Grant) -> dict[str, Any]:
         now = int(now_utc().timestamp())

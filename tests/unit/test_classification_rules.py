@@ -137,6 +137,13 @@ CASES: list[tuple[str, TransportError, str, bool, Scope]] = [
         False,
         P,
     ),
+    (
+        "basic_auth_disabled_exchange",
+        reply(535, "5.7.139 Authentication unsuccessful, basic authentication is disabled.", "auth"),
+        "smtp_auth",
+        False,
+        P,
+    ),
     ("smtp_auth_disabled", reply(535, "5.7.139 Authentication unsuccessful", "auth"), "smtp_auth", False, P),
     (
         "smtp_auth_disabled_words",

@@ -118,6 +118,27 @@ class HttpOAuthClient:
             token = await client.fetch_token(settings.token_endpoint, grant_type="client_credentials")
         return _grant(token)
 
+    async def google_token_info(self, settings: MailSettings, access_token: str) -> dict[str, Any]:
+        """Google's token-info endpoint, beside its token endpoint (`oauth2.googleapis.com`).
+
+        The token travels in the query string, as Google documents it, over TLS to Google only;
+        the URL is never logged, and an error names the host alone."""
+        url = google_token_info_url(settings.token_endpoint)
+        host = endpoint_host(url)
+        limit = settings.connect_timeout
+        with _translate_http_errors("token_info", host, limit):
+            async with asyncio.timeout(limit), self._http(limit) as http:
+                response = await http.get(url, params={"access_token": access_token})
+        body = _json(response)
+        if response.status_code >= 400 or not isinstance(body, dict):
+            raise provider_error(
+                body if isinstance(body, dict) else response.text[:2000],
+                stage="token_info",
+                http_status=response.status_code,
+                host=host,
+            )
+        return body
+
     # --- plumbing -----------------------------------------------------------------------------
 
     def _http(self, timeout: float) -> httpx.AsyncClient:
@@ -150,6 +171,12 @@ class HttpOAuthClient:
         with _translate_http_errors(stage, host, limit):
             async with asyncio.timeout(limit), client:
                 yield client
+
+
+def google_token_info_url(token_endpoint: str) -> str:
+    """`https://oauth2.googleapis.com/tokeninfo` for Google's token endpoint: same origin."""
+    parts = urlsplit(token_endpoint)
+    return f"{parts.scheme}://{parts.netloc}/tokeninfo"
 
 
 def _auth_method(settings: MailSettings, secret: str | None) -> str:

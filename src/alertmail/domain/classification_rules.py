@@ -91,7 +91,10 @@ RULES: tuple[Rule, ...] = (
     Rule("send_as_denied", When(words=_SEND_AS), "smtp_policy", False, RELAY, "send_as"),
     Rule("basic_auth_unsupported", When(enhanced=("x.7.30",)), "smtp_policy", False, RELAY, "basic_auth_unsupported"),
     Rule("basic_auth_unsupported_words", When(words=r"basic authentication is not supported"), "smtp_policy", False, RELAY, "basic_auth_unsupported"),
-    Rule("smtp_auth_disabled", When(enhanced=("x.7.139",)), "smtp_auth", False, RELAY, "auth_disabled"),
+    # 5.7.139 is Exchange Online's alone: SMTP AUTH off for the tenant or mailbox, or (its other
+    # wording) password logins off. Either way Microsoft Graph sendMail needs no SMTP AUTH.
+    Rule("basic_auth_disabled_exchange", When(enhanced=("x.7.139",), words=r"basic authentication is disabled"), "smtp_auth", False, RELAY, "exchange_basic_auth_disabled"),
+    Rule("smtp_auth_disabled", When(enhanced=("x.7.139",)), "smtp_auth", False, RELAY, "exchange_smtp_auth_disabled"),
     Rule("smtp_auth_disabled_words", When(words=_AUTH_DISABLED), "smtp_auth", False, RELAY, "auth_disabled"),
     Rule("xoauth2_rejected", When(stages=("xoauth2",)), "oauth", False, RELAY, "xoauth2_rejected"),
     Rule("auth_type_unsupported", When(kind="", words=_AUTH_TYPE), "smtp_auth", False, RELAY, "auth_type"),

@@ -36,6 +36,18 @@ _EXO_LIMITS = (
     "Exchange Online accepts 30 messages a minute, 10,000 recipients a day and 3 connections per mailbox."
 )
 _SIGN_IN_AGAIN = "Sign In again (Mail Settings)."
+_GRAPH_GUIDE = (
+    "The guide Mail Settings > Sending with Microsoft Graph says how: the Application permission "
+    "Mail.Send with admin consent, scoped to the sending mailbox with Exchange's RBAC for Applications."
+)
+# 5.7.139 SmtpClientAuthentication disabled: no SMTP login works, OAuth2 included; Graph does.
+_EXO_SMTP_AUTH_OFF = (
+    "SMTP AUTH is turned off for the tenant or for this mailbox, so Exchange Online refuses every "
+    "SMTP login, OAuth2 included. Send without it: set the E-mail Type to Microsoft Graph (sendMail); "
+    "Tenant ID, Client ID and Client Secret Value carry over. " + _GRAPH_GUIDE + " Or turn SMTP AUTH "
+    "on: Microsoft 365 admin center > Users > Active users > the mailbox > Mail > Manage email apps > "
+    "Authenticated SMTP (the organisation-wide setting in the Exchange admin center must allow it too)."
+)
 
 HINTS: dict[str, Hint] = {
     "dns_temporary": Hint(
@@ -134,9 +146,14 @@ HINTS: dict[str, Hint] = {
     "auth_disabled": Hint(
         "The relay has turned off password login (SMTP AUTH) for this account. Enable it there, or "
         "switch the E-mail Authentication Type to OAuth2.",
-        microsoft="SMTP AUTH is disabled for the tenant or the mailbox. In the Microsoft 365 admin "
-        "center, open Users > Active users > the mailbox > Mail > Manage email apps and enable "
-        "Authenticated SMTP, or switch the E-mail Authentication Type to OAuth2.",
+        microsoft=_EXO_SMTP_AUTH_OFF,
+    ),
+    "exchange_smtp_auth_disabled": Hint(_EXO_SMTP_AUTH_OFF),
+    "exchange_basic_auth_disabled": Hint(
+        "Exchange Online no longer accepts a password here: basic authentication is disabled for "
+        "the tenant (security defaults or an authentication policy). Switch the E-mail "
+        "Authentication Type to OAuth2, or the E-mail Type to Microsoft Graph (sendMail), which "
+        "needs no SMTP AUTH at all. " + _GRAPH_GUIDE
     ),
     "xoauth2_rejected": Hint(
         "The relay refused a freshly issued access token. Check that the Username is the account "

@@ -55,6 +55,7 @@ __all__ = [
     "RetentionRepository",
     "SecretBox",
     "SettingsRepository",
+    "TokenInfoSource",
     "WebSession",
     "WebSessionRepository",
 ]
@@ -222,6 +223,14 @@ class OAuthClient(Protocol):
     async def refresh(self, settings: MailSettings, refresh_token: str) -> TokenGrant: ...
 
     async def client_credentials(self, settings: MailSettings) -> TokenGrant: ...
+
+
+class TokenInfoSource(Protocol):
+    """A provider's own account of an access token it cannot be read from (Google's are opaque)."""
+
+    async def google_token_info(self, settings: MailSettings, access_token: str) -> Mapping[str, object]:
+        """Google's token-info answer (`aud`, `scope`, `exp`, ...); raises `OAuthError`."""
+        ...
 
 
 class OAuthTokenRepository(Protocol):

@@ -14,6 +14,7 @@ import typer
 
 from alertmail.domain.oauth import AuthorizationRequest
 from alertmail.interfaces.cli.runtime import cli_actor, console, errors, run
+from alertmail.interfaces.cli.verification_output import print_verification
 from alertmail.services.oauth_signin import SignInFailedError, SignInOutcome
 from alertmail.services.oauth_tokens import OAuthStatus
 
@@ -41,6 +42,27 @@ def sign_in(
     """
     outcome = run(lambda c: _sign_in(c, admin or cli_actor(), open_browser=not no_browser))
     _print_outcome(outcome)
+    if not outcome.succeeded:
+        raise typer.Exit(1)
+
+
+@app.command("verify")
+def verify(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Check, before any mail, that the access token allows sending.
+
+    Obtains a token as sending would (app-only: a new one; delegated: the stored sign-in) and
+    reads its claims: the audience, the permission (SMTP.Send, SMTP.SendAsApp, Mail.Send) as an
+    Application permission in `roles` or a Delegated one in `scp`, and the expiry. Exit 0 when the
+    token allows sending, 1 with what is wrong and the admin-center step that fixes it.
+    """
+    outcome = run(lambda c: c.oauth_verification.verify())
+    if as_json:
+        from alertmail.interfaces.api.verification_schemas import TokenVerificationPublic
+
+        body = TokenVerificationPublic.of(outcome).model_dump(mode="json")
+        sys.stdout.write(json.dumps(body, indent=2) + "\n")
+    else:
+        print_verification(outcome)
     if not outcome.succeeded:
         raise typer.Exit(1)
 
@@ -82,7 +104,7 @@ async def _sign_in(container: Container, administrator: str, *, open_browser: bo
     service = container.oauth_sign_in
     settings = (await container.settings.current()).settings
     if settings.auth_type == "oauth2" and settings.oauth_grant == "client_credentials":
-        return await service.verify_app_only()
+        return await service.verify_app_only()  # a token fetched is the sign-in; `oauth verify` checks it
     try:
         request = await service.begin(administrator)
     except SignInFailedError as refused:

@@ -1,4 +1,5 @@
-"""/api/v1/oauth: start a sign-in, finish it from a pasted URL, token health, refresh, sign out."""
+"""/api/v1/oauth: start a sign-in, finish it from a pasted URL, verify the token, token health,
+refresh, sign out."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from alertmail.interfaces.api.schemas import (
     OAuthStatusPublic,
     SignInPublic,
 )
+from alertmail.interfaces.api.verification_schemas import TokenVerificationPublic
 from alertmail.services.oauth_signin import SignInOutcome
 
 router = APIRouter(prefix="/api/v1/oauth", tags=["oauth2"])
@@ -48,10 +50,23 @@ async def finish_from_url(
     return outcome_response(outcome)
 
 
-@router.post("/verify", response_model=SignInPublic, responses={502: {"model": SignInPublic}})
-async def verify_app_only(container: ContainerDep, admin: AdministratorDep) -> JSONResponse:
-    """App-only (client credentials) sending: fetch a token to prove the settings work."""
-    return outcome_response(await container.oauth_sign_in.verify_app_only())
+@router.post(
+    "/verify",
+    response_model=TokenVerificationPublic,
+    responses={
+        422: {"model": ErrorPublic, "description": "The saved settings do not send with OAuth2"},
+        502: {
+            "model": TokenVerificationPublic,
+            "description": "No token could be had, or it does not allow sending: each finding with its fix",
+        },
+    },
+)
+async def verify(container: ContainerDep, admin: AdministratorDep) -> JSONResponse:
+    """Verify, before any mail: obtain a token as sending would and check its audience, permission
+    (`roles` for app-only, `scp` for delegated) and expiry. Failures are kept in Mail Server Logs."""
+    outcome = await container.oauth_verification.verify()
+    body = TokenVerificationPublic.of(outcome).model_dump(mode="json")
+    return JSONResponse(body, status_code=200 if outcome.succeeded else 502)
 
 
 @router.get("/status", response_model=OAuthStatusPublic)

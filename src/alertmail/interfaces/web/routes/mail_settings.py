@@ -29,6 +29,7 @@ from alertmail.interfaces.web.settings_form import (
     submitted_values,
 )
 from alertmail.interfaces.web.templating import render
+from alertmail.interfaces.web.verification_notices import verification_notices
 from alertmail.services.oauth_signin import CALLBACK_PATH, SignInFailedError, SignInOutcome
 from alertmail.services.settings_service import SaveResult
 from alertmail.services.test_email import TestEmailResult
@@ -39,6 +40,7 @@ router = APIRouter(include_in_schema=False)
 
 NOTHING_SAVED = "Nothing was saved. Fix these fields:"
 SIGN_IN_REFUSED = "Sign In cannot start until these saved settings are fixed (Save them first):"
+VERIFY_REFUSED = "Verify needs saved OAuth2 settings. Fix these fields (Save them first):"
 
 
 @router.get("/mail-settings")
@@ -106,15 +108,16 @@ async def sign_in(request: Request, session: SessionDep) -> Response:
 
 
 @router.post("/mail-settings/oauth/verify")
-async def verify_app_only(request: Request, session: SessionDep) -> Response:
-    """App-only sending has no sign-in: fetching a token proves the settings."""
+async def verify_token(request: Request, session: SessionDep) -> Response:
+    """Verify: get a token as sending would and check its audience, permission and expiry. For
+    app-only sending this is also the whole sign-in (fetching a token proves the settings)."""
     try:
-        outcome = await container_of(request).oauth_sign_in.verify_app_only()
+        outcome = await container_of(request).oauth_verification.verify()
     except SettingsValidationError as refused:
         return await _page(
-            request, session, errors=field_errors(refused.errors), error_title=SIGN_IN_REFUSED, status=422
+            request, session, errors=field_errors(refused.errors), error_title=VERIFY_REFUSED, status=422
         )
-    return redirect_with_notices(request, session, "/mail-settings", _outcome_notices(outcome))
+    return redirect_with_notices(request, session, "/mail-settings", verification_notices(outcome))
 
 
 def _outcome_notices(outcome: SignInOutcome) -> list[Notice]:
