@@ -24,6 +24,7 @@ from alertmail.adapters.secret_box import FernetSecretBox
 from alertmail.adapters.smtp_transport import SmtpTransport
 from alertmail.adapters.storage.database import Database
 from alertmail.adapters.storage.delivery_report import SqlDeliveryReport
+from alertmail.adapters.storage.device_sign_in_repository import SqlDeviceSignInRepository
 from alertmail.adapters.storage.event_repository import SqlEventRepository
 from alertmail.adapters.storage.generation_repository import SqlGenerationRepository
 from alertmail.adapters.storage.node_check_repository import SqlNodeCheckRepository
@@ -58,6 +59,7 @@ from alertmail.services.housekeeping import Housekeeping, RetentionOptions
 from alertmail.services.local_submission import LocalSubmissionService
 from alertmail.services.mail_logs import MailLogService
 from alertmail.services.notifications import CoalescingOptions, NotificationService
+from alertmail.services.oauth_device_signin import DeviceSignInService
 from alertmail.services.oauth_keepalive import OAuthKeepAlive
 from alertmail.services.oauth_signin import OAuthSignInService
 from alertmail.services.oauth_tokens import OAuthTokenService
@@ -87,6 +89,7 @@ class Container:
     oauth_tokens: OAuthTokenService
     oauth_sign_in: OAuthSignInService
     oauth_verification: TokenVerificationService
+    oauth_device_sign_in: DeviceSignInService
     oauth_keepalive: OAuthKeepAlive
     local_submission: LocalSubmissionService
     notifications: NotificationService
@@ -195,6 +198,15 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
             stuck_after=timedelta(minutes=config.stuck_after_minutes),
         ),
     )
+    oauth_sign_in = OAuthSignInService(
+        settings_repository,
+        SqlOAuthAuthorizationRepository(sessions, box),
+        oauth_client,
+        oauth_tokens,
+        sending,
+        public_url=config.public_url,
+    )
+    device_sign_ins = SqlDeviceSignInRepository(sessions, box, dialect=database.dialect)
     return Container(
         config=config,
         database=database,
@@ -204,15 +216,9 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
         administrators=admin_service,
         sending=sending,
         oauth_tokens=oauth_tokens,
-        oauth_sign_in=OAuthSignInService(
-            settings_repository,
-            SqlOAuthAuthorizationRepository(sessions, box),
-            oauth_client,
-            oauth_tokens,
-            sending,
-            public_url=config.public_url,
-        ),
+        oauth_sign_in=oauth_sign_in,
         oauth_verification=TokenVerificationService(settings_repository, oauth_tokens, oauth_client, sending),
+        oauth_device_sign_in=DeviceSignInService(device_sign_ins, oauth_client, oauth_sign_in),
         oauth_keepalive=keepalive,
         local_submission=local_submission_service(config, outbox, settings_repository, worker.wake),
         notifications=notifications,

@@ -34,6 +34,14 @@ function accessTokenTtl(_ctx, _token, client) {
   return client?.access_token_ttl ?? DEFAULT_ACCESS_TOKEN_TTL;
 }
 
+// The device flow (RFC 8628) per client: how long a device code lives (`device_code_ttl`, 600 s by
+// default), the polling interval announced (`device_poll_interval`; none: the RFC's 5 s), and the
+// shortest gap between two polls this server accepts before it answers `slow_down`
+// (`device_min_poll_gap`; none: it never does). oidc-provider itself announces no interval and
+// never sends slow_down; `devicePolling` below adds both, as RFC 8628 sections 3.2 and 3.5 describe.
+const POSITIVE_NUMBERS = ['access_token_ttl', 'device_code_ttl', 'device_poll_interval', 'device_min_poll_gap'];
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
 function validateClientMetadata(_ctx, key, value) {
   if (key === 'access_token_ttl' && value !== undefined && !(Number.isInteger(value) && value > 0)) {
     throw new errors.InvalidClientMetadata('access_token_ttl must be a positive integer');
@@ -42,6 +50,13 @@ function validateClientMetadata(_ctx, key, value) {
       && !(Array.isArray(value) && value.every((role) => typeof role === 'string'))) {
     throw new errors.InvalidClientMetadata('roles must be an array of strings');
   }
+  if (POSITIVE_NUMBERS.includes(key) && value !== undefined && !(typeof value === 'number' && value > 0)) {
+    throw new errors.InvalidClientMetadata(`${key} must be a positive number`);
+  }
+}
+
+function deviceCodeTtl(_ctx, _code, client) {
+  return client?.device_code_ttl ?? 600;
 }
 
 // Microsoft Entra's convention for app-only tokens: the scope `{resource}/.default` asks for a
@@ -91,18 +106,20 @@ function configuration(issuer) {
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
     },
-    extraClientMetadata: { properties: ['access_token_ttl', 'roles'], validator: validateClientMetadata },
+    extraClientMetadata: { properties: [...POSITIVE_NUMBERS, 'roles'], validator: validateClientMetadata },
     formats: { customizers: { jwt: entraAppOnlyClaims } },
-    // A refresh token on every authorization_code grant of a client allowed to refresh, whether
-    // or not offline_access was asked for; a new one on every use; none tied to the browser session.
+    // A refresh token on every authorization_code or device_code grant of a client allowed to
+    // refresh, whether or not offline_access was asked for; a new one on every use; none tied to
+    // the browser session.
     issueRefreshToken: (_ctx, client, source) =>
-      client.grantTypeAllowed('refresh_token') && source.kind === 'AuthorizationCode',
+      client.grantTypeAllowed('refresh_token') && ['AuthorizationCode', 'DeviceCode'].includes(source.kind),
     rotateRefreshToken: true,
     expiresWithSession: () => false,
     ttl: {
       AccessToken: accessTokenTtl,
       ClientCredentials: accessTokenTtl,
       AuthorizationCode: 60,
+      DeviceCode: deviceCodeTtl,
       IdToken: 3600,
       RefreshToken: 14 * 24 * 3600,
       Interaction: 600,
@@ -111,6 +128,7 @@ function configuration(issuer) {
     },
     features: {
       devInteractions: { enabled: true },
+      deviceFlow: { enabled: true },
       introspection: { enabled: true, allowedPolicy: async () => true },
       revocation: { enabled: true },
       clientCredentials: { enabled: true },
@@ -162,6 +180,30 @@ async function grantOfflineAccessWithoutPrompt(ctx, next) {
   await next();
 }
 
+// RFC 8628: the device authorization response names the client's polling interval, and a poll
+// sooner than the client's `device_min_poll_gap` after its previous one, that would otherwise be
+// told authorization_pending, is told slow_down instead (section 3.5).
+const lastPoll = new Map();
+
+async function devicePolling(ctx, next) {
+  await next();
+  const client = ctx.oidc?.client;
+  if (ctx.method !== 'POST' || !client || !ctx.body || typeof ctx.body !== 'object') return;
+  if (ctx.path === '/device/auth' && ctx.status === 200 && client.device_poll_interval !== undefined) {
+    ctx.body = { ...ctx.body, interval: client.device_poll_interval };
+  }
+  const deviceCode = ctx.oidc.params?.device_code;
+  if (ctx.path !== '/token' || ctx.oidc.params?.grant_type !== DEVICE_GRANT || !deviceCode) return;
+  const now = Date.now();
+  const previous = lastPoll.get(deviceCode);
+  lastPoll.set(deviceCode, now);
+  const gap = client.device_min_poll_gap;
+  if (ctx.body.error === 'authorization_pending' && gap !== undefined && previous !== undefined
+      && now - previous < gap * 1000) {
+    ctx.body = { error: 'slow_down', error_description: 'you are polling too quickly and should back off at a reasonable rate' };
+  }
+}
+
 const server = createServer();
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address();
@@ -169,6 +211,7 @@ server.listen(0, '127.0.0.1', () => {
   // The default renderError stays: an unregistered redirect_uri gets its HTTP 400 error page.
   const provider = new Provider(issuer, configuration(issuer));
   provider.use(grantOfflineAccessWithoutPrompt);
+  provider.use(devicePolling);
   provider.on('server_error', (_ctx, error) => console.error('server_error', error));
   server.on('request', provider.callback());
   process.stdout.write(`${JSON.stringify({ issuer, port })}\n`);

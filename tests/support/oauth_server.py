@@ -9,20 +9,24 @@
   of its own (`await oauth_server.register_client([redirect_uri])`), signs a user in without a
   person (`await oauth_server.sign_in(authorization_url)`: any login is accepted, and one with an
   "@" is also the account's e-mail address), and asks the server about tokens (`introspect`,
-  `revoke`). Every method opens its own HTTP client, so any test's event loop can use it.
+  `revoke`). A client registered with `device=DeviceOptions(...)` may also sign in with a code
+  (RFC 8628); `approve_device(verification_uri_complete)` is the administrator approving it (or
+  declining, `approve=False`) on the server's own device pages. Every method opens its own HTTP
+  client, so any test's event loop can use it.
 - `introspection_validator(server)`: a `token_validator` for the SMTP sink that accepts a bearer
   token when the server says it is active and belongs to the user.
 
 What the server does, in short: authorization code flow with PKCE (S256) required; a refresh
 token on every code grant of a client allowed the `refresh_token` grant, a new one on every use
-(an old one used again revokes the grant); client credentials; opaque access tokens living the
-client's `access_token_ttl` seconds. A client-credentials request for `https://<resource>/.default`
-(Microsoft Entra's app-only convention) gets a JWT access token (RFC 9068) with `aud` the resource
-and, instead of `scope`, `roles`: the client's registered `roles` (its granted Application
-permissions), absent when it has none. A request for the `smtp.send` scope gets an access token for
-the resource `<issuer>/smtp` with scope `smtp.send`, not usable at userinfo (like Microsoft's for
-outlook.office.com); the ID token carries `email`. An unregistered redirect_uri gets oidc-provider's
-HTTP 400 error page naming `invalid_redirect_uri`.
+(an old one used again revokes the grant), and on every device code grant too; client
+credentials; opaque access tokens living the client's `access_token_ttl` seconds. A
+client-credentials request for `https://<resource>/.default` (Microsoft Entra's app-only
+convention) gets a JWT access token (RFC 9068) with `aud` the resource and, instead of `scope`,
+`roles`: the client's registered `roles` (its granted Application permissions), absent when it has
+none. A request for the `smtp.send` scope gets an access token for the resource `<issuer>/smtp`
+with scope `smtp.send`, not usable at userinfo (like Microsoft's for outlook.office.com); the ID
+token carries `email`. An unregistered redirect_uri gets oidc-provider's HTTP 400 error page naming
+`invalid_redirect_uri`.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import shutil
 import subprocess
 import threading
@@ -48,6 +53,7 @@ from tests.support.smtp import SmtpServerFactory, SmtpSink
 __all__ = [
     "DEFAULT_LOGIN",
     "SMTP_SCOPE",
+    "DeviceOptions",
     "OAuthClientRegistration",
     "OAuthServer",
     "SignInError",
@@ -58,6 +64,7 @@ SERVER_DIR = Path(__file__).resolve().parents[1] / "oauth_server"
 DEFAULT_LOGIN = "relay-user@example.com"
 SMTP_SCOPE = "smtp.send"
 CODE_FLOW_GRANTS = ("authorization_code", "refresh_token", "client_credentials")
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 MISSING_REASON = (
     "the local OAuth2 server needs Node.js and its packages: run `make test` (it runs npm ci in"
     " tests/oauth_server), or `npm ci --prefix tests/oauth_server`"
@@ -65,6 +72,8 @@ MISSING_REASON = (
 STARTUP_SECONDS = 20
 HTTP_TIMEOUT = 10
 MAX_SIGN_IN_STEPS = 12
+# The device pages' last words: approved, or aborted at the confirmation (oidc-provider's texts).
+_DEVICE_DONE = re.compile(r"Sign-in Success|The Sign-in request was interrupted")
 
 
 class SignInError(Exception):
@@ -102,6 +111,7 @@ class OAuthServer:
     revocation_endpoint: str
     registration_endpoint: str
     userinfo_endpoint: str
+    device_authorization_endpoint: str
     log_path: Path  # the server's stderr
     resource_server: OAuthClientRegistration = field(repr=False)  # the client `introspect` uses
 
@@ -118,15 +128,20 @@ class OAuthServer:
         grant_types: Sequence[str] = CODE_FLOW_GRANTS,
         roles: Sequence[str] | None = None,
         auth_method: str = "client_secret_basic",
+        device: DeviceOptions | None = None,
     ) -> OAuthClientRegistration:
         """Register a confidential web client by dynamic client registration. `roles`: the
-        Application permissions granted to it (its app-only tokens carry them, as Entra's do)."""
-        body = _registration(redirect_uris, access_token_ttl, grant_types)
-        body["token_endpoint_auth_method"] = auth_method
+        Application permissions granted to it (its app-only tokens carry them, as Entra's do). With
+        `device`, the client may also sign in with a code (RFC 8628), polled as `device` says."""
+        metadata = _registration(redirect_uris, access_token_ttl, grant_types)
+        metadata["token_endpoint_auth_method"] = auth_method
         if roles is not None:
-            body["roles"] = list(roles)
+            metadata["roles"] = list(roles)
+        if device is not None:
+            metadata["grant_types"].append(DEVICE_GRANT)
+            metadata |= device.metadata()
         async with _http_client() as http:
-            response = await http.post(self.registration_endpoint, json=body)
+            response = await http.post(self.registration_endpoint, json=metadata)
         return _registered(response)
 
     async def sign_in(
@@ -150,6 +165,26 @@ class OAuthServer:
                 if page.prompt == "consent" and not consent:
                     response = await browser.get(page.abort_url)
                 else:
+                    response = await browser.post(page.action, data=page.answer(login))
+        raise SignInError(response.status_code, "too many steps: " + response.text)
+
+    async def approve_device(
+        self, verification_uri_complete: str, *, login: str = DEFAULT_LOGIN, approve: bool = True
+    ) -> None:
+        """The administrator on another device: open the address with the code in it, confirm the
+        code and sign in as `login` and consent; or with `approve=False`, abort at the code's
+        confirmation. Drives oidc-provider's own device pages; `SignInError` on an error page."""
+        async with _http_client() as browser:  # one browser: it keeps the session cookies
+            response = await browser.get(verification_uri_complete)
+            for _ in range(MAX_SIGN_IN_STEPS):
+                if response.is_redirect:
+                    response = await browser.get(urljoin(str(response.url), response.headers["location"]))
+                elif _DEVICE_DONE.search(response.text):
+                    return
+                elif (form := _DeviceForm.parse(response)) is not None:
+                    response = await browser.post(form.action, data=form.answer(approve=approve))
+                else:
+                    page = _InteractionPage.parse(response)
                     response = await browser.post(page.action, data=page.answer(login))
         raise SignInError(response.status_code, "too many steps: " + response.text)
 
@@ -256,6 +291,7 @@ def _discover(issuer: str, log_path: Path) -> OAuthServer:
         revocation_endpoint=metadata["revocation_endpoint"],
         registration_endpoint=metadata["registration_endpoint"],
         userinfo_endpoint=metadata["userinfo_endpoint"],
+        device_authorization_endpoint=metadata["device_authorization_endpoint"],
         log_path=log_path,
         resource_server=resource_server,
     )
@@ -309,6 +345,56 @@ def _query_value(url: str, name: str) -> str | None:
 def _origin(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     return (parts.scheme, parts.netloc)
+
+
+@dataclass(frozen=True)
+class DeviceOptions:
+    """How the server treats a client's device sign-ins (see tests/oauth_server/server.mjs)."""
+
+    code_ttl: int = 600  # seconds a device code lives
+    poll_interval: float | None = None  # announced; None: the RFC's default of 5 s
+    min_poll_gap: float | None = None  # polls closer than this get slow_down; None: never
+
+    def metadata(self) -> dict[str, Any]:
+        found = {
+            "device_code_ttl": self.code_ttl,
+            "device_poll_interval": self.poll_interval,
+            "device_min_poll_gap": self.min_poll_gap,
+        }
+        return {name: value for name, value in found.items() if value is not None}
+
+
+class _DeviceForm(HTMLParser):
+    """One of oidc-provider's device pages: the form that posts the code on (its hidden fields),
+    or the confirmation form (`confirm=yes`). None for any other page."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self._url = url
+        self.action = ""
+        self.fields: dict[str, str] = {}
+        self._in_form = False
+
+    @classmethod
+    def parse(cls, response: httpx.Response) -> _DeviceForm | None:
+        form = cls(str(response.url))
+        form.feed(response.text)
+        if response.status_code != httpx.codes.OK:
+            raise SignInError(response.status_code, response.text)
+        return form if "user_code" in form.fields else None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "form":
+            self.action = urljoin(self._url, attributes.get("action") or "")
+        elif tag == "input" and attributes.get("type") == "hidden" and attributes.get("name"):
+            self.fields[attributes["name"] or ""] = attributes.get("value") or ""
+
+    def answer(self, *, approve: bool) -> dict[str, str]:
+        """The form's own fields; to decline, the confirmation is answered with `abort` instead."""
+        if approve or "confirm" not in self.fields:
+            return dict(self.fields)
+        return {name: value for name, value in self.fields.items() if name != "confirm"} | {"abort": "yes"}
 
 
 class _InteractionPage(HTMLParser):

@@ -170,6 +170,24 @@ MICROSOFT_ERRORS: dict[str, ErrorSpec] = {
         "demands only of public clients; sent back to the redirect URI.",
         "redirect",
     ),
+    # The device code flow. Texts: Microsoft Entra's error-code reference (learn.microsoft.com/entra/
+    # identity-platform/reference-error-codes) and its device code flow page (v2-oauth2-device-code):
+    # a poll before the user has finished answers 70016 `authorization_pending`; a Conditional Access
+    # policy that blocks the device code flow ends it at the token endpoint with 53003.
+    "AADSTS70016": _ms(
+        400,
+        "authorization_pending",
+        "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+        "The device code was polled before the user finished signing in at the verification page.",
+    ),
+    "AADSTS53003": _ms(
+        400,
+        "invalid_grant",
+        "Access has been blocked by Conditional Access policies. The access policy does not allow token "
+        "issuance.",
+        "A Conditional Access policy blocks the sign-in, e.g. one blocking the device code flow "
+        "(Authentication flows); the device code poll is refused once the user has signed in.",
+    ),
     "AADSTS70003": _ms(
         400,
         "unsupported_grant_type",

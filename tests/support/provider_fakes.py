@@ -3,7 +3,9 @@
 The real endpoints cannot be reached from tests, so `ProviderFake` answers on 127.0.0.1 (port 0,
 uvicorn on the test's own event loop) with the same paths, HTTP codes and error bodies:
 
-- Microsoft: `GET /{tenant}/oauth2/v2.0/authorize`, `POST /{tenant}/oauth2/v2.0/token`;
+- Microsoft: `GET /{tenant}/oauth2/v2.0/authorize`, `POST /{tenant}/oauth2/v2.0/token`,
+  `POST /{tenant}/oauth2/v2.0/devicecode` (the device code flow: `fake.approve_device(user_code)`
+  stands for the user signing in at microsoft.com/devicelogin; until then polls are pending);
 - Google: `GET /o/oauth2/v2/auth`, `POST /token`, `GET /tokeninfo?access_token=`.
 
 Use it through the `provider_fake` fixture. URLs: `fake.base_url`, `fake.microsoft_authorize(tenant)`,
@@ -114,6 +116,16 @@ class _Grant:
     redeemed: bool = False
 
 
+@dataclass
+class _DeviceCode:
+    user_code: str
+    grant: _Grant
+    approved: bool = False
+
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
 def _s256(verifier: str) -> str:
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
@@ -167,6 +179,8 @@ class ProviderFake:
         self._codes: dict[str, _Grant] = {}
         self._refresh_tokens: dict[str, _Grant] = {}
         self._google_access: dict[str, GoogleAccessToken] = {}
+        self.device_interval = 5  # seconds, as Microsoft announces
+        self._device_codes: dict[str, _DeviceCode] = {}
 
     # --- URLs and scripting
 
@@ -181,6 +195,15 @@ class ProviderFake:
 
     def microsoft_token(self, tenant: str = TENANT_ID) -> str:
         return f"{self.base_url}/{tenant}/oauth2/v2.0/token"
+
+    def microsoft_devicecode(self, tenant: str = TENANT_ID) -> str:
+        return f"{self.base_url}/{tenant}/oauth2/v2.0/devicecode"
+
+    def approve_device(self, user_code: str) -> None:
+        """The user entered `user_code` at the verification page and signed in."""
+        found = [code for code in self._device_codes.values() if code.user_code == user_code]
+        assert found, f"no device code with user code {user_code}"
+        found[0].approved = True
 
     @property
     def google_authorize(self) -> str:
@@ -207,6 +230,7 @@ class ProviderFake:
             routes=[
                 Route("/{tenant}/oauth2/v2.0/authorize", self._microsoft_authorize, methods=["GET"]),
                 Route("/{tenant}/oauth2/v2.0/token", self._microsoft_token, methods=["POST"]),
+                Route("/{tenant}/oauth2/v2.0/devicecode", self._microsoft_devicecode, methods=["POST"]),
                 Route("/o/oauth2/v2/auth", self._google_authorize, methods=["GET"]),
                 Route("/token", self._google_token, methods=["POST"]),
                 Route("/tokeninfo", self._google_token_info, methods=["GET", "POST"]),
@@ -331,12 +355,44 @@ class ProviderFake:
             refusal = "" if grant else "AADSTS9002313"
         elif grant_type == "client_credentials":
             grant, refusal = _Grant("microsoft", form.get("client_id", ""), "", tenant), ""
+        elif grant_type == DEVICE_GRANT:
+            grant, refusal = self._redeem_device_code(form)
         else:
             detail = self._context(form, tenant, detail=grant_type)
             return JSONResponse(microsoft_error_body("AADSTS70003", detail), status_code=400)
         if refusal or grant is None:
             return self._microsoft_refusal(refusal or "AADSTS9002313", form, tenant)
         return JSONResponse(self._microsoft_tokens(grant, form), headers={"Cache-Control": "no-store"})
+
+    async def _microsoft_devicecode(self, request: Request) -> Response:
+        """Microsoft's device authorization response (its device code flow documentation): no
+        verification_uri_complete, an interval of 5 s and 15 minutes to enter the code."""
+        form, tenant = (await self._record(request)).form, request.path_params["tenant"]
+        user_code = "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(9))
+        device_code = f"GAQABAAEAAAAm-06blBE1TpVMil8KPQ41{secrets.token_urlsafe(96)}"
+        grant = _Grant("microsoft", form.get("client_id", ""), form.get("scope", ""), tenant)
+        self._device_codes[device_code] = _DeviceCode(user_code, grant)
+        verification = "https://microsoft.com/devicelogin"
+        return JSONResponse(
+            {
+                "user_code": user_code,
+                "device_code": device_code,
+                "verification_uri": verification,
+                "expires_in": 900,
+                "interval": self.device_interval,
+                "message": f"To sign in, use a web browser to open the page {verification} and enter the "
+                f"code {user_code} to authenticate.",
+            }
+        )
+
+    def _redeem_device_code(self, form: Mapping[str, str]) -> tuple[_Grant | None, str]:
+        code = self._device_codes.get(form.get("device_code", ""))
+        if code is None:
+            return None, "AADSTS70000"
+        if not code.approved:
+            return None, "AADSTS70016"
+        del self._device_codes[form["device_code"]]  # good once
+        return code.grant, ""
 
     def _microsoft_tokens(self, grant: _Grant, form: Mapping[str, str]) -> dict[str, Any]:
         scope = form.get("scope") or grant.scope

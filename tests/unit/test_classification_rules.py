@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from alertmail.domain.classification import RULES, Scope, classify
-from alertmail.domain.oauth_classification import OAUTH_CODES
+from alertmail.domain.oauth_classification import DEVICE_CODES, DEVICE_ERRORS, OAUTH_CODES
 from alertmail.errors import (
     ConnectRefusedError,
     ConnectTimeoutError,
@@ -334,6 +334,21 @@ CASES: list[tuple[str, TransportError, str, bool, Scope]] = [
     ("native", NativeTransportError("exit 1", program="/usr/sbin/sendmail", exit_code=1), "native", False, P),
     ("connection_lost", TransportError("Connection lost", **HOST), "smtp_other", True, P),
     ("unexpected", TransportError("the server offers neither", **HOST), "smtp_other", True, P),
+    # Sign in with a code: Microsoft's codes, then the RFC 8628 errors, at the device stage only.
+    *(
+        (
+            f"device_{code.lower()}",
+            OAuthError("invalid_grant", "", stage="device", provider_code=code),
+            "oauth",
+            False,
+            P,
+        )
+        for code in DEVICE_CODES
+    ),
+    *(
+        (f"device_{error}", OAuthError(error, "", stage="device"), "oauth", False, P)
+        for error in DEVICE_ERRORS
+    ),
     # OAuth2: each known provider code is its own row; these are what the error and stage say.
     *(
         (

@@ -7,7 +7,13 @@ from __future__ import annotations
 import pytest
 
 from alertmail.domain.evidence import gather
-from alertmail.domain.oauth_classification import OAUTH_CODES, OAUTH_RULES, oauth_log_message
+from alertmail.domain.oauth_classification import (
+    DEVICE_CODES,
+    DEVICE_ERRORS,
+    OAUTH_CODES,
+    OAUTH_RULES,
+    oauth_log_message,
+)
 from alertmail.errors import OAuthError, TransportError
 
 
@@ -33,7 +39,9 @@ def test_every_known_code_has_the_first_row_for_it(code: str) -> None:
 
 def test_the_known_codes_come_first_and_each_row_is_named_once() -> None:
     names = [rule.name for rule in OAUTH_RULES]
-    assert len(names) == len(set(names)) == len(OAUTH_CODES) + 6
+    device = len(DEVICE_CODES) + len(DEVICE_ERRORS)  # the device sign-in's rows, before all
+    assert len(names) == len(set(names)) == device + len(OAUTH_CODES) + 6
+    assert all(name.startswith("device_") for name in names[:device])
     assert names[-6:] == [
         "oauth_stored_dead",
         "oauth_not_authorized",

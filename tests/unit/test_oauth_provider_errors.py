@@ -165,6 +165,9 @@ CASES: list[tuple[str, Surface, str, str]] = [
     ("AADSTS70000", "token", "token", "oauth"),
     ("AADSTS9002313", "token", "refresh", "oauth"),
     ("AADSTS70003", "token", "token", "oauth"),
+    # Microsoft: sign in with a code (device code flow)
+    ("AADSTS70016", "token", "device", "oauth"),
+    ("AADSTS53003", "token", "device", "oauth"),
     # Google
     ("invalid_grant", "token", "refresh", "oauth_reauth"),
     ("invalid_grant_bad_request", "token", "token", "oauth"),

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from pydantic import SecretStr
 
+from alertmail.domain.device_flow import DEVICE_GRANT_TYPE, DeviceAuthorization, parse_device_authorization
 from alertmail.domain.oauth import (
     Grant,
     TokenGrant,
@@ -29,7 +30,7 @@ from alertmail.domain.oauth import (
     provider_error,
     request_scopes,
 )
-from alertmail.domain.settings import MailSettings
+from alertmail.domain.settings import MailSettings, device_endpoint
 from alertmail.errors import OAuthError
 
 if TYPE_CHECKING:
@@ -139,6 +140,28 @@ class HttpOAuthClient:
             )
         return body
 
+    async def device_authorization(self, settings: MailSettings) -> DeviceAuthorization:
+        """RFC 8628 section 3.1: the client authenticates as it does at the token endpoint (a
+        public client, Microsoft's "Allow public client flows", sends its client_id alone)."""
+        endpoint = device_endpoint(settings)
+        host = endpoint_host(endpoint)
+        async with self._oauth(settings, "authorization_code", "device") as client:
+            response = await client.post(
+                endpoint,
+                data={"scope": request_scopes(settings, "authorization_code")},
+                auth=client.client_auth(client.token_endpoint_auth_method),
+            )
+        return _device_authorization(response, host)
+
+    async def poll_device_token(self, settings: MailSettings, device_code: str) -> TokenGrant:
+        """One poll of the token endpoint; `authorization_pending` and `slow_down` are raised as
+        `OAuthError` like any refusal, for the caller to read."""
+        async with self._oauth(settings, "authorization_code", "device", scoped=False) as client:
+            token = await client.fetch_token(
+                settings.token_endpoint, grant_type=DEVICE_GRANT_TYPE, device_code=device_code
+            )
+        return _grant(token)
+
     # --- plumbing -----------------------------------------------------------------------------
 
     def _http(self, timeout: float) -> httpx.AsyncClient:
@@ -150,7 +173,13 @@ class HttpOAuthClient:
 
     @asynccontextmanager
     async def _oauth(
-        self, settings: MailSettings, grant: Grant, stage: str, redirect_uri: str | None = None
+        self,
+        settings: MailSettings,
+        grant: Grant,
+        stage: str,
+        redirect_uri: str | None = None,
+        *,
+        scoped: bool = True,  # the device code grant carries no scope: the code stands for it
     ) -> AsyncIterator[AsyncOAuth2Client]:
         secret = settings.client_secret.get_secret_value() if settings.client_secret else None
         host = endpoint_host(settings.token_endpoint)
@@ -159,7 +188,7 @@ class HttpOAuthClient:
             client_id=settings.client_id,
             client_secret=secret,
             token_endpoint_auth_method=_auth_method(settings, secret),
-            scope=request_scopes(settings, grant),
+            scope=request_scopes(settings, grant) if scoped else None,
             redirect_uri=redirect_uri,
             timeout=limit,
             transport=self._transport,
@@ -210,6 +239,24 @@ def _token_response_check(stage: str, host: str | None) -> Callable[[httpx.Respo
         return response
 
     return check
+
+
+def _device_authorization(response: httpx.Response, host: str | None) -> DeviceAuthorization:
+    """The device authorization response, or the provider's refusal as an `OAuthError`."""
+    body = _json(response)
+    if response.status_code >= 400 or not isinstance(body, dict) or "error" in body:
+        raise provider_error(
+            body if isinstance(body, dict) else response.text[:2000],
+            stage="device",
+            http_status=response.status_code,
+            host=host,
+        )
+    try:
+        return parse_device_authorization(body)
+    except ValueError as exc:
+        raise OAuthError(
+            "invalid_response", f"the device authorization endpoint answered {exc}", stage="device", host=host
+        ) from exc
 
 
 def _json(response: httpx.Response) -> Any:

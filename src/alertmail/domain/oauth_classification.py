@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from alertmail.domain.classification_matchers import Rule, Scope, When
 from alertmail.errors import OAuthError
 
-__all__ = ["OAUTH_CODES", "OAUTH_RULES", "OAuthCode", "oauth_log_message"]
+__all__ = ["DEVICE_CODES", "DEVICE_ERRORS", "OAUTH_CODES", "OAUTH_RULES", "OAuthCode", "oauth_log_message"]
 
 _SIGN_IN_AGAIN = "Sign In again (Mail Settings)."
 
@@ -195,8 +195,64 @@ def _rule(name: str, when: When, known: OAuthCode) -> Rule:
     return Rule(name, when, known.category, known.retryable, Scope.RELAY, known.hint)
 
 
-# First the known codes, then what the error and stage say; the general `oauth` row last.
+_BROWSER_SIGN_IN = "Use Sign In (the browser sign-in) instead"
+# Sign in with a code (RFC 8628): what ends a device sign-in, read before the general rows. Microsoft
+# names the cause in a code; the RFC's errors (Microsoft's too, beside its code) in `error`.
+DEVICE_CODES: dict[str, OAuthCode] = {
+    "AADSTS53003": OAuthCode(
+        "oauth",
+        False,
+        "A Conditional Access policy blocks sign-in with a code (the device code flow) for this "
+        "account or app, as Microsoft recommends. " + _BROWSER_SIGN_IN + ", or ask the tenant "
+        "administrator to exclude the sending account from the policy that blocks the device code "
+        "flow (Conditional Access, Authentication flows).",
+    ),
+    "AADSTS7000218": OAuthCode(
+        "oauth",
+        False,
+        "The app registration does not allow public client flows, so a sign-in with a code needs the "
+        "client secret. In the Azure portal open the app registration, Authentication, Advanced "
+        "settings, and set Allow public client flows to Yes; or enter the Client Secret Value.",
+    ),
+}
+_DECLINED = OAuthCode(
+    "oauth",
+    False,
+    "The sign-in was declined on the provider's page. Start the sign-in with a code again and "
+    "approve it, signed in as the mailbox that sends.",
+)
+DEVICE_ERRORS: dict[str, OAuthCode] = {
+    "expired_token": OAuthCode(
+        "oauth",
+        False,
+        "The code was not entered and approved in time. Start the sign-in with a code again and "
+        "enter the new code at the address shown before it expires.",
+    ),
+    "access_denied": _DECLINED,
+    "authorization_declined": _DECLINED,  # Microsoft's name for it
+    "bad_verification_code": OAuthCode(
+        "oauth", False, "The provider did not recognise the device code. Start the sign-in with a code again."
+    ),
+    "unauthorized_client": OAuthCode(
+        "oauth",
+        False,
+        "The provider does not allow this client to sign in with a code (the device code grant). "
+        "Allow the grant for the client (Microsoft: Allow public client flows), or use Sign In (the "
+        "browser sign-in) instead.",
+    ),
+}
+
+# First the device sign-in's own rows and the known codes, then what the error and stage say; the
+# general `oauth` row last.
 OAUTH_RULES: tuple[Rule, ...] = (
+    *(
+        _rule(f"device_{code.lower()}", When(kind="oauth", stages=("device",), provider_code=code), known)
+        for code, known in DEVICE_CODES.items()
+    ),
+    *(
+        _rule(f"device_{error}", When(kind="oauth", stages=("device",), oauth_error=error), known)
+        for error, known in DEVICE_ERRORS.items()
+    ),
     *(
         _rule(f"oauth_{code.lower()}", When(kind="oauth", provider_code=code), known)
         for code, known in OAUTH_CODES.items()

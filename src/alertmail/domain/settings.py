@@ -11,6 +11,7 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -24,6 +25,8 @@ __all__ = [
     "SECRET_FIELDS",
     "MailSettings",
     "apply_update",
+    "device_endpoint",
+    "microsoft_device_endpoint",
     "public_view",
     "settings_snapshot",
     "validate_settings",
@@ -46,6 +49,18 @@ _TENANT = re.compile(
 
 MICROSOFT_AUTHORIZE = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize"
 MICROSOFT_TOKEN = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"  # noqa: S105
+MICROSOFT_DEVICE = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/devicecode"
+_MICROSOFT_LOGIN = "login.microsoftonline.com"
+# The login hosts of Microsoft's clouds: global, US Government, and China (21Vianet, old and new).
+_MICROSOFT_LOGIN_HOSTS = frozenset(
+    {
+        _MICROSOFT_LOGIN,
+        "login.microsoftonline.us",
+        "login.chinacloudapi.cn",
+        "login.partner.microsoftonline.cn",
+    }
+)
+_MICROSOFT_TOKEN_PATH = re.compile(r"^(?P<base>https?://[^/?#\s]+/[^/?#\s]+/oauth2/v2\.0/)token$")
 
 # What choosing a provider fills in; the admin may still edit what the seeds leave editable.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -94,6 +109,7 @@ class MailSettings(BaseModel):
     scopes: str = ""
     authorization_endpoint: str = ""
     token_endpoint: str = ""
+    device_authorization_endpoint: str = ""  # RFC 8628: sign in with a code (Microsoft: derived)
     redirect_uri: str = ""
     oauth_grant: OAuthGrant = "authorization_code"  # client_credentials: app-only, no sign-in
     oauth_app_testing: bool = False  # Google: the app's publishing status is Testing (7-day tokens)
@@ -178,7 +194,7 @@ class MailSettings(BaseModel):
             raise _problem("url", "must be an http:// or https:// URL")
         return value
 
-    @field_validator("authorization_endpoint", "token_endpoint")
+    @field_validator("authorization_endpoint", "token_endpoint", "device_authorization_endpoint")
     @classmethod
     def _endpoint(cls, value: str) -> str:
         # The client secret and the grants travel to these: never in clear off this machine.
@@ -378,9 +394,7 @@ def _preset_fill(
     fill: dict[str, Any] = {}
     preset = dict(PRESETS[provider])
     if provider == "microsoft":
-        tenant = merged.get("tenant_id") or "{tenant}"
-        preset["authorization_endpoint"] = MICROSOFT_AUTHORIZE.format(tenant=tenant)
-        preset["token_endpoint"] = MICROSOFT_TOKEN.format(tenant=tenant)
+        preset |= _microsoft_endpoints(merged.get("tenant_id") or "", str(merged.get("token_endpoint") or ""))
     for name, value in preset.items():
         follows_tenant = provider == "microsoft" and name.endswith("_endpoint")
         # Only an empty field is filled: 0 is a choice (Microsoft's messages_per_minute=0, no limit).
@@ -390,7 +404,44 @@ def _preset_fill(
         fill |= _left_by_previous_preset(current, preset, changes)
     if provider in ("microsoft", "google") and "email_type" not in changes:
         fill["email_type"] = "smtp"
+    if provider == "microsoft" and "device_authorization_endpoint" not in changes:
+        # Beside the token endpoint in force: the same login host (a sovereign cloud's) and tenant.
+        token_endpoint = fill.get("token_endpoint", merged.get("token_endpoint"))
+        fill["device_authorization_endpoint"] = microsoft_device_endpoint(str(token_endpoint or ""))
     return fill
+
+
+def _microsoft_endpoints(tenant: str, token_endpoint: str) -> dict[str, str]:
+    """Microsoft's endpoints for `tenant`, on the login host the token endpoint already uses when
+    it is one of Microsoft's clouds (login.microsoftonline.us stays .us), else the global one."""
+    host = urlsplit(token_endpoint).hostname or "" if token_endpoint else ""
+    login = host if host in _MICROSOFT_LOGIN_HOSTS else _MICROSOFT_LOGIN
+    endpoints = {
+        "authorization_endpoint": MICROSOFT_AUTHORIZE,
+        "token_endpoint": MICROSOFT_TOKEN,
+        "device_authorization_endpoint": MICROSOFT_DEVICE,
+    }
+    return {
+        name: url.format(tenant=tenant or "{tenant}").replace(_MICROSOFT_LOGIN, login, 1)
+        for name, url in endpoints.items()
+    }
+
+
+def microsoft_device_endpoint(token_endpoint: str) -> str:
+    """Microsoft's device authorization endpoint beside `token_endpoint`: `.../{tenant}/oauth2/v2.0/
+    devicecode` on the same host, so a sovereign cloud's login host is kept; "" for another shape."""
+    found = _MICROSOFT_TOKEN_PATH.match(token_endpoint)
+    return found.group("base") + "devicecode" if found else ""
+
+
+def device_endpoint(settings: MailSettings) -> str:
+    """Where a device sign-in starts: the setting, or for Microsoft the one beside its token endpoint
+    (settings saved before the setting existed have it empty)."""
+    if settings.device_authorization_endpoint:
+        return settings.device_authorization_endpoint
+    if settings.oauth_provider == "microsoft":
+        return microsoft_device_endpoint(settings.token_endpoint)
+    return ""
 
 
 def _preset_of(settings: MailSettings) -> dict[str, Any]:
@@ -398,9 +449,8 @@ def _preset_of(settings: MailSettings) -> dict[str, Any]:
         return {}
     preset = dict(PRESETS[settings.oauth_provider])
     if settings.oauth_provider == "microsoft":
-        tenant = settings.tenant_id or "{tenant}"
-        preset["authorization_endpoint"] = MICROSOFT_AUTHORIZE.format(tenant=tenant)
-        preset["token_endpoint"] = MICROSOFT_TOKEN.format(tenant=tenant)
+        preset |= _microsoft_endpoints(settings.tenant_id, settings.token_endpoint)
+        preset["device_authorization_endpoint"] = microsoft_device_endpoint(settings.token_endpoint)
     return preset
 
 

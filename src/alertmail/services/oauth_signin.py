@@ -100,7 +100,7 @@ class OAuthSignInService:
     async def begin(self, administrator: str, *, reached_at: str = "") -> AuthorizationRequest:
         """Start a sign-in for `administrator`; raises `SignInFailedError` when the provider refuses.
         `reached_at`: the base URL the administrator's browser uses, when the request came from one."""
-        settings = await self._oauth_settings()
+        settings = await self.oauth_settings()
         if settings.oauth_grant == "client_credentials":
             raise SettingsValidationError(
                 [
@@ -118,7 +118,7 @@ class OAuthSignInService:
         try:
             await self._client.preflight(url, time_limit=settings.connect_timeout)
         except OAuthError as error:
-            raise SignInFailedError(await self._failed(error, settings)) from error
+            raise SignInFailedError(await self.failed(error, settings)) from error
         expires = now + AUTHORIZATION_LIFETIME
         pending = PendingAuthorization(state, SecretStr(verifier), administrator, redirect_uri, now, expires)
         await self._authorizations.add(pending)
@@ -153,9 +153,9 @@ class OAuthSignInService:
                 redirect_uri=pending.redirect_uri,
             )
         except OAuthError as failure:
-            outcome = await self._failed(failure, settings)
+            outcome = await self.failed(failure, settings)
         else:
-            outcome = await self._signed_in(settings, grant)
+            outcome = await self.signed_in(settings, grant)
         await self._authorizations.finish(
             state, succeeded=outcome.succeeded, message=outcome.message, reason=outcome.reason
         )
@@ -182,16 +182,17 @@ class OAuthSignInService:
 
     async def verify_app_only(self) -> SignInOutcome:
         """App-only sending: getting a token is the whole verification."""
-        settings = await self._oauth_settings()
+        settings = await self.oauth_settings()
         try:
             await self._tokens.refresh(settings)
         except OAuthError as error:
-            return await self._failed(error, settings)
+            return await self.failed(error, settings)
         return SignInOutcome(True, messages.AUTHORIZATION_COMPLETE, account=settings.username)
 
     # --- steps ---------------------------------------------------------------------------------
 
-    async def _oauth_settings(self) -> MailSettings:
+    async def oauth_settings(self) -> MailSettings:
+        """The saved settings, which must be OAuth2's: a sign-in of any kind starts from them."""
         stored = await self._settings.load()
         if stored.version == 0 or stored.settings.auth_type != "oauth2":
             raise SettingsValidationError(
@@ -217,7 +218,9 @@ class OAuthSignInService:
             )
         return pending
 
-    async def _signed_in(self, settings: MailSettings, grant: TokenGrant) -> SignInOutcome:
+    async def signed_in(self, settings: MailSettings, grant: TokenGrant) -> SignInOutcome:
+        """Store the tokens of a sign-in, however it was made (browser or code), and say what the
+        administrator should know: the account that signed in, a mismatch, no refresh token."""
         account = account_from_claims(grant.id_token_claims)
         await self._tokens.store_sign_in(settings, grant, account=account)
         warnings = [account_mismatch(account, settings)]
@@ -229,7 +232,8 @@ class OAuthSignInService:
         warning = " ".join(w for w in warnings if w)
         return SignInOutcome(True, messages.AUTHORIZATION_COMPLETE, account=account, warning=warning)
 
-    async def _failed(self, error: OAuthError, settings: MailSettings) -> SignInOutcome:
+    async def failed(self, error: OAuthError, settings: MailSettings) -> SignInOutcome:
+        """A refused sign-in, classified and kept in Mail Server Logs."""
         classification = classify(error, purpose="sign_in")  # nobody retries a sign-in
         entry = await self._sending.record_failure(error, classification, settings, context=_CONTEXT)
         return SignInOutcome(

@@ -43,6 +43,7 @@ __all__ = [
     "NodeCheckRow",
     "NodeRow",
     "OAuthAuthorizationRow",
+    "OAuthDeviceSignInRow",
     "OAuthTokenRow",
     "OutboxRow",
     "SchedulerRunRow",
@@ -109,6 +110,7 @@ class MailSettingsRow(Base):
     scopes: Mapped[str] = mapped_column(Text)
     authorization_endpoint: Mapped[str] = mapped_column(Text)
     token_endpoint: Mapped[str] = mapped_column(Text)
+    device_authorization_endpoint: Mapped[str] = mapped_column(Text, server_default="")
     redirect_uri: Mapped[str] = mapped_column(Text)
     oauth_grant: Mapped[str] = mapped_column(String(32), server_default="authorization_code")
     oauth_app_testing: Mapped[bool] = mapped_column(Boolean, server_default=false())
@@ -236,6 +238,29 @@ class OAuthAuthorizationRow(Base):
     redirect_uri: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class OAuthDeviceSignInRow(Base):
+    """The one device-code sign-in (id 1): in progress, or the last one finished. `device_code`
+    holds ciphertext: until it expires it can be exchanged for the mailbox's tokens."""
+
+    __tablename__ = "oauth_device_sign_in"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    attempt: Mapped[str] = mapped_column(String(64))
+    administrator: Mapped[str] = mapped_column(Text)
+    device_code: Mapped[str] = mapped_column(Text)
+    user_code: Mapped[str] = mapped_column(Text)
+    verification_uri: Mapped[str] = mapped_column(Text)
+    verification_uri_complete: Mapped[str] = mapped_column(Text)
+    interval: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    held_until: Mapped[datetime] = mapped_column(UtcDateTime)
     status: Mapped[str] = mapped_column(String(16))
     message: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)

@@ -60,6 +60,7 @@ def create_app(config: AppConfig, *, setup_token: str | None = None) -> FastAPI:
                     yield
             finally:
                 await _stop(tasks)
+                await container.oauth_device_sign_in.close()
 
     app = FastAPI(
         title="alertmail",

@@ -47,6 +47,7 @@ class MailSettingsUpdate(BaseModel):
     scopes: str | None = None
     authorization_endpoint: str | None = None
     token_endpoint: str | None = None
+    device_authorization_endpoint: str | None = None
     redirect_uri: str | None = None
     oauth_grant: Literal["authorization_code", "client_credentials"] | None = None
     oauth_app_testing: bool | None = None

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from alertmail.domain.oauth import AuthorizationRequest
+from alertmail.interfaces.cli.device_sign_in import sign_in_with_code
 from alertmail.interfaces.cli.runtime import cli_actor, console, errors, run
 from alertmail.interfaces.cli.verification_output import print_verification
 from alertmail.services.oauth_signin import SignInFailedError, SignInOutcome
@@ -32,6 +33,14 @@ def sign_in(
         bool, typer.Option("--no-browser", help="Only print the address; do not open a browser.")
     ] = False,
     admin: Annotated[str | None, typer.Option(help="The administrator this sign-in is for.")] = None,
+    device: Annotated[
+        bool,
+        typer.Option(
+            "--device",
+            help="Sign in with a code on another device (Microsoft and providers with a device "
+            "authorization endpoint; not Google). Ctrl-C cancels.",
+        ),
+    ] = False,
 ) -> None:
     """Sign In / Verify OAuth2 Provider.
 
@@ -39,8 +48,17 @@ def sign_in(
     to alertmail (`alertmail serve` must be reachable at the Redirect URI), or when the address
     the browser ended on is pasted here: for appliances whose address the browser cannot reach.
     App-only (client credentials) settings are verified by getting a token; no browser is needed.
+
+    With --device, prints a code and an address instead: open the address on any device, enter the
+    code and sign in as the mailbox that sends; alertmail waits for the provider to say so. The app
+    registration must allow it (Microsoft: Authentication, Allow public client flows: Yes).
+    Exit status 0 when signed in, 1 when refused, expired, declined or cancelled.
     """
-    outcome = run(lambda c: _sign_in(c, admin or cli_actor(), open_browser=not no_browser))
+    administrator = admin or cli_actor()
+    if device:
+        outcome = run(lambda c: sign_in_with_code(c, administrator))
+    else:
+        outcome = run(lambda c: _sign_in(c, administrator, open_browser=not no_browser))
     _print_outcome(outcome)
     if not outcome.succeeded:
         raise typer.Exit(1)

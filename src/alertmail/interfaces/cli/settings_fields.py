@@ -22,6 +22,8 @@ FIELD_HELP = {
     "scopes": "OAuth2 scopes, separated by spaces",
     "authorization_endpoint": "the provider's authorization URL",
     "token_endpoint": "the provider's token URL",
+    "device_authorization_endpoint": "the provider's device authorization URL, to sign in with a code "
+    "(oauth sign-in --device); Microsoft: filled in beside the token URL",
     "redirect_uri": "the callback registered with the provider; empty: ALERTMAIL_PUBLIC_URL's",
     "oauth_grant": "authorization_code (sign in as the mailbox) or client_credentials (app-only)",
     "oauth_app_testing": "true when the Google app is in Testing (its sign-ins last 7 days)",
