@@ -8,6 +8,7 @@ pytest_plugins = [
     "tests.support.app",
     "tests.support.oauth_server",
     "tests.support.provider_fakes",
+    "tests.support.mail_api_fakes",
 ]
 
 

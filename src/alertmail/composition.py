@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import alertmail
 from alertmail.adapters.event_renderer import JinjaEventRenderer
 from alertmail.adapters.event_types_file import load_event_types
+from alertmail.adapters.mail_api_transport import MailApiTransport, gmail_request, graph_request
 from alertmail.adapters.mail_log_file import RotatingMailLogFile
 from alertmail.adapters.metrics import PrometheusMetrics
 from alertmail.adapters.native_transport import NativeTransport
@@ -108,9 +109,13 @@ async def open_container(config: AppConfig) -> AsyncIterator[Container]:
     """Open the database (migrating it to the current schema), build the services, close on exit."""
     async with open_database(config) as database:
         log_file = RotatingMailLogFile(config.mail_log_path, config.log_max_bytes, config.log_backups)
+        container: Container | None = None
         try:
-            yield _build(config, database, log_file)
+            container = _build(config, database, log_file)
+            yield container
         finally:
+            if container is not None:
+                await container.delivery_worker.close()  # its open connections to the relay or API
             log_file.close()
 
 
@@ -135,6 +140,8 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
     transports: dict[str, MailTransport] = {
         "smtp": SmtpTransport(tokens=oauth_tokens),
         "native": NativeTransport(config.sendmail_path),
+        "graph": MailApiTransport("graph", graph_request, tokens=oauth_tokens),
+        "gmail_api": MailApiTransport("gmail_api", gmail_request, tokens=oauth_tokens),
     }
     sending = MailSendingService(transports, mail_log, log_file, node=node)
     test_email = TestEmailService(settings_repository, administrators, sending)

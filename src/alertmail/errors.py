@@ -14,6 +14,7 @@ from typing import ClassVar
 __all__ = [
     "AdministratorEmailMissingError",
     "AlertmailError",
+    "ApiReplyError",
     "ConflictError",
     "ConnectRefusedError",
     "ConnectTimeoutError",
@@ -206,6 +207,56 @@ class NativeTransportError(TransportError):
         self.program = program
         self.exit_code = exit_code
         super().__init__(detail)
+
+
+class ApiReplyError(TransportError):
+    """A mail API (Microsoft Graph, the Gmail API) answered an HTTP error, or no usable answer.
+
+    `api` is the E-mail Type (`graph`, `gmail_api`); `code` the provider's most specific error code:
+    Graph's `error.code` (`ErrorAccessDenied`), Gmail's first `errors[].reason`
+    (`insufficientPermissions`), else `HTTP <status>`. `retry_after` is the seconds the provider
+    asked to wait (Retry-After). `request_id`, `client_request_id` and `date` are what the
+    provider's support asks for (Graph's `innerError`); none of these holds a secret. The category
+    is the classifier's (`graph` or `gmail_api`).
+    """
+
+    def __init__(
+        self,
+        api: str,
+        http_status: int | None,
+        code: str,
+        message: str,
+        *,
+        host: str | None = None,
+        status: str = "",
+        retry_after: float | None = None,
+        request_id: str = "",
+        client_request_id: str = "",
+        date: str = "",
+    ) -> None:
+        self.api = api
+        self.http_status = http_status
+        self.code = code
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after
+        self.request_id = request_id
+        self.client_request_id = client_request_id
+        self.date = date
+        where = f"HTTP {http_status}" if http_status else "no HTTP answer"
+        super().__init__(f"{where} {code}: {message}".strip().rstrip(":"), host=host, stage="api")
+
+    def support_details(self) -> dict[str, str]:
+        details = {
+            "request_id": self.request_id,
+            "client_request_id": self.client_request_id,
+            "date": self.date,
+            "http_status": str(self.http_status or ""),
+            "error": self.code,
+            "status": self.status,
+            "retry_after": "" if self.retry_after is None else f"{self.retry_after:g}",
+        }
+        return {name: value for name, value in details.items() if value}
 
 
 class NotConfiguredError(AlertmailError):

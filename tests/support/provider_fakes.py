@@ -33,7 +33,7 @@ import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeVar
 from urllib.parse import unquote, urlencode
 
 import pytest
@@ -173,6 +173,7 @@ class ProviderFake:
         # When set, token requests are recorded and then held until it is: a request "in flight".
         self.token_gate: asyncio.Event | None = None
         self.requests: list[RecordedRequest] = []
+        self.issued_access_tokens: set[str] = set()  # what a resource server stand-in accepts
         self._base_url: str | None = None
         self._token_error: str | None = None
         self._authorize_error: str | None = None
@@ -294,7 +295,9 @@ class ProviderFake:
         return token
 
     def _new_access_token(self, prefix: str) -> str:
-        return self.access_token or f"{prefix}{secrets.token_urlsafe(64)}"
+        token = self.access_token or f"{prefix}{secrets.token_urlsafe(64)}"
+        self.issued_access_tokens.add(token)
+        return token
 
     # --- Microsoft
 
@@ -564,8 +567,19 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
+class Servable(Protocol):
+    """A stand-in server: its ASGI app, and where it is served while it is."""
+
+    def app(self) -> Starlette: ...
+
+    def _serving_at(self, base_url: str) -> contextlib.AbstractContextManager[None]: ...
+
+
+_Fake = TypeVar("_Fake", bound=Servable)
+
+
 @contextlib.asynccontextmanager
-async def serving(fake: ProviderFake) -> AsyncIterator[ProviderFake]:
+async def serving(fake: _Fake) -> AsyncIterator[_Fake]:
     """Serve `fake` on 127.0.0.1, a free port, on the running event loop, until the block ends."""
     config = uvicorn.Config(
         fake.app(), host=HOST, port=0, log_level="warning", log_config=None, lifespan="off", ws="none"

@@ -8,6 +8,7 @@ import socket
 
 import pytest
 
+from alertmail.domain.api_classification import API_RULES
 from alertmail.domain.classification import RULES, Scope, classify
 from alertmail.domain.oauth_classification import DEVICE_CODES, DEVICE_ERRORS, OAUTH_CODES
 from alertmail.errors import (
@@ -403,4 +404,5 @@ def test_each_rule(rule: str, error: TransportError, category: str, retryable: b
 
 
 def test_every_rule_has_a_case() -> None:
-    assert {rule.name for rule in RULES} == {case[0] for case in CASES}
+    # The mail APIs' rows have their cases in test_api_classification.py.
+    assert {rule.name for rule in RULES if rule not in API_RULES} == {case[0] for case in CASES}

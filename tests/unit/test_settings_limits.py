@@ -165,7 +165,9 @@ def test_a_line_break_is_refused_in_a_secret_given_as_a_secret() -> None:
 
 
 def test_errors_are_worded_for_people() -> None:
-    assert refused({**BASIC, "email_type": "postfix"}) == {"email_type": "must be one of smtp or native"}
+    assert refused({**BASIC, "email_type": "postfix"}) == {
+        "email_type": "must be one of smtp, native, graph or gmail_api"
+    }
     assert refused({**BASIC, "port": "seventy"})["port"].startswith("must be a valid integer")
     assert refused({**BASIC, "admin_contacts": ["ops@example.com", 5]}) == {
         "admin_contacts[1]": "must be a valid string"
@@ -207,7 +209,11 @@ def test_the_base_cases_are_valid() -> None:
 
 
 OAUTH_RULES = [
-    ({"email_type": "native"}, "email_type", "must be SMTP (smtp): OAuth2 works only with an SMTP relay"),
+    (
+        {"email_type": "native"},
+        "email_type",
+        "must be SMTP (smtp), Microsoft Graph (graph) or Gmail API (gmail_api) with OAuth2",
+    ),
     (
         {"oauth_provider": None},
         "oauth_provider",

@@ -62,7 +62,7 @@ BAD_VALUES: list[tuple[str, Any]] = [
 STRING_FIELDS = [
     "from_address", "hostname", "username", "password", "tenant_id", "client_id", "client_secret",
     "scopes", "authorization_endpoint", "token_endpoint", "device_authorization_endpoint", "redirect_uri",
-    "admin_contacts", "daily_notice_time",
+    "admin_contacts", "daily_notice_time", "graph_endpoint", "gmail_endpoint",
 ]  # fmt: skip
 
 

@@ -11,18 +11,16 @@ address is ever read as an option.
 from __future__ import annotations
 
 import asyncio
-import copy
 from collections.abc import Sequence
 from contextlib import suppress
 from email.message import EmailMessage
-from email.utils import getaddresses
 
+from alertmail.adapters.header_recipients import addressed_to
 from alertmail.domain.settings import MailSettings
 from alertmail.errors import NativeTransportError, TransportError
 
 __all__ = ["NativeSession", "NativeTransport"]
 
-_RECIPIENT_HEADERS = ("To", "Cc", "Bcc")
 _OUTPUT_LIMIT = 500
 
 
@@ -42,7 +40,7 @@ class NativeTransport:
         return NativeSession(self, settings)
 
     async def send(self, message: EmailMessage, recipients: Sequence[str], settings: MailSettings) -> None:
-        addressed = _addressed_to(message, recipients)
+        addressed = addressed_to(message, recipients)
         # A pipe to sendmail carries Unix lines, whatever the message's policy (SMTP: CRLF).
         data = addressed.as_bytes(policy=addressed.policy.clone(linesep="\n"))
         command = [self._program, "-t", "-oi"]
@@ -81,31 +79,6 @@ class NativeTransport:
                 program=self._program,
                 exit_code=None,
             ) from exc
-
-
-def _addressed_to(message: EmailMessage, recipients: Sequence[str]) -> EmailMessage:
-    """The message with headers naming exactly `recipients`, as `sendmail -t` reads them."""
-    named = [address for _, address in getaddresses(_header_values(message)) if address]
-    wanted = {recipient.lower() for recipient in recipients}
-    strangers = sorted({address for address in named if address.lower() not in wanted})
-    if strangers:
-        raise ValueError(
-            "the message headers name addresses that are not recipients, and sendmail -t "
-            f"would deliver to them too: {', '.join(strangers)}"
-        )
-    known = {address.lower() for address in named}
-    missing = [recipient for recipient in recipients if recipient.lower() not in known]
-    if not missing:
-        return message
-    addressed = copy.deepcopy(message)  # the caller's message stays as it was
-    bcc = [str(value) for value in addressed.get_all("Bcc", [])]
-    del addressed["Bcc"]
-    addressed["Bcc"] = ", ".join([*bcc, *missing])
-    return addressed
-
-
-def _header_values(message: EmailMessage) -> list[str]:
-    return [str(value) for name in _RECIPIENT_HEADERS for value in message.get_all(name, [])]
 
 
 def _failure_detail(program: str, exit_code: int | None, output: bytes) -> str:

@@ -19,6 +19,7 @@ from alertmail.domain.evidence import Evidence, enhanced_code, gather
 from alertmail.domain.hints import hint_text
 from alertmail.domain.oauth_classification import oauth_log_message
 from alertmail.errors import (
+    ApiReplyError,
     ConnectRefusedError,
     ConnectTimeoutError,
     DnsError,
@@ -55,6 +56,8 @@ class Classification:
     # What a provider's support desk asks for: Microsoft's trace and correlation IDs and timestamp,
     # Google's error description, Exchange Online's server and its time stamp.
     support_details: dict[str, str] = field(default_factory=dict)
+    # Seconds the provider asked to wait (an API's Retry-After): the hold lasts exactly that long.
+    retry_after: float | None = None
 
 
 def classify(error: TransportError, *, purpose: str = "delivery") -> Classification:
@@ -74,11 +77,20 @@ def classify(error: TransportError, *, purpose: str = "delivery") -> Classificat
         rule=rule.name,
         smtp_code=found.code,
         enhanced_code=found.enhanced,
-        provider_code=error.provider_code if isinstance(error, OAuthError) else None,
+        provider_code=_provider_code(error),
         scope=rule.scope_for(found),
         provider=found.provider,
         support_details=support_details(error),
+        retry_after=error.retry_after if isinstance(error, ApiReplyError) else None,
     )
+
+
+def _provider_code(error: TransportError) -> str | None:
+    if isinstance(error, OAuthError):
+        return error.provider_code
+    if isinstance(error, ApiReplyError):
+        return error.code
+    return None
 
 
 def _hint(rule: Rule, found: Evidence, error: TransportError, purpose: str) -> str:
@@ -94,7 +106,10 @@ def _hint(rule: Rule, found: Evidence, error: TransportError, purpose: str) -> s
 
 
 def support_details(error: TransportError) -> dict[str, str]:
-    """The identifiers a provider's support asks for, from the OAuth error or the SMTP reply."""
+    """The identifiers a provider's support asks for, from the OAuth error, the API's answer (Graph's
+    request-id and date) or the SMTP reply."""
+    if isinstance(error, ApiReplyError):
+        return error.support_details()
     if isinstance(error, OAuthError):
         details = error.support_details()
         if error.description and not error.provider_code.startswith("AADSTS"):

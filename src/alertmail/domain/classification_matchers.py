@@ -55,6 +55,8 @@ class When:
     transient: bool | None = None  # OAuth: HTTP 429/5xx or a "try later" error
     exit_codes: tuple[int, ...] = ()
     certificate_invalid: bool | None = None
+    apis: tuple[str, ...] = ()  # a mail API's refusal: `graph`, `gmail_api`
+    http_statuses: tuple[int, ...] = ()
 
     def holds(self, found: Evidence) -> bool:
         return all(check(self, found) for check in _CHECKS)
@@ -101,6 +103,8 @@ def _numbers(when: When, found: Evidence) -> bool:
         (when.verify, found.verify_code),
         (when.ports, found.port),
         (when.exit_codes, found.exit_code),
+        (when.http_statuses, found.http_status),
+        (when.apis, found.api),
     )
     if when.certificate_invalid is not None and found.certificate_invalid != when.certificate_invalid:
         return False

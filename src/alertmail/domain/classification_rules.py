@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import socket
 
+from alertmail.domain.api_classification import API_RULES
 from alertmail.domain.classification_matchers import Rule, Scope, When
 from alertmail.domain.oauth_classification import OAUTH_RULES
 
@@ -56,6 +57,7 @@ _CONNECTION_LOST = r"connection (?:unexpectedly )?closed|reset by peer|disconnec
 
 # fmt: off
 RULES: tuple[Rule, ...] = (
+    *API_RULES,
     *OAUTH_RULES,
     # --- before a reply: the name, the connection, TLS -------------------------------------
     Rule("dns_resolver_failing", When(kind="dns", resolver=_RESOLVER_FAILING), "dns", True, RELAY, "dns_temporary"),

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from alertmail.errors import (
+    ApiReplyError,
     ConnectRefusedError,
     ConnectTimeoutError,
     DnsError,
@@ -48,7 +49,8 @@ class Evidence:
     """One failure, as facts. `kind` says which family it is:
 
     `reply` (the server answered an error), `dns`, `timeout`, `refused`, `tls`, `tls_unavailable`,
-    `oauth`, `native` (the local sendmail program) or `other` (a connection lost, a library refusal).
+    `oauth`, `api` (Microsoft Graph or the Gmail API refused), `native` (the local sendmail program)
+    or `other` (a connection lost, a library refusal).
     """
 
     kind: str
@@ -66,6 +68,7 @@ class Evidence:
     oauth_error: str = ""
     http_status: int | None = None
     exit_code: int | None = None
+    api: str = ""  # the mail API that refused: `graph` or `gmail_api`
 
     @property
     def reply_class(self) -> int | None:
@@ -117,6 +120,16 @@ def gather(error: TransportError) -> Evidence:
             provider_code=error.provider_code,
             oauth_error=error.error,
             http_status=error.http_status,
+        )
+    if isinstance(error, ApiReplyError):
+        return Evidence(
+            kind="api",
+            stage=error.stage,
+            text=" ".join(f"{error.code} {error.message}".split()).lower(),
+            provider="microsoft" if error.api == "graph" else "google",
+            provider_code=error.code,
+            http_status=error.http_status,
+            api=error.api,
         )
     if isinstance(error, NativeTransportError):
         return Evidence(kind="native", text=error.detail.lower(), exit_code=error.exit_code)

@@ -140,12 +140,15 @@ class AuthorizationRequest:
 
 
 def request_scopes(settings: MailSettings, grant: Grant) -> str:
-    """The scopes to ask for. App-only Microsoft sending has its fixed `.default` scope.
+    """The scopes to ask for. App-only Microsoft SMTP sending has its fixed `.default` scope; app-only
+    Graph sending the Graph endpoint's (`{graph_endpoint}/.default`, the preset's).
 
     For Microsoft and Google the sign-in also asks for `openid email`, so the token response names
     the account that signed in and a wrong account is caught before the first send fails.
     """
     if grant == "client_credentials":
+        if settings.email_type == "graph":
+            return settings.scopes or f"{settings.graph_endpoint}/.default"
         return MICROSOFT_APP_ONLY_SCOPE if settings.oauth_provider == "microsoft" else settings.scopes
     scopes = settings.scopes.split()
     if settings.oauth_provider in ("microsoft", "google"):

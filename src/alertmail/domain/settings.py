@@ -1,28 +1,37 @@
-"""The mail settings: one model, its validation, provider presets and the secret-free snapshot.
+"""The mail settings: building valid ones, updating them, and their secret-free views.
 
-`MailSettings` is always valid once built through `validate_settings()`; the untouched settings of a
-fresh install come from `MailSettings.unconfigured()`. Secrets are `SecretStr`, so a repr, a log line
-or a JSON dump of the model never shows them.
+`MailSettings` (settings_model.py) is always valid once built through `validate_settings()`; the
+untouched settings of a fresh install come from `MailSettings.unconfigured()`. The rules between
+fields are in settings_rules.py and the provider presets in settings_presets.py.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from collections.abc import Mapping
-from typing import Any, Literal
-from urllib.parse import urlsplit
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, ValidationInfo, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import ValidationError
 
-from alertmail.domain.addresses import AddressError, normalize_address
-from alertmail.domain.transport_security import endpoint_problem, sends_password_in_clear
+from alertmail.domain.settings_model import FIELD_NAMES, SECRET_FIELDS, EmailType, MailSettings
+from alertmail.domain.settings_presets import (
+    MICROSOFT_AUTHORIZE,
+    MICROSOFT_TOKEN,
+    PRESETS,
+    device_endpoint,
+    microsoft_device_endpoint,
+    preset_fill,
+)
+from alertmail.domain.settings_rules import API_TYPES, combination_problems
 from alertmail.errors import FieldError, SettingsValidationError
 
 __all__ = [
+    "API_TYPES",
     "FIELD_NAMES",
+    "MICROSOFT_AUTHORIZE",
+    "MICROSOFT_TOKEN",
+    "PRESETS",
     "SECRET_FIELDS",
+    "EmailType",
     "MailSettings",
     "apply_update",
     "device_endpoint",
@@ -31,294 +40,6 @@ __all__ = [
     "settings_snapshot",
     "validate_settings",
 ]
-
-EmailType = Literal["smtp", "native"]
-Encryption = Literal["none", "tls", "starttls"]
-AuthType = Literal["none", "basic", "oauth2"]
-OAuthProvider = Literal["microsoft", "google", "custom"]
-OAuthGrant = Literal["authorization_code", "client_credentials"]
-
-SECRET_FIELDS = frozenset({"password", "client_secret"})
-
-_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
-_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-_TENANT = re.compile(
-    r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-    r"|organizations|common|consumers|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)$"
-)
-
-MICROSOFT_AUTHORIZE = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize"
-MICROSOFT_TOKEN = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"  # noqa: S105
-MICROSOFT_DEVICE = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/devicecode"
-_MICROSOFT_LOGIN = "login.microsoftonline.com"
-# The login hosts of Microsoft's clouds: global, US Government, and China (21Vianet, old and new).
-_MICROSOFT_LOGIN_HOSTS = frozenset(
-    {
-        _MICROSOFT_LOGIN,
-        "login.microsoftonline.us",
-        "login.chinacloudapi.cn",
-        "login.partner.microsoftonline.cn",
-    }
-)
-_MICROSOFT_TOKEN_PATH = re.compile(r"^(?P<base>https?://[^/?#\s]+/[^/?#\s]+/oauth2/v2\.0/)token$")
-
-# What choosing a provider fills in; the admin may still edit what the seeds leave editable.
-PRESETS: dict[str, dict[str, Any]] = {
-    "microsoft": {
-        "hostname": "smtp.office365.com",
-        "port": 587,
-        "encryption": "starttls",
-        "scopes": "https://outlook.office.com/SMTP.Send offline_access",
-        # Exchange Online: 3 concurrent connections per mailbox, 30 messages a minute.
-        "max_connections": 3,
-        "messages_per_minute": 30,
-    },
-    "google": {
-        "hostname": "smtp.gmail.com",
-        "port": 587,
-        "encryption": "starttls",
-        "scopes": "https://mail.google.com/",
-        "authorization_endpoint": "https://accounts.google.com/o/oauth2/v2/auth",
-        "token_endpoint": "https://oauth2.googleapis.com/token",
-    },
-    "custom": {},
-}
-
-
-def _problem(kind: str, message: str) -> PydanticCustomError:
-    return PydanticCustomError(kind, message)
-
-
-class MailSettings(BaseModel):
-    """How mail leaves the box. Field names are the contract of the API, the CLI and import/export."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=False)
-
-    from_address: str = ""
-    email_type: EmailType = "smtp"
-    hostname: str = ""
-    port: int = 587
-    encryption: Encryption = "starttls"
-    auth_type: AuthType = "none"
-    username: str = ""
-    password: SecretStr | None = None
-    oauth_provider: OAuthProvider | None = None
-    tenant_id: str = ""
-    client_id: str = ""
-    client_secret: SecretStr | None = None
-    scopes: str = ""
-    authorization_endpoint: str = ""
-    token_endpoint: str = ""
-    device_authorization_endpoint: str = ""  # RFC 8628: sign in with a code (Microsoft: derived)
-    redirect_uri: str = ""
-    oauth_grant: OAuthGrant = "authorization_code"  # client_credentials: app-only, no sign-in
-    oauth_app_testing: bool = False  # Google: the app's publishing status is Testing (7-day tokens)
-    admin_contacts: list[str] = []
-    daily_notice: bool = False
-    daily_notice_time: str = "08:00"
-    send_test_on_save: bool = False
-    tls_trusted_ca: str = ""
-    connect_timeout: float = 30.0
-    allow_plaintext_auth: bool = False  # Basic auth without TLS: refused unless the admin says so
-    # Sending well: at most this many connections to the relay at once, and at most this many
-    # messages a minute (0: no limit). The Microsoft preset sets Exchange Online's 3 and 30.
-    max_connections: int = 3
-    messages_per_minute: int = 0
-
-    @classmethod
-    def unconfigured(cls) -> MailSettings:
-        """The settings of a fresh install: defaults, not yet valid for sending."""
-        return cls.model_construct()
-
-    # --- single fields -----------------------------------------------------------------------
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_line_breaks(cls, value: Any, info: ValidationInfo) -> Any:
-        # Header injection starts with a CR or LF in a value that ends up in a header or command.
-        # The PEM text of a CA is the one field made of lines, and it reaches no header. NUL is
-        # refused everywhere: PostgreSQL cannot store it, and no mail text may hold it.
-        texts = value if isinstance(value, list) else [value]
-        for text in texts:
-            raw = text.get_secret_value() if isinstance(text, SecretStr) else text
-            if isinstance(raw, str) and "\x00" in raw:
-                raise _problem("nul", "must not contain a NUL character")
-            if info.field_name != "tls_trusted_ca" and isinstance(raw, str) and ("\r" in raw or "\n" in raw):
-                raise _problem("line_break", "must not contain a line break (CR or LF)")
-        return value
-
-    @field_validator("from_address")
-    @classmethod
-    def _from_address(cls, value: str) -> str:
-        if not value:
-            raise _problem("missing", "is required: the address automatic messages are sent from")
-        return _email(value)
-
-    @field_validator("hostname")
-    @classmethod
-    def _hostname(cls, value: str) -> str:
-        return _host(value) if value else value
-
-    @field_validator("port")
-    @classmethod
-    def _port(cls, value: int) -> int:
-        if not 1 <= value <= 65535:
-            raise _problem("port", "must be a whole number from 1 to 65535")
-        return value
-
-    @field_validator("admin_contacts", mode="before")
-    @classmethod
-    def _split_contacts(cls, value: Any) -> Any:
-        # The UI and the CLI take them space-separated, as the seed says; commas are forgiven.
-        if isinstance(value, str):
-            return [part for part in re.split(r"[\s,;]+", value) if part]
-        return value
-
-    @field_validator("admin_contacts")
-    @classmethod
-    def _contacts(cls, value: list[str]) -> list[str]:
-        return list(dict.fromkeys(_email(address, named=True) for address in value))
-
-    @field_validator("daily_notice_time")
-    @classmethod
-    def _time(cls, value: str) -> str:
-        if not _TIME.match(value):
-            raise _problem("time", "must be a time of day as HH:MM, from 00:00 to 23:59")
-        return value
-
-    @field_validator("redirect_uri")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        # Alertmail's own callback in the admin's browser: no secret is sent to it.
-        if value and not re.match(r"^https?://[^\s/?#]+[^\s]*$", value):
-            raise _problem("url", "must be an http:// or https:// URL")
-        return value
-
-    @field_validator("authorization_endpoint", "token_endpoint", "device_authorization_endpoint")
-    @classmethod
-    def _endpoint(cls, value: str) -> str:
-        # The client secret and the grants travel to these: never in clear off this machine.
-        problem = endpoint_problem(value) if value else None
-        if problem:
-            raise _problem("url", problem)
-        return value
-
-    @field_validator("tenant_id")
-    @classmethod
-    def _tenant(cls, value: str) -> str:
-        if value and not _TENANT.match(value):
-            raise _problem("tenant", "must be a directory (tenant) ID such as a GUID or a domain name")
-        return value
-
-    @field_validator("tls_trusted_ca", mode="before")
-    @classmethod
-    def _ca(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.strip():
-            from cryptography import x509  # here: only a CA to check needs it loaded
-
-            try:
-                x509.load_pem_x509_certificates(value.encode())
-            except ValueError:
-                raise _problem("pem", "must be one or more PEM certificates") from None
-        return value
-
-    @field_validator("connect_timeout")
-    @classmethod
-    def _timeout(cls, value: float) -> float:
-        if not 1 <= value <= 600:
-            raise _problem("timeout", "must be a number of seconds from 1 to 600")
-        return value
-
-    @field_validator("max_connections")
-    @classmethod
-    def _connections(cls, value: int) -> int:
-        if not 1 <= value <= 20:
-            raise _problem("connections", "must be a whole number from 1 to 20")
-        return value
-
-    @field_validator("messages_per_minute")
-    @classmethod
-    def _rate(cls, value: int) -> int:
-        if not 0 <= value <= 100_000:
-            raise _problem("rate", "must be a whole number from 0 (no limit) to 100000")
-        return value
-
-
-def _combination_problems(s: MailSettings) -> list[tuple[str, str]]:
-    found: list[tuple[str, str]] = []
-    if s.email_type == "smtp" and not s.hostname:
-        found.append(("hostname", "is required when the E-mail Type is SMTP"))
-    if s.auth_type == "oauth2":
-        if s.email_type != "smtp":
-            found.append(("email_type", "must be SMTP (smtp): OAuth2 works only with an SMTP relay"))
-        if s.oauth_provider is None:
-            found.append(
-                (
-                    "oauth_provider",
-                    "is required with OAuth2: Microsoft 365 (microsoft), Google (google) or Custom (custom)",
-                )
-            )
-        if not s.client_id:
-            found.append(("client_id", "is required with OAuth2"))
-        if s.oauth_provider == "microsoft" and not s.tenant_id:
-            found.append(("tenant_id", "is required for Microsoft 365"))
-        for field in ("authorization_endpoint", "token_endpoint", "scopes"):
-            if not getattr(s, field):
-                found.append((field, "is required with OAuth2"))
-        if not s.username:
-            found.append(("username", "is required with OAuth2: the mailbox that sends"))
-        if s.encryption == "none":
-            found.append(
-                ("encryption", "must be TLS or STARTTLS with OAuth2: an access token never crosses in clear")
-            )
-        found.extend(_grant_problems(s))
-    if sends_password_in_clear(s) and not s.allow_plaintext_auth:
-        found.append(("encryption", "must be tls or starttls with a password; or set allow_plaintext_auth"))
-    if s.auth_type == "basic" and s.email_type == "smtp":
-        if not s.username:
-            found.append(("username", "is required with username and password authentication"))
-        if s.password is None or not s.password.get_secret_value():
-            found.append(("password", "is required with username and password authentication"))
-    return found
-
-
-def _grant_problems(s: MailSettings) -> list[tuple[str, str]]:
-    if s.oauth_grant != "client_credentials":
-        return []
-    found: list[tuple[str, str]] = []
-    if s.oauth_provider == "google":
-        found.append(("oauth_grant", "App-only (client_credentials) is not available for Google SMTP"))
-    if s.client_secret is None or not s.client_secret.get_secret_value():
-        found.append(("client_secret", "is required for app-only (client_credentials) sending"))
-    return found
-
-
-FIELD_NAMES: tuple[str, ...] = tuple(MailSettings.model_fields)
-
-
-def _email(value: str, *, named: bool = False) -> str:
-    try:
-        return normalize_address(value)
-    except AddressError as exc:
-        which = f"{value!r} " if named else ""
-        raise _problem("email", f"{which}is not a valid e-mail address ({exc})") from None
-
-
-def _host(value: str) -> str:
-    candidate = value.strip("[]")
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        pass
-    labels = value.rstrip(".").split(".")
-    if len(value) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
-        raise _problem("hostname", "must be a host name or an IP address")
-    if labels[-1].isdigit():
-        raise _problem("hostname", "must be a host name or an IP address")
-    return value.lower()
-
-
-# --- building and updating ---------------------------------------------------------------------
 
 
 def validate_settings(data: Mapping[str, Any]) -> MailSettings:
@@ -330,7 +51,7 @@ def validate_settings(data: Mapping[str, Any]) -> MailSettings:
         settings = MailSettings.model_validate(dict(data))
     except ValidationError as exc:
         raise SettingsValidationError(_field_errors(exc) + _combination_errors(data, exc)) from None
-    extra = _combination_problems(settings)
+    extra = combination_problems(settings)
     if extra:
         raise SettingsValidationError([FieldError(f, m) for f, m in extra])
     return settings
@@ -345,7 +66,7 @@ def _combination_errors(data: Mapping[str, Any], exc: ValidationError) -> list[F
         partial = MailSettings.model_validate(good)
     except ValidationError:
         return []  # a field valid alone but missing here (from_address): its own error is reported
-    return [FieldError(f, m) for f, m in _combination_problems(partial) if f not in bad]
+    return [FieldError(f, m) for f, m in combination_problems(partial) if f not in bad]
 
 
 def _field_errors(exc: ValidationError) -> list[FieldError]:
@@ -380,91 +101,8 @@ def apply_update(current: MailSettings, changes: Mapping[str, Any]) -> MailSetti
         if name in SECRET_FIELDS and value in (None, ""):
             continue
         merged[name] = value
-    merged.update(_preset_fill(current, merged, changes))
+    merged.update(preset_fill(current, merged, changes))
     return validate_settings(merged)
-
-
-def _preset_fill(
-    current: MailSettings, merged: Mapping[str, Any], changes: Mapping[str, Any]
-) -> dict[str, Any]:
-    provider = merged.get("oauth_provider")
-    if merged.get("auth_type") != "oauth2" or provider not in PRESETS:
-        return {}
-    newly_chosen = provider != current.oauth_provider or current.auth_type != "oauth2"
-    fill: dict[str, Any] = {}
-    preset = dict(PRESETS[provider])
-    if provider == "microsoft":
-        preset |= _microsoft_endpoints(merged.get("tenant_id") or "", str(merged.get("token_endpoint") or ""))
-    for name, value in preset.items():
-        follows_tenant = provider == "microsoft" and name.endswith("_endpoint")
-        # Only an empty field is filled: 0 is a choice (Microsoft's messages_per_minute=0, no limit).
-        if name not in changes and (newly_chosen or follows_tenant or merged.get(name) in (None, "")):
-            fill[name] = value
-    if newly_chosen:
-        fill |= _left_by_previous_preset(current, preset, changes)
-    if provider in ("microsoft", "google") and "email_type" not in changes:
-        fill["email_type"] = "smtp"
-    if provider == "microsoft" and "device_authorization_endpoint" not in changes:
-        # Beside the token endpoint in force: the same login host (a sovereign cloud's) and tenant.
-        token_endpoint = fill.get("token_endpoint", merged.get("token_endpoint"))
-        fill["device_authorization_endpoint"] = microsoft_device_endpoint(str(token_endpoint or ""))
-    return fill
-
-
-def _microsoft_endpoints(tenant: str, token_endpoint: str) -> dict[str, str]:
-    """Microsoft's endpoints for `tenant`, on the login host the token endpoint already uses when
-    it is one of Microsoft's clouds (login.microsoftonline.us stays .us), else the global one."""
-    host = urlsplit(token_endpoint).hostname or "" if token_endpoint else ""
-    login = host if host in _MICROSOFT_LOGIN_HOSTS else _MICROSOFT_LOGIN
-    endpoints = {
-        "authorization_endpoint": MICROSOFT_AUTHORIZE,
-        "token_endpoint": MICROSOFT_TOKEN,
-        "device_authorization_endpoint": MICROSOFT_DEVICE,
-    }
-    return {
-        name: url.format(tenant=tenant or "{tenant}").replace(_MICROSOFT_LOGIN, login, 1)
-        for name, url in endpoints.items()
-    }
-
-
-def microsoft_device_endpoint(token_endpoint: str) -> str:
-    """Microsoft's device authorization endpoint beside `token_endpoint`: `.../{tenant}/oauth2/v2.0/
-    devicecode` on the same host, so a sovereign cloud's login host is kept; "" for another shape."""
-    found = _MICROSOFT_TOKEN_PATH.match(token_endpoint)
-    return found.group("base") + "devicecode" if found else ""
-
-
-def device_endpoint(settings: MailSettings) -> str:
-    """Where a device sign-in starts: the setting, or for Microsoft the one beside its token endpoint
-    (settings saved before the setting existed have it empty)."""
-    if settings.device_authorization_endpoint:
-        return settings.device_authorization_endpoint
-    if settings.oauth_provider == "microsoft":
-        return microsoft_device_endpoint(settings.token_endpoint)
-    return ""
-
-
-def _preset_of(settings: MailSettings) -> dict[str, Any]:
-    if settings.auth_type != "oauth2" or settings.oauth_provider not in PRESETS:
-        return {}
-    preset = dict(PRESETS[settings.oauth_provider])
-    if settings.oauth_provider == "microsoft":
-        preset |= _microsoft_endpoints(settings.tenant_id, settings.token_endpoint)
-        preset["device_authorization_endpoint"] = microsoft_device_endpoint(settings.token_endpoint)
-    return preset
-
-
-def _left_by_previous_preset(
-    current: MailSettings, preset: Mapping[str, Any], changes: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Switching provider clears what the previous provider's preset filled and the new one does
-    not (Microsoft's host and endpoints never linger under Custom); values the admin typed stay."""
-    defaults = MailSettings.model_fields
-    return {
-        name: defaults[name].default
-        for name, value in _preset_of(current).items()
-        if name not in preset and name not in changes and getattr(current, name) == value
-    }
 
 
 def _plain(settings: MailSettings) -> dict[str, Any]:
@@ -477,8 +115,11 @@ def settings_snapshot(settings: MailSettings) -> dict[str, Any]:
     """What Mail Server Logs keep of the settings in force: never a secret.
 
     Basic entries: hostname, port, username, encryption. OAuth entries add tenant ID, client ID and
-    redirect URI, as the seed lists them.
+    redirect URI, as the seed lists them. Graph and Gmail API entries name the API's endpoint and
+    the mailbox instead of a relay.
     """
+    if settings.email_type in API_TYPES:
+        return _api_snapshot(settings)
     snapshot: dict[str, Any] = {
         "email_type": settings.email_type,
         "auth_type": settings.auth_type,
@@ -497,6 +138,24 @@ def settings_snapshot(settings: MailSettings) -> dict[str, Any]:
             "redirect_uri": settings.redirect_uri,
         }
     return snapshot
+
+
+def _api_snapshot(settings: MailSettings) -> dict[str, Any]:
+    endpoint = settings.graph_endpoint if settings.email_type == "graph" else settings.gmail_endpoint
+    field = "graph_endpoint" if settings.email_type == "graph" else "gmail_endpoint"
+    return {
+        "email_type": settings.email_type,
+        "auth_type": settings.auth_type,
+        field: endpoint,
+        "username": settings.username,
+        "from_address": settings.from_address,
+        "oauth_provider": settings.oauth_provider,
+        "oauth_grant": settings.oauth_grant,
+        "tenant_id": settings.tenant_id,
+        "client_id": settings.client_id,
+        "token_endpoint": settings.token_endpoint,
+        "redirect_uri": settings.redirect_uri,
+    }
 
 
 def public_view(settings: MailSettings) -> dict[str, Any]:

@@ -38,6 +38,7 @@ __all__ = [
     "Submission",
     "SubmissionError",
     "SubmissionSource",
+    "TooLargeForApiError",
     "prepare_for_relay",
     "prepare_submission",
     "valid_recipient",
@@ -78,6 +79,13 @@ class MessageTooLargeError(InvalidMessageError):
         self.size = size
         self.limit = limit
         super().__init__(f"the message is larger than the limit of {limit} bytes")
+
+
+class TooLargeForApiError(InvalidMessageError):
+    """The E-mail Type's API would refuse a message this large (Microsoft Graph: about 4 MB encoded)."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from alertmail.domain.outbox import OutboxMessage, RetryPolicy, WaitingFor
 from alertmail.domain.ports import DeliveryObserver, MailTransport, OutboxRepository, SettingsRepository
 from alertmail.domain.records import StoredSettings
-from alertmail.domain.settings import MailSettings
+from alertmail.domain.settings import API_TYPES, MailSettings
 from alertmail.services.clock import Clock, utc_now
 from alertmail.services.delivery_lanes import Attempt, Lane, Lanes, close_lane
 from alertmail.services.delivery_leases import LeaseKeeper
@@ -261,7 +261,8 @@ class DeliveryWorker:
 
 
 def _sendable(settings: MailSettings) -> bool:
-    return bool(settings.from_address) and (settings.email_type == "native" or bool(settings.hostname))
+    relayless = settings.email_type in ("native", *API_TYPES)  # no SMTP host to name
+    return bool(settings.from_address) and (relayless or bool(settings.hostname))
 
 
 def _as_exception(error: BaseException) -> Exception:

@@ -23,7 +23,7 @@ from alertmail.domain.outbox import OutboxMessage
 from alertmail.domain.ports import MailSession, MailTransport
 from alertmail.domain.settings import MailSettings
 from alertmail.domain.submission import prepare_for_relay
-from alertmail.errors import SmtpReplyError, TransportError
+from alertmail.errors import ApiReplyError, SmtpReplyError, TransportError
 
 __all__ = ["Attempt", "Lane", "Lanes", "affects_whole_relay", "close_lane", "email_for"]
 
@@ -38,8 +38,13 @@ def affects_whole_relay(error: TransportError, classification: Classification) -
     Yes for 421 at any stage, and for whatever fails before a message's envelope (connecting, TLS,
     the greeting, EHLO, the login, tokens, the local MTA). At MAIL FROM, RCPT and after DATA, yes
     when the classification's scope is the relay (throttling, a sending quota, a refused sender or
-    login); a reply about one recipient or one message never holds the relay.
+    login); a reply about one recipient or one message never holds the relay. A mail API's refusal
+    holds the relay when its classification's scope is the relay.
     """
+    if isinstance(error, ApiReplyError):
+        # A mail API takes or refuses each message whole: its rule says whether the next one
+        # would fare the same (a permission, a throttled mailbox) or not (a message too large).
+        return classification.scope is Scope.RELAY
     if isinstance(error, SmtpReplyError) and error.code == 421:
         return True
     if not (isinstance(error, SmtpReplyError) and error.stage in _MESSAGE_STAGES):

@@ -73,6 +73,7 @@ class _Failure:
     category: str
     retryable: bool
     reason: str
+    retry_after: float | None = None  # seconds the provider asked to wait
 
 
 class Outcomes:
@@ -190,7 +191,13 @@ class Outcomes:
         attempts: int | None = None,
     ) -> FailureDecision:
         await self._sending.record_failure(error, classification, settings, context=context_of(message))
-        failure = _Failure(message, classification.category, classification.retryable, classification.message)
+        failure = _Failure(
+            message,
+            classification.category,
+            classification.retryable,
+            classification.message,
+            classification.retry_after,
+        )
         return await self._settle_failure(failure, now, attempts=attempts)
 
     async def _settle_failure(
@@ -198,6 +205,9 @@ class Outcomes:
     ) -> FailureDecision:
         message = failure.message
         decision = self._decide(failure.retryable, failure.category, message, now, attempts)
+        if decision.status == "retry_wait" and failure.retry_after is not None:
+            # The provider said how long (Retry-After): exactly that, no backoff, no jitter.
+            decision = FailureDecision("retry_wait", now + timedelta(seconds=failure.retry_after))
         applied = await self._outbox.mark_failed(
             message.id,
             self._owner,

@@ -12,12 +12,15 @@ import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 
+from alertmail.domain.mail_api import graph_size_problem
 from alertmail.domain.outbox import OutboxMessage, RetryPolicy, new_outbox_message
 from alertmail.domain.ports import OutboxRepository, SettingsRepository
+from alertmail.domain.settings import MailSettings
 from alertmail.domain.submission import (
     LOCAL_SUBMISSION_EVENT_TYPE,
     MessageTooLargeError,
     SubmissionSource,
+    TooLargeForApiError,
     prepare_submission,
 )
 from alertmail.services.clock import Clock, utc_now
@@ -70,7 +73,8 @@ class LocalSubmissionService:
         """
         if len(raw) > self._max_bytes:
             raise MessageTooLargeError(len(raw), self._max_bytes)
-        from_address = (await self._settings.load()).settings.from_address
+        settings = (await self._settings.load()).settings
+        from_address = settings.from_address
         now = self._clock()
         submission = prepare_submission(
             raw,
@@ -81,6 +85,7 @@ class LocalSubmissionService:
             from_address=from_address,
             now=now,
         )
+        _check_api_size(settings, submission.raw)
         queued = new_outbox_message(
             event_type=LOCAL_SUBMISSION_EVENT_TYPE,
             recipients=submission.recipients,
@@ -106,3 +111,14 @@ class LocalSubmissionService:
             stored.message_id,
         )
         return stored
+
+
+def _check_api_size(settings: MailSettings, raw: str) -> None:
+    """Refuse now what Microsoft Graph would refuse at every attempt: never queued to die."""
+    if settings.email_type != "graph":
+        return
+    # As sent: UTF-8, lines ending in CRLF (the stored text ends them in LF).
+    size = len(raw.encode("utf-8")) + raw.count("\n") - raw.count("\r\n")
+    problem = graph_size_problem(size)
+    if problem is not None:
+        raise TooLargeForApiError(problem)

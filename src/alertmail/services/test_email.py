@@ -13,7 +13,7 @@ from alertmail.domain.classification import Classification
 from alertmail.domain.message import build_message
 from alertmail.domain.ports import AdministratorRepository, SettingsRepository
 from alertmail.domain.records import Administrator
-from alertmail.domain.settings import MailSettings, apply_update
+from alertmail.domain.settings import API_TYPES, MailSettings, apply_update
 from alertmail.errors import (
     AdministratorEmailMissingError,
     FieldError,
@@ -132,6 +132,15 @@ def _checked_address(address: str) -> str:
 def _summary(settings: MailSettings) -> list[tuple[str, str]]:
     if settings.email_type == "native":
         return [("E-mail Type", "Native (local sendmail)")]
+    if settings.email_type in API_TYPES:
+        graph = settings.email_type == "graph"
+        grant = "App-only" if settings.oauth_grant == "client_credentials" else "Signed-in mailbox"
+        return [
+            ("E-mail Type", "Microsoft Graph" if graph else "Gmail API"),
+            ("Endpoint", settings.graph_endpoint if graph else settings.gmail_endpoint),
+            ("Mailbox", settings.username),
+            ("Authentication", f"OAuth2 ({grant})"),
+        ]
     return [
         ("E-mail Type", "SMTP"),
         ("Relay", f"{settings.hostname}:{settings.port}"),

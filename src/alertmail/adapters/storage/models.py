@@ -123,6 +123,8 @@ class MailSettingsRow(Base):
     max_connections: Mapped[int] = mapped_column(Integer, server_default="3")
     messages_per_minute: Mapped[int] = mapped_column(Integer, server_default="0")
     allow_plaintext_auth: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    graph_endpoint: Mapped[str] = mapped_column(Text, server_default="https://graph.microsoft.com")
+    gmail_endpoint: Mapped[str] = mapped_column(Text, server_default="https://gmail.googleapis.com")
     version: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_by: Mapped[str] = mapped_column(Text)

@@ -33,7 +33,7 @@ class MailSettingsUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_omit_not_null)
 
     from_address: str | None = None
-    email_type: Literal["smtp", "native"] | None = None
+    email_type: Literal["smtp", "native", "graph", "gmail_api"] | None = None
     hostname: str | None = None
     port: int | None = None
     encryption: Literal["none", "tls", "starttls"] | None = None
@@ -60,6 +60,8 @@ class MailSettingsUpdate(BaseModel):
     max_connections: int | None = None
     messages_per_minute: int | None = None
     allow_plaintext_auth: bool | None = None
+    graph_endpoint: str | None = None
+    gmail_endpoint: str | None = None
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)

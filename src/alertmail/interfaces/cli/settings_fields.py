@@ -8,15 +8,16 @@ __all__ = ["FIELD_HELP", "fields_epilog"]
 
 FIELD_HELP = {
     "from_address": "the address automatic messages are sent from",
-    "email_type": "smtp (a relay server) or native (this machine's sendmail)",
+    "email_type": "smtp (a relay server), native (this machine's sendmail), graph (Microsoft Graph "
+    "sendMail) or gmail_api (the Gmail API); graph and gmail_api choose oauth2 and its provider",
     "hostname": "the SMTP relay's host name or IP address",
     "port": "the relay's port, 1-65535 (587 for STARTTLS, 465 for TLS, 25 for none)",
     "encryption": "none, tls or starttls",
     "auth_type": "none, basic (username and password) or oauth2",
-    "username": "the relay account; with OAuth2, the mailbox that sends",
+    "username": "the relay account; with OAuth2, Graph or the Gmail API, the mailbox that sends",
     "password": "the relay password (write-only; password=- reads it from standard input)",
     "oauth_provider": "microsoft, google or custom; choosing one fills its recommended values",
-    "tenant_id": "Microsoft 365: the directory (tenant) ID or domain",
+    "tenant_id": "Microsoft 365: the directory (tenant) ID or domain; the token endpoint follows it",
     "client_id": "the OAuth2 application (client) ID",
     "client_secret": "the OAuth2 client secret value (write-only; client_secret=- reads standard input)",
     "scopes": "OAuth2 scopes, separated by spaces",
@@ -25,7 +26,8 @@ FIELD_HELP = {
     "device_authorization_endpoint": "the provider's device authorization URL, to sign in with a code "
     "(oauth sign-in --device); Microsoft: filled in beside the token URL",
     "redirect_uri": "the callback registered with the provider; empty: ALERTMAIL_PUBLIC_URL's",
-    "oauth_grant": "authorization_code (sign in as the mailbox) or client_credentials (app-only)",
+    "oauth_grant": "authorization_code (sign in as the mailbox) or client_credentials (app-only: "
+    "SMTP.SendAsApp over SMTP, the Application permission Mail.Send over Graph)",
     "oauth_app_testing": "true when the Google app is in Testing (its sign-ins last 7 days)",
     "admin_contacts": "addresses that receive alerts, separated by spaces",
     "daily_notice": "true to send a daily notice that alert e-mail still works",
@@ -36,6 +38,9 @@ FIELD_HELP = {
     "max_connections": "connections to the relay at once, 1-20",
     "messages_per_minute": "at most this many messages a minute, 0 for no limit",
     "allow_plaintext_auth": "true to allow Basic authentication without TLS (default false)",
+    "graph_endpoint": "Microsoft Graph's base URL: https://graph.microsoft.com (default), "
+    "https://graph.microsoft.us or https://microsoftgraph.chinacloudapi.cn",
+    "gmail_endpoint": "the Gmail API's base URL (default https://gmail.googleapis.com)",
 }
 
 

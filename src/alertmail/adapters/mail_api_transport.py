@@ -1,0 +1,207 @@
+"""Delivery through a mail API over HTTPS: Microsoft Graph `sendMail` and the Gmail API `messages/send`.
+
+The message alertmail built is sent as it is, as MIME (Message-ID, both parts and every header
+kept); only recipients its headers do not name are added as Bcc, since both APIs take the
+recipients from the headers. The API accepts or refuses the whole message: every recipient shares
+the outcome.
+
+An access token is asked of the token service right before each request (it refreshes ahead of
+expiry, under its locks); a 401 gets one fresh token and one more try before it counts. At most
+`MAILBOX_CONCURRENCY` (4) requests per mailbox are in flight in this process, Graph's limit.
+httpx's and the socket layer's exceptions are translated here, the one place that knows them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from typing import TYPE_CHECKING
+from urllib.parse import quote, urlsplit
+
+from alertmail.adapters.header_recipients import addressed_to
+from alertmail.adapters.smtp_errors import Where, translate
+from alertmail.domain.mail_api import (
+    MAILBOX_CONCURRENCY,
+    api_error,
+    gmail_request_body,
+    graph_request_body,
+)
+from alertmail.domain.ports import AccessTokenSource
+from alertmail.domain.settings import MailSettings
+from alertmail.errors import AlertmailError, ApiReplyError, TransportError
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["ApiRequest", "MailApiSession", "MailApiTransport", "gmail_request", "graph_request"]
+
+_READ_TIMEOUT = 60.0  # seconds for the API to answer once connected (a 4 MB upload included)
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """One send request: where it goes, its body and content type. Holds no token."""
+
+    url: str
+    body: bytes
+    content_type: str
+
+
+def graph_request(mime: bytes, settings: MailSettings) -> ApiRequest:
+    """`POST {graph_endpoint}/v1.0/users/{mailbox}/sendMail`, the MIME message base64 as text/plain."""
+    mailbox = quote(settings.username, safe="@")
+    url = f"{settings.graph_endpoint}/v1.0/users/{mailbox}/sendMail"
+    return ApiRequest(url, graph_request_body(mime), "text/plain")
+
+
+def gmail_request(mime: bytes, settings: MailSettings) -> ApiRequest:
+    """`POST {gmail_endpoint}/gmail/v1/users/me/messages/send` with `{"raw": base64url(MIME)}`."""
+    url = f"{settings.gmail_endpoint}/gmail/v1/users/me/messages/send"
+    return ApiRequest(url, gmail_request_body(mime), "application/json")
+
+
+RequestBuilder = Callable[[bytes, MailSettings], ApiRequest]
+
+
+class MailApiTransport:
+    """Implements the `MailTransport` port for one API (`graph` or `gmail_api`).
+
+    `transport` lets a test route requests elsewhere (an httpx transport); production uses the
+    network, with the system's trust store plus the configured Trusted CA.
+    """
+
+    def __init__(
+        self,
+        api: str,
+        build: RequestBuilder,
+        *,
+        tokens: AccessTokenSource,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.api = api
+        self._build = build
+        self._tokens = tokens
+        self._clock = clock
+        self._transport = transport
+        self._mailboxes: dict[tuple[str, str], asyncio.Semaphore] = {}
+
+    async def send(self, message: EmailMessage, recipients: Sequence[str], settings: MailSettings) -> None:
+        session = await self.open_session(settings)
+        try:
+            await session.send(message, recipients)
+        finally:
+            await session.close()
+
+    async def open_session(self, settings: MailSettings) -> MailApiSession:
+        """An HTTP client for these settings; no request is made until the first message."""
+        context = await asyncio.to_thread(_tls_context, settings.tls_trusted_ca)
+        return MailApiSession(self, settings, self._client(settings, context))
+
+    def _client(self, settings: MailSettings, context: ssl.SSLContext) -> httpx.AsyncClient:
+        import httpx  # here: a box that sends over SMTP never loads it for sending
+
+        timeout = httpx.Timeout(_READ_TIMEOUT, connect=settings.connect_timeout)
+        # No redirect is followed: a bearer token goes to the configured endpoint and nowhere else.
+        return httpx.AsyncClient(
+            timeout=timeout, verify=context, transport=self._transport, follow_redirects=False
+        )
+
+    def mailbox_slots(self, settings: MailSettings) -> asyncio.Semaphore:
+        key = (self._endpoint(settings), settings.username.lower())
+        if key not in self._mailboxes:
+            self._mailboxes[key] = asyncio.Semaphore(MAILBOX_CONCURRENCY)
+        return self._mailboxes[key]
+
+    def _endpoint(self, settings: MailSettings) -> str:
+        return settings.graph_endpoint if self.api == "graph" else settings.gmail_endpoint
+
+    async def post(self, client: httpx.AsyncClient, message: EmailMessage, settings: MailSettings) -> None:
+        """Send one message: a token, the request, and once more with a fresh token after a 401."""
+        request = self._build(message.as_bytes(policy=message.policy.clone(linesep="\r\n")), settings)
+        async with self.mailbox_slots(settings):
+            token = await self._tokens.access_token(settings)
+            try:
+                await self._request(client, request, token, settings)
+            except ApiReplyError as refused:
+                if refused.http_status != 401:
+                    raise
+                # The API refused a token we hold (expired early, revoked, another audience): one
+                # fresh token, one more try; if that fails too, the refusal is about the account.
+                fresh = await self._tokens.access_token(settings, force_refresh=True)
+                await self._request(client, request, fresh, settings)
+        await self._tokens.token_accepted(settings)
+
+    async def _request(
+        self, client: httpx.AsyncClient, request: ApiRequest, token: str, settings: MailSettings
+    ) -> None:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": request.content_type}
+        with self._translated(request.url, settings):
+            response = await client.post(request.url, content=request.body, headers=headers)
+            if response.is_success:
+                return
+            text = (await response.aread()).decode("utf-8", errors="replace")[:20_000]
+        raise api_error(
+            self.api,
+            response.status_code,
+            text,
+            dict(response.headers),
+            now=self._clock(),
+            host=urlsplit(request.url).hostname,
+        )
+
+    @contextmanager
+    def _translated(self, url: str, settings: MailSettings) -> Iterator[None]:
+        import httpx
+
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            yield
+        except AlertmailError:
+            raise
+        except (httpx.HTTPError, OSError) as exc:
+            stage = "connect" if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout) else "api"
+            where = Where(parts.hostname or "", port, settings.connect_timeout, stage)
+            raise translate(exc, where) from exc
+
+
+class MailApiSession:
+    """An open HTTP client that sends message after message through the API."""
+
+    def __init__(
+        self, transport: MailApiTransport, settings: MailSettings, client: httpx.AsyncClient
+    ) -> None:
+        self._transport = transport
+        self._settings = settings
+        self._client = client
+
+    @property
+    def usable(self) -> bool:
+        return not self._client.is_closed
+
+    async def send(self, message: EmailMessage, recipients: Sequence[str]) -> dict[str, TransportError]:
+        """The API takes the message for every recipient or refuses it for all: none refused alone.
+
+        A message whose headers name an address that is not a recipient raises ValueError: the
+        API would deliver to it too."""
+        addressed = addressed_to(message, recipients)
+        await self._transport.post(self._client, addressed, self._settings)
+        return {}
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def _tls_context(trusted_ca_pem: str) -> ssl.SSLContext:
+    """The system trust store plus the configured CA; hostname checked, TLS 1.2 at least."""
+    context = ssl.create_default_context()
+    if trusted_ca_pem.strip():
+        context.load_verify_locations(cadata=trusted_ca_pem)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
