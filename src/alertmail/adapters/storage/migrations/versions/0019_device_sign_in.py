@@ -1,7 +1,7 @@
 """Sign in with a code (RFC 8628): the device authorization endpoint, and the one device sign-in.
 
 Revision ID: 0019
-Revises: 0014
+Revises: 0018
 Create Date: 2026-12-04
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0019"
-down_revision: str | None = "0014"
+down_revision: str | None = "0018"
 branch_labels: str | None = None
 depends_on: str | None = None
 
