@@ -22,6 +22,7 @@ from tests.support.oauth_settings import (
     browse,
     callback_path,
     google_settings,
+    microsoft_app_only_at,
     microsoft_settings,
     token_repository,
 )
@@ -204,7 +205,9 @@ async def test_google_tokens_are_checked_through_token_info(api: Api, provider_f
     assert body["claims"]["source"] == "google_token_info"
     assert "https://mail.google.com/" in body["claims"]["delegated"]
     [info] = [request for request in provider_fake.requests if request.path == "/tokeninfo"]
-    assert info.query["access_token"].startswith("ya29.")
+    # The token as a Bearer credential, never in the URL (which HTTP clients log).
+    assert info.method == "POST" and info.query == {}
+    assert info.headers["authorization"].startswith("Bearer ya29.")
 
 
 async def test_a_google_token_without_the_mail_scope_is_reported(
@@ -219,34 +222,29 @@ async def test_a_google_token_without_the_mail_scope_is_reported(
     assert finding["code"] == "missing_permission" and "https://mail.google.com/" in finding["message"]
 
 
+async def test_a_token_google_no_longer_knows_is_reported_and_logged(
+    api: Api, provider_fake: ProviderFake
+) -> None:
+    await configure(api, google_settings(provider_fake))
+    await sign_in(api)
+    provider_fake.revoke_access_tokens()
+
+    body = await verify(api, 502)
+
+    [finding] = body["findings"]
+    assert finding["code"] == "token_refused" and "invalid_token" in finding["message"]
+    [entry] = await oauth_log_entries(api)
+    assert entry["hint"] == finding["fix"] and entry["context"] == "OAuth2 verify"
+
+
 # --- the real OAuth server: an RFC 9068 JWT with the client's granted roles -------------------------------
-
-
-async def real_server_settings(oauth_server: OAuthServer, roles: list[str], sink: SmtpSink) -> dict[str, Any]:
-    client = await oauth_server.register_client(
-        [], grant_types=["client_credentials"], roles=roles, auth_method="client_secret_post"
-    )
-    return {
-        "from_address": "relay@contoso.com",
-        "hostname": sink.host,
-        "port": sink.port,
-        "auth_type": "oauth2",
-        "oauth_provider": "microsoft",
-        "oauth_grant": "client_credentials",
-        "tenant_id": TENANT_ID,
-        "client_id": client.client_id,
-        "client_secret": client.client_secret,
-        "authorization_endpoint": oauth_server.authorization_endpoint,
-        "token_endpoint": oauth_server.token_endpoint,
-        "username": "relay@contoso.com",
-    }
 
 
 @pytest.mark.parametrize(("roles", "status"), [([], 502), (["SMTP.SendAsApp"], 200)])
 async def test_the_real_oauth_server_token_is_checked_for_its_roles(
     api: Api, oauth_server: OAuthServer, smtp_server: SmtpSink, roles: list[str], status: int
 ) -> None:
-    await configure(api, await real_server_settings(oauth_server, roles, smtp_server))
+    await configure(api, await microsoft_app_only_at(oauth_server, smtp_server, roles))
 
     body = await verify(api, status)
 
