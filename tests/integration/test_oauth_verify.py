@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 
 from alertmail.domain import messages
+from alertmail.domain.settings import MailSettings
 from tests.support.app import Api
 from tests.support.leaks import find_leaks, needles_for
 from tests.support.oauth_server import OAuthServer
 from tests.support.oauth_settings import (
+    CLIENT_ID,
     CLIENT_SECRET,
     TENANT_ID,
     browse,
@@ -191,6 +193,45 @@ async def test_verify_before_any_sign_in_says_to_sign_in(api: Api, provider_fake
     body = await verify(api, 502)
 
     assert body["failure"]["category"] == "oauth" and "sign" in body["failure"]["hint"].lower()
+
+
+# --- Microsoft Graph (E-mail Type `graph`, from its own branch): Mail.Send in `roles` ---------------
+
+GRAPH_TYPE_MISSING = "graph_endpoint" not in MailSettings.model_fields
+
+
+@pytest.mark.skipif(GRAPH_TYPE_MISSING, reason="runs once the E-mail Type graph (issue #15 item 1) is merged")
+@pytest.mark.parametrize(("roles", "status"), [([], 502), (["Mail.Send"], 200)])
+async def test_graph_app_only_needs_mail_send_in_roles_before_anything_is_sent(
+    api: Api, provider_fake: ProviderFake, roles: list[str], status: int
+) -> None:
+    provider_fake.jwt_access_tokens = True
+    provider_fake.app_roles = roles
+    graph = {
+        "from_address": provider_fake.account,
+        "email_type": "graph",
+        "auth_type": "oauth2",
+        "oauth_provider": "microsoft",
+        "oauth_grant": "client_credentials",
+        "tenant_id": TENANT_ID,
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "scopes": "https://graph.microsoft.com/.default",
+        "token_endpoint": provider_fake.microsoft_token(),
+        "graph_endpoint": "https://graph.microsoft.com",  # never reached: Verify sends nothing
+        "username": provider_fake.account,
+    }
+    await configure(api, graph)
+
+    body = await verify(api, status)
+
+    assert body["resource"] == "Microsoft Graph"
+    assert body["claims"]["audiences"] == ["https://graph.microsoft.com"]
+    codes = [finding["code"] for finding in body["findings"]]
+    assert codes == ([] if roles else ["missing_permission"])
+    if not roles:
+        assert "Microsoft Graph > Application permissions > Mail.Send" in body["findings"][0]["fix"]
+    assert [request.path for request in provider_fake.requests] == [f"/{TENANT_ID}/oauth2/v2.0/token"]
 
 
 # --- Google: opaque tokens, read through its token-info endpoint ----------------------------------------
