@@ -13,15 +13,18 @@ from typing import Any
 import pytest
 
 from alertmail.domain import messages
+from alertmail.domain.settings import MailSettings
 from tests.support.app import Api
 from tests.support.leaks import find_leaks, needles_for
 from tests.support.oauth_server import OAuthServer
 from tests.support.oauth_settings import (
+    CLIENT_ID,
     CLIENT_SECRET,
     TENANT_ID,
     browse,
     callback_path,
     google_settings,
+    microsoft_app_only_at,
     microsoft_settings,
     token_repository,
 )
@@ -192,6 +195,45 @@ async def test_verify_before_any_sign_in_says_to_sign_in(api: Api, provider_fake
     assert body["failure"]["category"] == "oauth" and "sign" in body["failure"]["hint"].lower()
 
 
+# --- Microsoft Graph (E-mail Type `graph`, from its own branch): Mail.Send in `roles` ---------------
+
+GRAPH_TYPE_MISSING = "graph_endpoint" not in MailSettings.model_fields
+
+
+@pytest.mark.skipif(GRAPH_TYPE_MISSING, reason="runs once the E-mail Type graph (issue #15 item 1) is merged")
+@pytest.mark.parametrize(("roles", "status"), [([], 502), (["Mail.Send"], 200)])
+async def test_graph_app_only_needs_mail_send_in_roles_before_anything_is_sent(
+    api: Api, provider_fake: ProviderFake, roles: list[str], status: int
+) -> None:
+    provider_fake.jwt_access_tokens = True
+    provider_fake.app_roles = roles
+    graph = {
+        "from_address": provider_fake.account,
+        "email_type": "graph",
+        "auth_type": "oauth2",
+        "oauth_provider": "microsoft",
+        "oauth_grant": "client_credentials",
+        "tenant_id": TENANT_ID,
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "scopes": "https://graph.microsoft.com/.default",
+        "token_endpoint": provider_fake.microsoft_token(),
+        "graph_endpoint": "https://graph.microsoft.com",  # never reached: Verify sends nothing
+        "username": provider_fake.account,
+    }
+    await configure(api, graph)
+
+    body = await verify(api, status)
+
+    assert body["resource"] == "Microsoft Graph"
+    assert body["claims"]["audiences"] == ["https://graph.microsoft.com"]
+    codes = [finding["code"] for finding in body["findings"]]
+    assert codes == ([] if roles else ["missing_permission"])
+    if not roles:
+        assert "Microsoft Graph > Application permissions > Mail.Send" in body["findings"][0]["fix"]
+    assert [request.path for request in provider_fake.requests] == [f"/{TENANT_ID}/oauth2/v2.0/token"]
+
+
 # --- Google: opaque tokens, read through its token-info endpoint ----------------------------------------
 
 
@@ -204,7 +246,9 @@ async def test_google_tokens_are_checked_through_token_info(api: Api, provider_f
     assert body["claims"]["source"] == "google_token_info"
     assert "https://mail.google.com/" in body["claims"]["delegated"]
     [info] = [request for request in provider_fake.requests if request.path == "/tokeninfo"]
-    assert info.query["access_token"].startswith("ya29.")
+    # The token as a Bearer credential, never in the URL (which HTTP clients log).
+    assert info.method == "POST" and info.query == {}
+    assert info.headers["authorization"].startswith("Bearer ya29.")
 
 
 async def test_a_google_token_without_the_mail_scope_is_reported(
@@ -219,34 +263,29 @@ async def test_a_google_token_without_the_mail_scope_is_reported(
     assert finding["code"] == "missing_permission" and "https://mail.google.com/" in finding["message"]
 
 
+async def test_a_token_google_no_longer_knows_is_reported_and_logged(
+    api: Api, provider_fake: ProviderFake
+) -> None:
+    await configure(api, google_settings(provider_fake))
+    await sign_in(api)
+    provider_fake.revoke_access_tokens()
+
+    body = await verify(api, 502)
+
+    [finding] = body["findings"]
+    assert finding["code"] == "token_refused" and "invalid_token" in finding["message"]
+    [entry] = await oauth_log_entries(api)
+    assert entry["hint"] == finding["fix"] and entry["context"] == "OAuth2 verify"
+
+
 # --- the real OAuth server: an RFC 9068 JWT with the client's granted roles -------------------------------
-
-
-async def real_server_settings(oauth_server: OAuthServer, roles: list[str], sink: SmtpSink) -> dict[str, Any]:
-    client = await oauth_server.register_client(
-        [], grant_types=["client_credentials"], roles=roles, auth_method="client_secret_post"
-    )
-    return {
-        "from_address": "relay@contoso.com",
-        "hostname": sink.host,
-        "port": sink.port,
-        "auth_type": "oauth2",
-        "oauth_provider": "microsoft",
-        "oauth_grant": "client_credentials",
-        "tenant_id": TENANT_ID,
-        "client_id": client.client_id,
-        "client_secret": client.client_secret,
-        "authorization_endpoint": oauth_server.authorization_endpoint,
-        "token_endpoint": oauth_server.token_endpoint,
-        "username": "relay@contoso.com",
-    }
 
 
 @pytest.mark.parametrize(("roles", "status"), [([], 502), (["SMTP.SendAsApp"], 200)])
 async def test_the_real_oauth_server_token_is_checked_for_its_roles(
     api: Api, oauth_server: OAuthServer, smtp_server: SmtpSink, roles: list[str], status: int
 ) -> None:
-    await configure(api, await real_server_settings(oauth_server, roles, smtp_server))
+    await configure(api, await microsoft_app_only_at(oauth_server, smtp_server, roles))
 
     body = await verify(api, status)
 

@@ -7,7 +7,7 @@ import json
 
 from tests.support.app import Cli
 from tests.support.oauth_server import OAuthServer
-from tests.support.oauth_settings import CLIENT_ID, TENANT_ID, microsoft_settings
+from tests.support.oauth_settings import CLIENT_ID, microsoft_app_only_at, microsoft_settings
 from tests.support.provider_fakes import ProviderFake
 from tests.support.smtp import SmtpSink
 
@@ -21,23 +21,8 @@ async def configure(cli: Cli, fields: dict[str, object], secret: str) -> None:
 async def app_only_at_real_server(
     cli: Cli, oauth_server: OAuthServer, sink: SmtpSink, roles: list[str]
 ) -> None:
-    client = await oauth_server.register_client(
-        [], grant_types=["client_credentials"], roles=roles, auth_method="client_secret_post"
-    )
-    fields = {
-        "from_address": "relay@contoso.com",
-        "hostname": sink.host,
-        "port": sink.port,
-        "auth_type": "oauth2",
-        "oauth_provider": "microsoft",
-        "oauth_grant": "client_credentials",
-        "tenant_id": TENANT_ID,
-        "client_id": client.client_id,
-        "authorization_endpoint": oauth_server.authorization_endpoint,
-        "token_endpoint": oauth_server.token_endpoint,
-        "username": "relay@contoso.com",
-    }
-    await configure(cli, fields, client.client_secret)
+    fields = await microsoft_app_only_at(oauth_server, sink, roles)
+    await configure(cli, fields, str(fields["client_secret"]))
 
 
 async def test_a_missing_role_exits_1_with_the_finding_and_the_entra_step(

@@ -18,6 +18,7 @@ from alertmail.adapters.secret_box import FernetSecretBox
 from alertmail.adapters.storage.oauth_repositories import SqlOAuthTokenRepository
 from alertmail.composition import Container
 from alertmail.domain.settings import MailSettings
+from tests.support.oauth_server import OAuthServer
 from tests.support.provider_fakes import TENANT_ID, ProviderFake
 from tests.support.smtp import HOST, SmtpSink
 
@@ -30,6 +31,7 @@ __all__ = [
     "browse",
     "callback_path",
     "google_settings",
+    "microsoft_app_only_at",
     "microsoft_settings",
     "query_of",
     "signed_in",
@@ -70,6 +72,28 @@ def microsoft_settings(
         "username": fake.account,
     }
     return _relay(sink, tls_ca_pem) | fields | changes
+
+
+async def microsoft_app_only_at(server: OAuthServer, sink: SmtpSink, roles: list[str]) -> dict[str, Any]:
+    """Microsoft app-only settings whose token endpoint is the real local OAuth server, with a new
+    client granted `roles`: its tokens are JWTs for https://outlook.office365.com carrying them."""
+    client = await server.register_client(
+        [], grant_types=["client_credentials"], roles=roles, auth_method="client_secret_post"
+    )
+    return {
+        "from_address": "relay@contoso.com",
+        "hostname": sink.host,
+        "port": sink.port,
+        "auth_type": "oauth2",
+        "oauth_provider": "microsoft",
+        "oauth_grant": "client_credentials",
+        "tenant_id": TENANT_ID,
+        "client_id": client.client_id,
+        "client_secret": client.client_secret,
+        "authorization_endpoint": server.authorization_endpoint,
+        "token_endpoint": server.token_endpoint,
+        "username": "relay@contoso.com",
+    }
 
 
 def google_settings(

@@ -222,6 +222,10 @@ class ProviderFake:
         """Answer every token request with this error ("AADSTS700082", 700082, "invalid_grant")."""
         self._token_error = _normalise(code)
 
+    def revoke_access_tokens(self) -> None:
+        """Google forgets the access tokens it issued: its token-info endpoint then answers 400."""
+        self._google_access.clear()
+
     def authorize_error(self, code: str | int | None) -> None:
         """Answer every authorization request with this error, on a page or via the redirect URI."""
         self._authorize_error = _normalise(code)
@@ -504,7 +508,8 @@ class ProviderFake:
 
     async def _google_token_info(self, request: Request) -> Response:
         recorded = await self._record(request)
-        known = self._google_access.get(recorded.params.get("access_token", ""))
+        bearer = recorded.headers.get("authorization", "").removeprefix("Bearer ")
+        known = self._google_access.get(recorded.params.get("access_token") or bearer)
         now = int(now_utc().timestamp())
         headers = {"Cache-Control": "no-cache, no-store, max-age=0, must-revalidate"}
         if known is None or known.expires_at <= now:

@@ -17,7 +17,8 @@ carry, from Microsoft's "Access token claims reference"
 
 Google's access tokens are opaque (`ya29.` ...). Its token-info endpoint
 (`GET https://oauth2.googleapis.com/tokeninfo?access_token=...`, Google Identity's "validate an
-access token" call, the one the OAuth 2.0 Playground shows) answers 200 with `azp`, `aud` (the
+access token" call; Google's auth library for Node.js, `getTokenInfo`, POSTs to it with the token
+as a Bearer credential instead, and the stand-in takes both) answers 200 with `azp`, `aud` (the
 client ID), `sub`, `scope`, `exp` and `expires_in` (as strings), `email`, `email_verified` and
 `access_type`; for a token it does not know or that expired, 400 with
 `{"error": "invalid_token", "error_description": "Invalid Value"}`. (Written from those answers as

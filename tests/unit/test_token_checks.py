@@ -277,3 +277,17 @@ def test_claims_hold_no_token_and_read_every_claim_checked() -> None:
     assert public["tenant_id"] == "tenant-1" and public["app_id"] == "app-1"
     assert public["expires_at"] == (NOW + timedelta(hours=1)).isoformat()
     assert token not in repr(claims) and token not in json.dumps(public)
+
+
+def test_a_custom_providers_app_only_token_may_carry_its_scope_in_scope() -> None:
+    # RFC 9068: client-credentials tokens name what they grant in `scope`; only Microsoft's
+    # resources insist on `roles` for Application permissions.
+    chosen = settings(oauth_provider="custom", oauth_grant="client_credentials", scopes="smtp.send")
+    requirement = requirement_for(chosen)
+    assert requirement is not None
+    assert codes({"aud": "https://any", "scope": "smtp.send", "exp": HOUR}, requirement) == []
+
+
+def test_smtp_send_as_app_in_scp_does_not_serve_an_app_only_grant() -> None:
+    claims = {"aud": "https://outlook.office365.com", "scp": "SMTP.SendAsApp", "exp": HOUR}
+    assert codes(claims, smtp_app_only()) == ["wrong_permission_type"]

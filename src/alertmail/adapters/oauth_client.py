@@ -122,14 +122,16 @@ class HttpOAuthClient:
     async def google_token_info(self, settings: MailSettings, access_token: str) -> dict[str, Any]:
         """Google's token-info endpoint, beside its token endpoint (`oauth2.googleapis.com`).
 
-        The token travels in the query string, as Google documents it, over TLS to Google only;
-        the URL is never logged, and an error names the host alone."""
+        Asked the way Google's own auth library asks it (google-auth-library-nodejs,
+        `getTokenInfo`): a POST with the token as a Bearer credential, not `?access_token=` in the
+        URL, which httpx logs at INFO with every request. An error names the host alone."""
         url = google_token_info_url(settings.token_endpoint)
         host = endpoint_host(url)
         limit = settings.connect_timeout
+        headers = {"Authorization": f"Bearer {access_token}"}
         with _translate_http_errors("token_info", host, limit):
             async with asyncio.timeout(limit), self._http(limit) as http:
-                response = await http.get(url, params={"access_token": access_token})
+                response = await http.post(url, headers=headers)
         body = _json(response)
         if response.status_code >= 400 or not isinstance(body, dict):
             raise provider_error(

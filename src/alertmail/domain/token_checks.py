@@ -55,6 +55,9 @@ class Requirement:
     app_only: bool
     grant_fix: str  # the admin-center step that grants the permission
     audience_fix: str  # what to change when the token is for another resource
+    # Microsoft keeps Application permissions in `roles` and Delegated ones in `scp`, and its
+    # resources tell them apart. Other providers (RFC 9068) put either kind in `scope`.
+    strict_claims: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ def _exchange_smtp(settings: MailSettings) -> Requirement:
             "Add-MailboxPermission).",
             "App-only SMTP asks for https://outlook.office365.com/.default: check the Token Endpoint "
             "is Microsoft's for this tenant.",
+            strict_claims=True,
         )
     return Requirement(
         "Exchange Online (SMTP)",
@@ -92,6 +96,7 @@ def _exchange_smtp(settings: MailSettings) -> Requirement:
         f"{_ENTRA} > Microsoft Graph > Delegated permissions > SMTP.Send (and offline_access) > Add "
         "permissions, then Grant admin consent; " + _SIGN_IN_AGAIN,
         "Set the Scopes to https://outlook.office.com/SMTP.Send offline_access and Sign In again.",
+        strict_claims=True,
     )
 
 
@@ -110,6 +115,7 @@ def _graph(settings: MailSettings) -> Requirement:
             "token: a test e-mail checks it.)",
             f"App-only Graph asks for {endpoint}/.default: check the Graph endpoint and that the "
             "Token Endpoint is in the same cloud.",
+            strict_claims=True,
         )
     return Requirement(
         "Microsoft Graph",
@@ -119,6 +125,7 @@ def _graph(settings: MailSettings) -> Requirement:
         f"{_ENTRA} > Microsoft Graph > Delegated permissions > Mail.Send (and offline_access) > Add "
         "permissions, then Grant admin consent; " + _SIGN_IN_AGAIN,
         "Set the Scopes to Mail.Send offline_access and Sign In again.",
+        strict_claims=True,
     )
 
 
@@ -228,7 +235,7 @@ def _permission(claims: TokenClaims, requirement: Requirement) -> Finding | None
     held, other = (
         (claims.roles, claims.delegated) if requirement.app_only else (claims.delegated, claims.roles)
     )
-    if _holds(held, needed) or (claims.source != "jwt" and _holds(other, needed)):
+    if _holds(held, needed) or (not requirement.strict_claims and _holds(other, needed)):
         return None
     kind, claim = ("Application", "roles") if requirement.app_only else ("Delegated", "scp")
     name = " or ".join(needed)

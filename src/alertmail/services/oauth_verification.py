@@ -114,7 +114,7 @@ class TokenVerificationService:
         self, settings: MailSettings, requirement: Requirement, token: str
     ) -> tuple[TokenClaims | None, list[Finding]]:
         claims = decode_access_token(token)
-        if claims is None and settings.oauth_provider == "google":
+        if claims is None and _google(settings):
             claims = await self._google_claims(settings, token)
             if claims is None:
                 return None, [_refused_by_google()]
@@ -156,6 +156,11 @@ class TokenVerificationService:
             support_details={name: value for name, value in support.items() if value},
         )
         return await self._sending.record(entry)
+
+
+def _google(settings: MailSettings) -> bool:
+    # `str()`: the Gmail API E-mail Type comes with its own change to the settings' types.
+    return settings.oauth_provider == "google" or str(settings.email_type) == "gmail_api"
 
 
 def _refused_by_google() -> Finding:

@@ -1,4 +1,5 @@
-"""`alertmail oauth ...`: sign in to the OAuth2 provider, see token health, refresh, sign out."""
+"""`alertmail oauth ...`: sign in to the OAuth2 provider, verify the token, see token health, refresh,
+sign out."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from alertmail.services.oauth_tokens import OAuthStatus
 if TYPE_CHECKING:
     from alertmail.composition import Container
 
-app = typer.Typer(help="OAuth2 sign-in and token health.", no_args_is_help=True)
+app = typer.Typer(help="OAuth2 sign-in, Verify (token claims) and token health.", no_args_is_help=True)
 
 _POLL_SECONDS = 0.5
 
