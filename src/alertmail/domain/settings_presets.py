@@ -31,7 +31,6 @@ __all__ = [
 MICROSOFT_LOGIN = "https://login.microsoftonline.com"
 MICROSOFT_AUTHORIZE = MICROSOFT_LOGIN + "/{tenant}/oauth2/v2.0/authorize"
 MICROSOFT_TOKEN = MICROSOFT_LOGIN + "/{tenant}/oauth2/v2.0/token"
-MICROSOFT_DEVICE = MICROSOFT_LOGIN + "/{tenant}/oauth2/v2.0/devicecode"
 _MICROSOFT_TOKEN_PATH = re.compile(r"^(?P<base>https?://[^/?#\s]+/[^/?#\s]+/oauth2/v2\.0/)token$")
 GMAIL_SEND_SCOPE = "https://www.googleapis.com/auth/gmail.send"
 _GOOGLE_ENDPOINTS = {
@@ -50,7 +49,7 @@ _MICROSOFT_LOGIN_HOSTS = frozenset(
     {urlsplit(login).hostname or "" for login in _CLOUD_LOGIN.values()} | {"login.partner.microsoftonline.cn"}
 )
 # Filled from other fields: they follow those fields while nobody has edited them.
-_DERIVED = ("authorization_endpoint", "token_endpoint", "device_authorization_endpoint", "scopes")
+_DERIVED = ("authorization_endpoint", "token_endpoint", "scopes")
 
 # What choosing a provider fills in for SMTP; the admin may still edit what the seeds leave editable.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -103,13 +102,9 @@ def preset_for(values: Mapping[str, Any]) -> dict[str, Any]:
 def _microsoft_smtp_endpoints(tenant: str, token_endpoint: str) -> dict[str, str]:
     """Microsoft's endpoints for `tenant`, on the login host the token endpoint already uses when
     it is one of Microsoft's clouds (login.microsoftonline.us stays .us), else the global one."""
-    host = (urlsplit(token_endpoint).hostname or "") if token_endpoint else ""
-    login = f"https://{host}" if host in _MICROSOFT_LOGIN_HOSTS else MICROSOFT_LOGIN
-    endpoints = {
-        "authorization_endpoint": MICROSOFT_AUTHORIZE,
-        "token_endpoint": MICROSOFT_TOKEN,
-        "device_authorization_endpoint": MICROSOFT_DEVICE,
-    }
+    parts = urlsplit(token_endpoint)
+    login = f"https://{parts.netloc}" if parts.hostname in _MICROSOFT_LOGIN_HOSTS else MICROSOFT_LOGIN
+    endpoints = {"authorization_endpoint": MICROSOFT_AUTHORIZE, "token_endpoint": MICROSOFT_TOKEN}
     return {
         name: url.format(tenant=tenant or "{tenant}").replace(MICROSOFT_LOGIN, login, 1)
         for name, url in endpoints.items()
@@ -140,7 +135,6 @@ def _graph_preset(values: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "authorization_endpoint": f"{login}/authorize",
         "token_endpoint": f"{login}/token",
-        "device_authorization_endpoint": f"{login}/devicecode",
         "scopes": f"{graph}/.default" if app_only else f"{graph}/Mail.Send offline_access",
         # Graph: 4 concurrent requests per mailbox; Exchange Online's 30 messages a minute still hold.
         "max_connections": 4,
@@ -173,6 +167,10 @@ def preset_fill(current: MailSettings, merged: dict[str, Any], changes: Mapping[
             fill[name] = value
     if newly_chosen:
         fill |= _left_by_previous_preset(current, before, preset, changes)
+    if provider == "microsoft" and "device_authorization_endpoint" not in changes:
+        # Beside the token endpoint in force: the same login host (a sovereign cloud's) and tenant.
+        token_endpoint = fill.get("token_endpoint", merged.get("token_endpoint"))
+        fill["device_authorization_endpoint"] = microsoft_device_endpoint(str(token_endpoint or ""))
     return fill
 
 
@@ -199,7 +197,10 @@ def _follows(name: str, current: MailSettings, before: Mapping[str, Any], merged
 
 
 def _preset_of(settings: MailSettings) -> dict[str, Any]:
-    return preset_for({name: getattr(settings, name) for name in type(settings).model_fields})
+    preset = preset_for({name: getattr(settings, name) for name in type(settings).model_fields})
+    if preset and settings.oauth_provider == "microsoft":  # what preset_fill derived beside it
+        preset["device_authorization_endpoint"] = microsoft_device_endpoint(settings.token_endpoint)
+    return preset
 
 
 def _left_by_previous_preset(
