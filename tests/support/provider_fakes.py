@@ -418,12 +418,14 @@ class ProviderFake:
         if not self.jwt_access_tokens or self.access_token:
             return self._new_access_token("EwB")
         tid = self.tenant_id if grant.tenant in ("common", "organizations", "") else grant.tenant
-        return microsoft_access_token(
+        token = microsoft_access_token(
             scope=scope, client_id=grant.client_id or form.get("client_id", ""), tenant_id=tid,
             now=int(now_utc().timestamp()), expires_in=self.expires_in,
             app_only=form.get("grant_type") == "client_credentials", account=self.account,
             roles=self.app_roles, consented=self.consented_permissions,
         )  # fmt: skip
+        self.issued_access_tokens.add(token)  # the Graph stand-in accepts what was issued
+        return token
 
     def _microsoft_claims(self, grant: _Grant) -> dict[str, Any]:
         now = int(now_utc().timestamp())
