@@ -62,7 +62,7 @@ BAD_VALUES: list[tuple[str, Any]] = [
 STRING_FIELDS = [
     "from_address", "hostname", "username", "password", "tenant_id", "client_id", "client_secret",
     "scopes", "authorization_endpoint", "token_endpoint", "redirect_uri", "admin_contacts",
-    "daily_notice_time",
+    "daily_notice_time", "fallback_hostname", "fallback_username", "fallback_password",
 ]  # fmt: skip
 
 

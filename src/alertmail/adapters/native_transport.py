@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import os
 from collections.abc import Sequence
 from contextlib import suppress
 from email.message import EmailMessage
@@ -40,6 +41,15 @@ class NativeTransport:
     async def open_session(self, settings: MailSettings) -> NativeSession:
         """A session in name only: the MTA takes each message in its own run of `program`."""
         return NativeSession(self, settings)
+
+    async def probe(self, settings: MailSettings) -> None:
+        """Whether the MTA could take a message, sending none: its program is there and executable."""
+        if not os.access(self._program, os.X_OK):
+            raise NativeTransportError(
+                f"cannot run {self._program}: it is missing or not executable",
+                program=self._program,
+                exit_code=None,
+            )
 
     async def send(self, message: EmailMessage, recipients: Sequence[str], settings: MailSettings) -> None:
         addressed = _addressed_to(message, recipients)

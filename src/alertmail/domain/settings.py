@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, Validati
 from pydantic_core import PydanticCustomError
 
 from alertmail.domain.addresses import AddressError, normalize_address
+from alertmail.domain.fallback import FallbackAuthType, FallbackEmailType
+from alertmail.domain.fallback_settings import fallback_problems
 from alertmail.domain.transport_security import endpoint_problem, sends_password_in_clear
 from alertmail.errors import FieldError, SettingsValidationError
 
@@ -35,7 +37,7 @@ AuthType = Literal["none", "basic", "oauth2"]
 OAuthProvider = Literal["microsoft", "google", "custom"]
 OAuthGrant = Literal["authorization_code", "client_credentials"]
 
-SECRET_FIELDS = frozenset({"password", "client_secret"})
+SECRET_FIELDS = frozenset({"password", "client_secret", "fallback_password"})
 
 _HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -108,6 +110,16 @@ class MailSettings(BaseModel):
     # messages a minute (0: no limit). The Microsoft preset sets Exchange Online's 3 and 30.
     max_connections: int = 3
     messages_per_minute: int = 0
+    # The fallback transport (domain/fallback.py): used once the primary has failed relay-wide for
+    # fallback_after_minutes, until a probe of the primary succeeds. "none": no fallback.
+    fallback_email_type: FallbackEmailType = "none"
+    fallback_hostname: str = ""
+    fallback_port: int = 587
+    fallback_encryption: Encryption = "starttls"
+    fallback_auth_type: FallbackAuthType = "none"
+    fallback_username: str = ""
+    fallback_password: SecretStr | None = None
+    fallback_after_minutes: int = 10
 
     @classmethod
     def unconfigured(cls) -> MailSettings:
@@ -138,12 +150,17 @@ class MailSettings(BaseModel):
             raise _problem("missing", "is required: the address automatic messages are sent from")
         return _email(value)
 
-    @field_validator("hostname")
+    @field_validator("fallback_email_type", mode="before")
+    @classmethod
+    def _no_fallback(cls, value: Any) -> Any:
+        return "none" if value in ("", None) else value  # an empty choice in a form or the CLI
+
+    @field_validator("hostname", "fallback_hostname")
     @classmethod
     def _hostname(cls, value: str) -> str:
         return _host(value) if value else value
 
-    @field_validator("port")
+    @field_validator("port", "fallback_port")
     @classmethod
     def _port(cls, value: int) -> int:
         if not 1 <= value <= 65535:
@@ -213,6 +230,13 @@ class MailSettings(BaseModel):
             raise _problem("timeout", "must be a number of seconds from 1 to 600")
         return value
 
+    @field_validator("fallback_after_minutes")
+    @classmethod
+    def _fallback_after(cls, value: int) -> int:
+        if not 1 <= value <= 1440:
+            raise _problem("minutes", "must be a whole number of minutes from 1 to 1440")
+        return value
+
     @field_validator("max_connections")
     @classmethod
     def _connections(cls, value: int) -> int:
@@ -263,7 +287,7 @@ def _combination_problems(s: MailSettings) -> list[tuple[str, str]]:
             found.append(("username", "is required with username and password authentication"))
         if s.password is None or not s.password.get_secret_value():
             found.append(("password", "is required with username and password authentication"))
-    return found
+    return found + fallback_problems(s)
 
 
 def _grant_problems(s: MailSettings) -> list[tuple[str, str]]:

@@ -75,6 +75,7 @@ async def _run_until_signalled(container: Container) -> None:
     await cluster.register(serves_http=False)  # refuses a node name another live node holds
     tasks = [
         asyncio.create_task(container.delivery_worker.run_forever(), name="delivery"),
+        asyncio.create_task(container.fallback.run_probes_forever(), name="fallback-probe"),
         asyncio.create_task(cluster.run_forever(serves_http=False), name="cluster"),
         # Every node delivers; only the primary runs the schedule.
         asyncio.create_task(cluster.run_while_primary(container.scheduler.run_forever), name="scheduler"),
