@@ -143,6 +143,9 @@ class MessagePublic(BaseModel):
     created_at: datetime
     sent_at: datetime | None
     expires_at: datetime
+    transport: str = Field(
+        description='which transport sent it: "primary" or "fallback"; "" until sent', default=""
+    )
 
 
 class MessageDetail(MessagePublic):

@@ -34,6 +34,14 @@ FIELD_HELP = {
     "max_connections": "connections to the relay at once, 1-20",
     "messages_per_minute": "at most this many messages a minute, 0 for no limit",
     "allow_plaintext_auth": "true to allow Basic authentication without TLS (default false)",
+    "fallback_email_type": "the fallback transport: none (default), smtp or native",
+    "fallback_hostname": "the fallback SMTP relay's host name or IP address",
+    "fallback_port": "the fallback relay's port, 1-65535",
+    "fallback_encryption": "the fallback relay's encryption: none, tls or starttls",
+    "fallback_auth_type": "the fallback relay's authentication: none or basic",
+    "fallback_username": "the fallback relay account",
+    "fallback_password": "the fallback relay password (write-only; fallback_password=- reads standard input)",
+    "fallback_after_minutes": "minutes the primary fails relay-wide before the fallback is used (default 10)",
 }
 
 
