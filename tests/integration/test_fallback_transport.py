@@ -96,8 +96,10 @@ async def test_a_refused_primary_hands_over_to_the_fallback_and_mail_comes_back_
         assert (await clocked.fallback.state()).active == "fallback"
 
         primary_relay = await sinks.start(port=refused_port)  # the primary is back
-        clock.advance(PROBE_EVERY)
-        assert await clocked.fallback.probe_if_due() is True
+        clock.advance(PROBE_EVERY / 2)
+        assert await clocked.fallback.probe_if_due() is None  # the next probe is not due yet...
+        await container.settings.save({"connect_timeout": 6}, actor="test")
+        assert await clocked.fallback.probe_if_due() is True  # ...but a save (a fix?) is probed at once
         assert (await clocked.fallback.state()).active == "primary"
         assert primary_relay.messages == []  # the probe authenticates at most: no message
         after = await queue_messages(container, 2, now=clock())

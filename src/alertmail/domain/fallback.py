@@ -126,9 +126,12 @@ class TransportStateRepository(Protocol):
         """The primary sent or passed its probe: its run of failures is over."""
         ...
 
-    async def claim_probe(self, now: datetime, next_probe_at: datetime) -> TransportState | None:
+    async def claim_probe(
+        self, now: datetime, next_probe_at: datetime, *, due_or_not: bool = False
+    ) -> TransportState | None:
         """While on the fallback, take the due probe of the primary (one node per interval): the
-        state with the probe moved to `next_probe_at`, or None when none is due or another node took it."""
+        state with the probe moved to `next_probe_at`, or None when none is due or another node took it.
+        `due_or_not`: take it even if not due yet (the settings just changed)."""
         ...
 
     async def switch(self, switch: TransportSwitch) -> bool:

@@ -79,6 +79,7 @@ class FallbackService:
         self._probe_every = probe_every
         self._clock = clock
         self._last = TransportState()
+        self._settings_seen: int | None = None  # the settings version the last probe look saw
 
     async def state(self) -> TransportState:
         return await self._state.load()
@@ -118,12 +119,15 @@ class FallbackService:
     async def probe_if_due(self) -> bool | None:
         """Probe the primary if on the fallback and no node has this interval; True when it passed
         (and mail is back on it), False when it failed, None when no probe was due."""
-        settings = (await self._settings.load()).settings
-        now = self._clock()
+        stored = await self._settings.load()
+        settings, now = stored.settings, self._clock()
         probe = self._probes.get(settings.email_type)
         if probe is None or not fallback_configured(settings):
             return None
-        state = await self._state.claim_probe(now, now + self._probe_every)
+        # Settings saved since this process last looked (the primary fixed?): probe now, not later.
+        changed = self._settings_seen is not None and stored.version != self._settings_seen
+        self._settings_seen = stored.version
+        state = await self._state.claim_probe(now, now + self._probe_every, due_or_not=changed)
         if state is None:
             return None
         try:

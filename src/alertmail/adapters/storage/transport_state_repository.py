@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import false, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alertmail.adapters.storage.models import TransportStateRow
@@ -55,8 +55,14 @@ class SqlTransportStateRepository:
                 _update(cleared).where(TransportStateRow.primary_failing_since.is_not(None))
             )
 
-    async def claim_probe(self, now: datetime, next_probe_at: datetime) -> TransportState | None:
-        due = or_(TransportStateRow.next_probe_at.is_(None), TransportStateRow.next_probe_at <= now)
+    async def claim_probe(
+        self, now: datetime, next_probe_at: datetime, *, due_or_not: bool = False
+    ) -> TransportState | None:
+        due = or_(
+            TransportStateRow.next_probe_at.is_(None),
+            TransportStateRow.next_probe_at <= now,
+            true() if due_or_not else false(),
+        )
         statement = (
             _update({"next_probe_at": next_probe_at})
             .where(TransportStateRow.active == "fallback", due)

@@ -40,10 +40,23 @@ TEXT_FIELDS = (
     "connect_timeout",
     "max_connections",
     "messages_per_minute",
+    "fallback_hostname",
+    "fallback_port",
+    "fallback_username",
+    "fallback_after_minutes",
 )
-CHOICES = ("auth_type", "email_type", "encryption", "oauth_provider", "oauth_grant")
+CHOICES = (
+    "auth_type",
+    "email_type",
+    "encryption",
+    "oauth_provider",
+    "oauth_grant",
+    "fallback_email_type",
+    "fallback_encryption",
+    "fallback_auth_type",
+)
 CHECKBOXES = ("daily_notice", "send_test_on_save", "oauth_app_testing", "allow_plaintext_auth")
-SECRETS = ("password", "client_secret")
+SECRETS = ("password", "client_secret", "fallback_password")
 # The form's words for each field, for the error summary above it.
 LABELS = {
     "from_address": "From Address",
@@ -76,6 +89,14 @@ LABELS = {
     "test_to": "Send to",
     "email": "E-mail",
     "allow_plaintext_auth": "Allow the password to be sent without encryption",
+    "fallback_email_type": "Fallback E-mail Type",
+    "fallback_hostname": "Fallback Hostname",
+    "fallback_port": "Fallback SMTP Port",
+    "fallback_encryption": "Fallback SMTP Encryption",
+    "fallback_auth_type": "Fallback Authentication Type",
+    "fallback_username": "Fallback Username",
+    "fallback_password": "Fallback Password",
+    "fallback_after_minutes": "Use the fallback after (minutes)",
 }
 # Which fields the form shows, by what they depend on; a hidden field's text is never taken.
 _OAUTH_ONLY = (
