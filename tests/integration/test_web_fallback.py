@@ -109,7 +109,7 @@ async def test_a_bad_fallback_value_is_refused_naming_its_field_and_nothing_is_s
     refused = await http.post("/mail-settings", data={"csrf_token": csrf_of(page), **bad})
     assert refused.status_code == 422
     text = html.unescape(refused.text)
-    assert 'href="#f-fallback_port"' in refused.text and "Fallback SMTP Port" in text
+    assert 'href="#f-fallback_port"' in refused.text and "Fallback relay port" in text
     assert 'href="#f-fallback_username"' in refused.text
     assert FALLBACK_PASSWORD not in refused.text
     assert (await container.settings.current()).version == before.version
