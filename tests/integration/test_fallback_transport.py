@@ -114,6 +114,11 @@ async def test_a_refused_primary_hands_over_to_the_fallback_and_mail_comes_back_
         ids = fallback_relay.message_ids + primary_relay.message_ids
         assert all(ids[m.message_id] == 1 for m in everything)  # none lost, none twice
         assert fallback_relay.duplicates == primary_relay.duplicates == 0
+        switches = await container.mail_logs.list(category="fallback")  # newest first
+        assert [entry.status for entry in switches] == ["info", "warning"]
+        assert "passed its probe" in switches[0].message
+        assert state.failure is not None and "connect_refused" in switches[1].message
+        assert switches[1].hint == state.failure.hint
     finally:
         await clocked.close()
 

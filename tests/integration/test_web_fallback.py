@@ -132,3 +132,4 @@ async def test_every_page_says_while_mail_goes_through_the_fallback_and_the_deli
         assert "Check the Password." in text
     delivery = html.unescape((await http.get("/mail-settings/delivery")).text)
     assert "via fallback" in delivery
+    assert (await http.get("/mail-settings/logs?category=fallback")).status_code == 200  # the banner's link

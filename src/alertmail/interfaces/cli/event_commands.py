@@ -215,8 +215,8 @@ def outbox(
     console.print("  ".join(f"{name}: {count}" for name, count in counts.items()))
     for m in messages:
         when = f"{m.created_at:%Y-%m-%d %H:%M:%S}"
-        via = f" via {m.transport}" if m.transport else ""
-        console.print(f"{m.id}  {when}  {m.status:<14} tries {m.attempts:<3} {m.subject}{via}")
+        via = f"via {m.transport}" if m.transport else ""
+        console.print(f"{m.id}  {when}  {m.status:<14} tries {m.attempts:<3} {via:<12}  {m.subject}")
         if m.last_error:
             console.print(f"    last error [{m.last_category}]: {m.last_error}")
 
