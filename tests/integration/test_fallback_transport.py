@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 import trustme
 
+from alertmail.adapters.storage.transport_state_repository import SqlTransportStateRepository
 from alertmail.composition import Container
 from alertmail.config import AppConfig
+from alertmail.domain.fallback import TransportSwitch
 from alertmail.domain.outbox import RetryPolicy
 from tests.support.delivery import DeliverySink, FakeClock, Sinks, queue_messages
 from tests.support.delivery_checks import drain, statuses
@@ -143,5 +145,32 @@ async def test_a_recipient_refused_by_the_primary_never_starts_the_fallback(
         assert fallback_relay.connections == 0
         # the one recipient was refused each time; only the dead-letter notices reached the contacts
         assert all("gone@example.com" not in received.rcpt_tos for received in primary_relay.messages)
+    finally:
+        await clocked.close()
+
+
+async def test_switching_the_fallback_off_brings_mail_back_to_the_primary_and_says_so(
+    container: Container, sinks: Sinks
+) -> None:
+    clock = FakeClock()
+    primary_relay = await sinks.start()
+    fallback_relay = await sinks.start()
+    await container.settings.save(fallback_changes(primary_relay, fallback_relay), actor="test")
+    state = SqlTransportStateRepository(container.database.sessionmaker)
+    assert await state.switch(TransportSwitch("fallback", clock(), expected_generation=0))
+    clocked = clocked_fallback(container, clock, BACKOFF)
+    try:
+        [on_fallback] = await queue_messages(container, 1, now=clock())
+        await drain(clocked.worker, container)
+        await container.settings.save({"fallback_email_type": "none"}, actor="test")
+        [on_primary] = await queue_messages(container, 1, now=clock())
+        await drain(clocked.worker, container)
+        assert [m.transport for m in await statuses(container, [on_fallback, on_primary])] == [
+            "fallback",
+            "primary",
+        ]
+        assert (await state.load()).active == "primary"
+        [entry] = await container.mail_logs.list(category="fallback")
+        assert "switched off" in entry.message
     finally:
         await clocked.close()

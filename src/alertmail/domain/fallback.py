@@ -27,6 +27,7 @@ __all__ = [
     "NO_FALLBACK",
     "PRIMARY_RESTORED",
     "ActiveTransport",
+    "FallbackEmailType",
     "PrimaryFailure",
     "TransportState",
     "TransportStateRepository",

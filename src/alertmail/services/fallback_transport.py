@@ -95,7 +95,9 @@ class FallbackService:
         now = self._clock()
         if not fallback_configured(settings):
             if state.active == "fallback":  # the fallback was switched off: back to the primary
-                await self._state.switch(TransportSwitch("primary", now, state.generation))
+                if await self._state.switch(TransportSwitch("primary", now, state.generation)):
+                    message = "The fallback transport was switched off: mail goes through the primary again"
+                    await self._log(settings, "info", message, "", now)
                 self._last = await self._state.load()
             return Route("primary", settings)
         threshold = timedelta(minutes=settings.fallback_after_minutes)

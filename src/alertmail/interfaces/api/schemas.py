@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from alertmail.domain.fallback import FallbackEmailType
 from alertmail.domain.records import StoredSettings
 from alertmail.domain.settings import public_view
 from alertmail.services.oauth_signin import SignInOutcome
@@ -60,7 +61,7 @@ class MailSettingsUpdate(BaseModel):
     messages_per_minute: int | None = None
     allow_plaintext_auth: bool | None = None
     # The fallback transport: "none" (or "") for none; an empty fallback_password keeps the stored one.
-    fallback_email_type: Literal["none", "", "smtp", "native"] | None = None
+    fallback_email_type: FallbackEmailType | Literal[""] | None = None
     fallback_hostname: str | None = None
     fallback_port: int | None = None
     fallback_encryption: Literal["none", "tls", "starttls"] | None = None

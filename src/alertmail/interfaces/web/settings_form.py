@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from alertmail.domain.fallback import FALLBACK_EMAIL_TYPES
 from alertmail.domain.settings import MailSettings
 from alertmail.errors import FieldError
 
 __all__ = [
     "CHECKBOXES",
+    "FALLBACK_TYPE_OPTIONS",
     "LABELS",
     "changes_from_form",
     "field_errors",
@@ -98,6 +100,14 @@ LABELS = {
     "fallback_password": "Fallback relay passphrase",
     "fallback_after_minutes": "Use the fallback after (minutes)",
 }
+# The Fallback E-mail Type's choices, from the one list of fallback types (domain/fallback.py).
+_FALLBACK_TYPE_WORDS = {
+    "none": "None (no fallback)",
+    "smtp": "SMTP (a relay server)",
+    "native": "Native (this machine's sendmail)",
+    "graph": "Microsoft Graph",
+}
+FALLBACK_TYPE_OPTIONS = [(kind, _FALLBACK_TYPE_WORDS.get(kind, kind)) for kind in FALLBACK_EMAIL_TYPES]
 # Which fields the form shows, by what they depend on; a hidden field's text is never taken.
 _OAUTH_ONLY = (
     "oauth_provider",
