@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from alertmail.composition import Container
 from alertmail.config import AppConfig
 from alertmail.domain.fallback import TransportSwitch
 from alertmail.domain.outbox import RetryPolicy
-from tests.support.delivery import DeliverySink, FakeClock, Sinks, queue_messages
+from tests.support.delivery import DeliverySink, FakeClock, Sinks, queue_messages, relay_changes
 from tests.support.delivery_checks import drain, statuses
 from tests.support.fallback import (
     FALLBACK_STARTED,
@@ -172,5 +173,34 @@ async def test_switching_the_fallback_off_brings_mail_back_to_the_primary_and_sa
         assert (await state.load()).active == "primary"
         [entry] = await container.mail_logs.list(category="fallback")
         assert "switched off" in entry.message
+    finally:
+        await clocked.close()
+
+
+async def test_the_local_mta_can_be_the_fallback(
+    container: Container, tmp_path: Path, refused_port: int
+) -> None:
+    clock = FakeClock()
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    program = tmp_path / "sendmail"
+    program.write_text(f'#!/bin/sh\ncat > "$(mktemp -p {spool} mail.XXXXXX)"\n')
+    program.chmod(0o755)
+    await container.settings.save(
+        relay_changes(refused_port, fallback_email_type="native", fallback_after_minutes=1), actor="test"
+    )
+    queued = await queue_messages(container, 2, now=clock())
+    clocked = clocked_fallback(container, clock, BACKOFF, sendmail=str(program))
+    try:
+        await clocked.worker.run_once()  # refused by the primary relay
+        clock.advance(timedelta(minutes=1))
+        await drain(clocked.worker, container)
+        assert {m.transport for m in await statuses(container, queued)} == {"fallback"}
+        subjects = sorted(
+            str(message_from_bytes(path.read_bytes(), policy=policy.default)["Subject"])
+            for path in spool.iterdir()
+        )
+        assert subjects[:2] == ["Alert 0", "Alert 1"] and subjects[2].endswith("] " + FALLBACK_STARTED)
+        assert len(subjects) == 3
     finally:
         await clocked.close()

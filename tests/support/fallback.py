@@ -53,12 +53,15 @@ def fallback_changes(primary: SmtpSink | int, fallback: SmtpSink | int, **change
     )
 
 
-def clocked_fallback(container: Container, clock: FakeClock, policy: RetryPolicy) -> Clocked:
+def clocked_fallback(
+    container: Container, clock: FakeClock, policy: RetryPolicy, *, sendmail: str | None = None
+) -> Clocked:
+    """`sendmail`: the program a native transport runs (default: the container's configuration's)."""
     database = container.database
     box = FernetSecretBox.from_key_file(container.config.resolved_secret_key_file)
     settings = SqlSettingsRepository(database.sessionmaker, box)
     smtp = SmtpTransport(tokens=container.oauth_tokens)
-    native = NativeTransport(container.config.sendmail_path)
+    native = NativeTransport(sendmail or container.config.sendmail_path)
     notifications = clocked_notifications(container, clock)
     fallback = FallbackService(
         SqlTransportStateRepository(database.sessionmaker),
