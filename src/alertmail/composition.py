@@ -43,6 +43,7 @@ from alertmail.adapters.storage.repositories import (
     SqlSettingsRepository,
 )
 from alertmail.adapters.storage.retention_repository import SqlRetentionRepository
+from alertmail.adapters.storage.transport_state_repository import SqlTransportStateRepository
 from alertmail.adapters.storage.web_session_repository import SqlWebSessionRepository
 from alertmail.config import AppConfig
 from alertmail.domain.events import EventCatalog
@@ -56,6 +57,7 @@ from alertmail.services.credential_cache import TokenCache
 from alertmail.services.delivery import DeliveryOptions, DeliveryWorker
 from alertmail.services.delivery_overview import DeliveryOverviewService
 from alertmail.services.event_recipients import EventRecipients
+from alertmail.services.fallback_transport import FallbackService
 from alertmail.services.housekeeping import Housekeeping, RetentionOptions
 from alertmail.services.local_submission import LocalSubmissionService
 from alertmail.services.mail_logs import MailLogService
@@ -97,6 +99,7 @@ class Container:
     outbox: OutboxService
     delivery: DeliveryOverviewService
     delivery_worker: DeliveryWorker
+    fallback: FallbackService
     scheduler: Scheduler
     metrics: PrometheusMetrics
     web_sessions: WebSessionService
@@ -137,9 +140,10 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
         refresh_margin=timedelta(seconds=config.oauth_refresh_margin),
         on_refresh=metrics.token_refreshed,
     )
+    smtp, native = SmtpTransport(tokens=oauth_tokens), NativeTransport(config.sendmail_path)
     transports: dict[str, MailTransport] = {
-        "smtp": SmtpTransport(tokens=oauth_tokens),
-        "native": NativeTransport(config.sendmail_path),
+        "smtp": smtp,
+        "native": native,
         "graph": MailApiTransport("graph", graph_request, tokens=oauth_tokens),
         "gmail_api": MailApiTransport("gmail_api", gmail_request, tokens=oauth_tokens),
     }
@@ -153,22 +157,6 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
         tokens = await token_repository.load()
         return None if tokens is None else tokens.obtained_at
 
-    worker = DeliveryWorker(
-        outbox,
-        settings_repository,
-        transports,
-        sending,
-        policy=policy,
-        node=node,
-        options=DeliveryOptions(
-            batch_size=config.delivery_batch_size,
-            poll_interval=config.delivery_poll_seconds,
-            lease=timedelta(seconds=config.delivery_lease_seconds),
-        ),
-        observer=metrics,
-        authorization_marker=sign_in_marker,
-        on_dead_letter=lambda message, reason: dead_letter_notice(notifications, message, reason),
-    )
     catalog = EventCatalog.default()
     for own in load_event_types(config.data_dir / "event-types.json"):
         catalog.register(own)
@@ -187,10 +175,35 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
         coalescing=CoalescingOptions(
             window=timedelta(minutes=config.coalesce_window_minutes), max_mailed_keys=config.coalesce_max_keys
         ),
-        on_queued=worker.wake,
+        on_queued=lambda: worker.wake(),  # the worker is built next: it needs the fallback
         on_received=metrics.event_received,
         mail_log=sending.record,
         recipients=EventRecipients(administrators, sending),
+    )
+    fallback = FallbackService(
+        SqlTransportStateRepository(sessions),
+        settings_repository,
+        notifications,
+        sending,
+        {"smtp": smtp, "native": native},
+        probe_every=timedelta(seconds=config.fallback_probe_seconds),
+    )
+    worker = DeliveryWorker(
+        outbox,
+        settings_repository,
+        transports,
+        sending,
+        policy=policy,
+        node=node,
+        options=DeliveryOptions(
+            batch_size=config.delivery_batch_size,
+            poll_interval=config.delivery_poll_seconds,
+            lease=timedelta(seconds=config.delivery_lease_seconds),
+        ),
+        observer=metrics,
+        authorization_marker=sign_in_marker,
+        on_dead_letter=lambda message, reason: dead_letter_notice(notifications, message, reason),
+        fallback=fallback,
     )
     admin_service = AdministratorService(
         administrators,
@@ -232,6 +245,7 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
         outbox=OutboxService(outbox, on_queued=worker.wake),
         delivery=DeliveryOverviewService(SqlDeliveryReport(sessions, dialect=database.dialect), outbox),
         delivery_worker=worker,
+        fallback=fallback,
         scheduler=Scheduler(
             settings_repository,
             notifications,

@@ -42,6 +42,8 @@ class AppConfig(BaseSettings):
     delivery_batch_size: int = 100
     delivery_poll_seconds: float = 1.0
     delivery_lease_seconds: float = 120.0  # a claimed batch is another worker's after this long
+    # While mail goes through the fallback transport, the primary is probed this often (any node).
+    fallback_probe_seconds: float = Field(default=120.0, gt=0)
     worker: bool = True  # `serve` also delivers; false on a node that only serves the UI and API
     # Reverse proxies whose X-Forwarded-For and -Proto are believed ("10.0.0.5, 10.1.0.0/16"; "*":
     # any). Empty: none, so the login throttle and the Secure cookie see the real peer and scheme.

@@ -144,4 +144,5 @@ async def test_health(api: Api) -> None:
         "status": "ok",
         "delivery": "ok",
         "recipients": "administrators",  # no contacts yet: the administrator's own address
+        "transport": "primary",
     }

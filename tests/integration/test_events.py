@@ -184,10 +184,13 @@ async def test_metrics_and_healthz(api: Api) -> None:
     assert 'alertmail_events_received_total{type="test"} 1.0' in text
     assert 'alertmail_outbox_messages{status="queued"}' in text
     assert "alertmail_delivery_latency_seconds_bucket" in text
+    assert 'alertmail_active_transport{transport="primary"} 1.0' in text
+    assert 'alertmail_active_transport{transport="fallback"} 0.0' in text
     assert (await api.client.get("/healthz")).json() == {
         "status": "ok",
         "delivery": "ok",
         "recipients": "admin_contacts",
+        "transport": "primary",
     }
 
 

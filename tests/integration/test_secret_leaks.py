@@ -13,13 +13,16 @@ import json
 import logging
 import sqlite3
 from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from alertmail.adapters.storage.transport_state_repository import SqlTransportStateRepository
 from alertmail.config import AppConfig
+from alertmail.domain.fallback import PrimaryFailure
 from tests.support.app import Api, Cli
 from tests.support.leaks import (
     USERNAME,
@@ -233,5 +236,121 @@ async def test_cli_never_reveals_a_secret(
         **database_haystacks(cli.data_dir),
         **file_haystacks(cli.data_dir, key_file),
     }
+    leaks = find_leaks(haystacks, needles_for(secrets))
+    assert not leaks, "secrets leaked:\n" + "\n".join(leaks)
+
+
+# --- the fallback transport's password ------------------------------------------------------------
+
+FALLBACK_PASSWORD = "Fallback-Canary-2d9c41b"
+
+
+def with_fallback(primary_port: int, fallback: SmtpSink, pem: str) -> dict[str, Any]:
+    return relay(
+        primary_port,
+        pem,
+        password=PASSWORD,
+        fallback_email_type="smtp",
+        fallback_hostname="127.0.0.1",
+        fallback_port=fallback.port,
+        fallback_encryption="starttls",
+        fallback_auth_type="basic",
+        fallback_username=USERNAME,
+        fallback_password=FALLBACK_PASSWORD,
+        fallback_after_minutes=1,
+    )
+
+
+async def wait_for(condition: Any, what: str) -> None:
+    for _ in range(300):
+        if await condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_the_fallback_password_never_leaks_while_mail_goes_through_the_fallback(
+    api: Api,
+    app_config: AppConfig,
+    smtp_server_factory: SmtpServerFactory,
+    tls_ca_pem: str,
+    refused_port: int,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    secrets = {"fallback password": FALLBACK_PASSWORD, "API password": PASSWORD}
+    caplog.set_level(logging.DEBUG)
+    responses = record_responses(api.client)
+    auth = {"tls": "starttls", "auth_required": True, "username": USERNAME, "auth_mechanisms": ("LOGIN",)}
+    good = await smtp_server_factory(**auth, password=FALLBACK_PASSWORD)
+    wrong = await smtp_server_factory(**auth, password="not-the-fallback-canary")
+    body = await save(api.client, "PATCH", with_fallback(refused_port, good, tls_ca_pem))
+    assert body["settings"]["settings"]["fallback_password_set"] is True
+    assert "fallback_password" not in body["settings"]["settings"]
+    state = SqlTransportStateRepository(api.container.database.sessionmaker)
+    failure = PrimaryFailure("connect_refused", "Connection refused", "Start the relay.")
+    await state.primary_failed(datetime.now(UTC) - timedelta(minutes=5), failure)
+
+    assert (await api.client.post("/api/v1/events", json={"type": "test"})).status_code == 202
+    await wait_for(lambda: _received(good, 2), "the notice and the event through the fallback")
+    await save(api.client, "PATCH", {"fallback_port": wrong.port})
+    assert (
+        await api.client.post("/api/v1/events", json={"type": "test", "dedupe_key": "2"})
+    ).status_code == 202
+    await wait_for(lambda: _received_auth(wrong), "the fallback's refused login")
+    assert (await api.client.get("/healthz")).json()["status"] == "degraded"
+    assert (await api.client.get("/metrics")).status_code == 200
+    assert (await api.client.get("/api/v1/messages")).status_code == 200
+    entries = await read_every_page(api.client)
+    assert any(e["settings_snapshot"].get("transport") == "fallback" for e in entries)
+
+    with closing(sqlite3.connect(app_config.data_dir / "alertmail.db")) as connection:
+        [stored] = connection.execute("SELECT fallback_password FROM mail_settings").fetchone()
+    assert stored.startswith("gAAAAA")  # stored, as ciphertext
+    output = capsys.readouterr()
+    haystacks = {
+        **responses,
+        **database_haystacks(app_config.data_dir),
+        **file_haystacks(app_config.data_dir, app_config.resolved_secret_key_file),
+        **log_haystacks(caplog),
+        **{f"e-mail {n} received": m.content for n, m in enumerate(good.messages)},
+        "stdout": output.out,
+        "stderr": output.err,
+    }
+    leaks = find_leaks(haystacks, needles_for(secrets))
+    assert not leaks, "secrets leaked:\n" + "\n".join(leaks)
+
+
+async def _received(sink: SmtpSink, count: int) -> bool:
+    return len(sink.messages) >= count
+
+
+async def _received_auth(sink: SmtpSink) -> bool:
+    return any(not attempt.success for attempt in sink.auth_attempts)
+
+
+async def test_the_cli_never_shows_the_fallback_password(
+    cli: Cli, tls_ca_pem: str, refused_port: int
+) -> None:
+    secrets = {"fallback password": FALLBACK_PASSWORD}
+    fields = [f"{name}={value}" for name, value in relay(refused_port, tls_ca_pem).items()]
+    fallback = ["fallback_email_type=smtp", "fallback_hostname=relay.example.net", "fallback_auth_type=basic"]
+    fallback += [f"fallback_username={USERNAME}", "fallback_password=-"]
+    steps = [
+        (["settings", "set", *fields, "password=-", *fallback], f"{CLI_PASSWORD}\n{FALLBACK_PASSWORD}\n", 0),
+        (["settings", "set", "fallback_password=-"], "\n", 0),  # empty: keep the stored one
+        (["settings", "show"], "", 0),
+        (["settings", "show", "--json"], "", 0),
+        (["settings", "export"], "", 0),
+        (["outbox"], "", 0),
+    ]
+    outputs = await run_cli(cli, steps)
+    shown, _ = json.JSONDecoder().raw_decode(outputs["output of command 4: alertmail settings show"].lstrip())
+    assert shown["settings"]["fallback_password_set"] is True and "fallback_password" not in shown["settings"]
+    with closing(sqlite3.connect(cli.data_dir / "alertmail.db")) as connection:
+        [stored] = connection.execute("SELECT fallback_password FROM mail_settings").fetchone()
+    assert stored.startswith("gAAAAA")
+    key_file = AppConfig(data_dir=cli.data_dir).resolved_secret_key_file
+    haystacks = {**outputs, **database_haystacks(cli.data_dir), **file_haystacks(cli.data_dir, key_file)}
     leaks = find_leaks(haystacks, needles_for(secrets))
     assert not leaks, "secrets leaked:\n" + "\n".join(leaks)

@@ -62,7 +62,8 @@ BAD_VALUES: list[tuple[str, Any]] = [
 STRING_FIELDS = [
     "from_address", "hostname", "username", "password", "tenant_id", "client_id", "client_secret",
     "scopes", "authorization_endpoint", "token_endpoint", "device_authorization_endpoint", "redirect_uri",
-    "admin_contacts", "daily_notice_time", "graph_endpoint", "gmail_endpoint",
+    "admin_contacts", "daily_notice_time", "graph_endpoint", "gmail_endpoint", "fallback_hostname",
+    "fallback_username", "fallback_password",
 ]  # fmt: skip
 
 

@@ -12,6 +12,7 @@ __all__ = ["PrometheusMetrics"]
 _TOKEN_STATES = ("not_authorized", "valid", "expiring", "reauthorization_required")
 _NODE_ROLES = ("primary-capable", "traffic")
 _REFRESH_REASONS = ("expiring", "rejected", "requested", "app_only")
+_TRANSPORTS = ("primary", "fallback")
 
 
 class PrometheusMetrics:
@@ -69,6 +70,12 @@ class PrometheusMetrics:
         )
         for reason in _REFRESH_REASONS:  # shown at 0 from the start: "none yet" is the news
             self._refreshes.labels(reason=reason)
+        self._transport = Gauge(
+            "alertmail_active_transport",
+            "1 for the transport mail goes through now (primary, or fallback while the primary is down).",
+            ["transport"],
+            registry=self.registry,
+        )
         self._node_role = Gauge(
             "alertmail_node_role",
             "1 for this node's cluster role (primary-capable or traffic), 0 for the other.",
@@ -116,6 +123,10 @@ class PrometheusMetrics:
     def set_token_state(self, state: str | None) -> None:
         for known in _TOKEN_STATES:
             self._token.labels(state=known).set(1 if known == state else 0)
+
+    def set_active_transport(self, active: str) -> None:
+        for known in _TRANSPORTS:
+            self._transport.labels(transport=known).set(1 if known == active else 0)
 
     def token_refreshed(self, reason: str) -> None:
         self._refreshes.labels(reason=reason).inc()

@@ -11,6 +11,7 @@ address is ever read as an option.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Sequence
 from contextlib import suppress
 from email.message import EmailMessage
@@ -38,6 +39,15 @@ class NativeTransport:
     async def open_session(self, settings: MailSettings) -> NativeSession:
         """A session in name only: the MTA takes each message in its own run of `program`."""
         return NativeSession(self, settings)
+
+    async def probe(self, settings: MailSettings) -> None:
+        """Whether the MTA could take a message, sending none: its program is there and executable."""
+        if not os.access(self._program, os.X_OK):
+            raise NativeTransportError(
+                f"cannot run {self._program}: it is missing or not executable",
+                program=self._program,
+                exit_code=None,
+            )
 
     async def send(self, message: EmailMessage, recipients: Sequence[str], settings: MailSettings) -> None:
         addressed = addressed_to(message, recipients)

@@ -70,6 +70,12 @@ class SmtpTransport:
         if refused:
             raise next(iter(refused.values()))
 
+    async def probe(self, settings: MailSettings) -> None:
+        """Connect, upgrade to TLS and authenticate as a send would, then QUIT: no message is sent.
+        Raises the `TransportError` a send would have met at those stages."""
+        session = await self.open_session(settings)
+        await session.close()
+
     async def open_session(self, settings: MailSettings) -> SmtpSession:
         """Connect, upgrade to TLS and authenticate once; the session then sends many messages."""
         if settings.auth_type == "oauth2" and self._tokens is None:

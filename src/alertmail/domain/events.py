@@ -425,6 +425,36 @@ BUILTIN_EVENT_TYPES: tuple[EventType, ...] = (
         fields={"account": "alerts@example.com", "provider_code": "AADSTS700082"},
     ),
     EventType(
+        name="transport.fallback_started",
+        title="Mail is going through the fallback transport",
+        severity="critical",
+        summary=(
+            "The primary mail transport has failed for every message since the time below, so "
+            "alertmail now sends through the fallback transport. The primary is probed every few "
+            "minutes and used again as soon as it works."
+        ),
+        action="Fix the primary transport as the hint says; nothing is lost meanwhile.",
+        fields={
+            "primary": "smtp smtp.office365.com:587",
+            "fallback": "smtp relay.example.net:587",
+            "failing_since": "2026-12-04 09:12:00 UTC",
+            "category": "smtp_auth",
+            "failure": "535 5.7.3 Authentication unsuccessful",
+            "fix": "Check the Username and Password of the relay account.",
+        },
+    ),
+    EventType(
+        name="transport.primary_restored",
+        title="The primary mail transport works again",
+        severity="info",
+        summary="A probe of the primary mail transport succeeded: alertmail sends through it again.",
+        fields={
+            "primary": "smtp smtp.office365.com:587",
+            "fallback_since": "2026-12-04 09:22:00 UTC",
+            "restored_at": "2026-12-04 10:05:00 UTC",
+        },
+    ),
+    EventType(
         name="delivery.dead_lettered",
         title="Delivery: a message was given up",
         severity="warning",

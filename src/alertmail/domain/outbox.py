@@ -105,6 +105,7 @@ class OutboxMessage:
     # What a `waiting_config` message was refused under (see services/delivery.py).
     waiting_settings_version: int | None = None
     waiting_sign_in: datetime | None = None
+    transport: str = ""  # which transport sent it: "primary" or "fallback" (domain/fallback.py)
 
     def state_of(self, recipient: str) -> RecipientState:
         if self.status == "sent":

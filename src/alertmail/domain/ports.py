@@ -13,6 +13,7 @@ from alertmail.domain.api_tokens import TokenScope
 from alertmail.domain.cluster_checks import CheckResult, InterfaceState, NodeCheck, ProbeOutcome
 from alertmail.domain.delivery_report import HourOutcomes, PageCursor
 from alertmail.domain.events import Digest, Event, EventRecorded, EventType, RenderedMail, StoredEvent
+from alertmail.domain.fallback import TransportSwitch
 from alertmail.domain.oauth import OAuthTokens, PendingAuthorization, TokenGrant
 from alertmail.domain.outbox import FailureStatus, OutboxMessage, OutboxStatus, RecipientsSettled, WaitingFor
 from alertmail.domain.records import (
@@ -283,7 +284,9 @@ class OutboxRepository(Protocol):
 
     async def claim(self, owner: str, now: datetime, lease: timedelta, limit: int) -> list[OutboxMessage]: ...
 
-    async def mark_sent_many(self, ids: Sequence[str], owner: str, now: datetime) -> int: ...
+    async def mark_sent_many(
+        self, ids: Sequence[str], owner: str, now: datetime, *, transport: str = "primary"
+    ) -> int: ...
 
     async def mark_failed(
         self,
@@ -307,6 +310,7 @@ class OutboxRepository(Protocol):
         now: datetime,
         last_error: str,
         last_category: str,
+        transport: str = "primary",
     ) -> bool: ...
 
     async def release_unattempted(
@@ -322,6 +326,8 @@ class OutboxRepository(Protocol):
     async def renew_leases(self, ids: Sequence[str], owner: str, until: datetime) -> int: ...
 
     async def release_waiting(self, now: datetime) -> int: ...
+
+    async def release_retrying(self, now: datetime) -> int: ...
 
     async def release_changed(self, now: datetime, current: WaitingFor) -> int: ...
 
@@ -391,7 +397,7 @@ class EventRepository(Protocol):
         window: timedelta,
         max_mailed_keys: int,
         make_messages: Callable[[list[Event]], Awaitable[list[OutboxMessage | None]]],
-        claim: RunClaim | None = None,
+        claim: RunClaim | TransportSwitch | None = None,
     ) -> list[EventRecorded]:
         """One transaction for the batch; the results in the order of `events`.
 

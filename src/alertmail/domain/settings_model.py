@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationInfo, field_val
 from pydantic_core import PydanticCustomError
 
 from alertmail.domain.addresses import AddressError, normalize_address
+from alertmail.domain.fallback import FallbackAuthType, FallbackEmailType
 from alertmail.domain.transport_security import endpoint_problem
 
 __all__ = [
@@ -33,7 +34,7 @@ AuthType = Literal["none", "basic", "oauth2"]
 OAuthProvider = Literal["microsoft", "google", "custom"]
 OAuthGrant = Literal["authorization_code", "client_credentials"]
 
-SECRET_FIELDS = frozenset({"password", "client_secret"})
+SECRET_FIELDS = frozenset({"password", "client_secret", "fallback_password"})
 DEFAULT_GRAPH_ENDPOINT = "https://graph.microsoft.com"
 DEFAULT_GMAIL_ENDPOINT = "https://gmail.googleapis.com"
 
@@ -87,6 +88,16 @@ class MailSettings(BaseModel):
     # messages a minute (0: no limit). The Microsoft preset sets Exchange Online's 3 and 30.
     max_connections: int = 3
     messages_per_minute: int = 0
+    # The fallback transport (domain/fallback.py): used once the primary has failed relay-wide for
+    # fallback_after_minutes, until a probe of the primary succeeds. "none": no fallback.
+    fallback_email_type: FallbackEmailType = "none"
+    fallback_hostname: str = ""
+    fallback_port: int = 587
+    fallback_encryption: Encryption = "starttls"
+    fallback_auth_type: FallbackAuthType = "none"
+    fallback_username: str = ""
+    fallback_password: SecretStr | None = None
+    fallback_after_minutes: int = 10
 
     @classmethod
     def unconfigured(cls) -> MailSettings:
@@ -117,12 +128,17 @@ class MailSettings(BaseModel):
             raise _problem("missing", "is required: the address automatic messages are sent from")
         return _email(value)
 
-    @field_validator("hostname")
+    @field_validator("fallback_email_type", mode="before")
+    @classmethod
+    def _no_fallback(cls, value: Any) -> Any:
+        return "none" if value in ("", None) else value  # an empty choice in a form or the CLI
+
+    @field_validator("hostname", "fallback_hostname")
     @classmethod
     def _hostname(cls, value: str) -> str:
         return _host(value) if value else value
 
-    @field_validator("port")
+    @field_validator("port", "fallback_port")
     @classmethod
     def _port(cls, value: int) -> int:
         if not 1 <= value <= 65535:
@@ -204,6 +220,13 @@ class MailSettings(BaseModel):
     def _timeout(cls, value: float) -> float:
         if not 1 <= value <= 600:
             raise _problem("timeout", "must be a number of seconds from 1 to 600")
+        return value
+
+    @field_validator("fallback_after_minutes")
+    @classmethod
+    def _fallback_after(cls, value: int) -> int:
+        if not 1 <= value <= 1440:
+            raise _problem("minutes", "must be a whole number of minutes from 1 to 1440")
         return value
 
     @field_validator("max_connections")

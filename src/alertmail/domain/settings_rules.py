@@ -6,6 +6,7 @@ checks are on the model (`settings_model.py`).
 
 from __future__ import annotations
 
+from alertmail.domain.fallback_settings import fallback_problems
 from alertmail.domain.settings_model import MailSettings
 from alertmail.domain.transport_security import sends_password_in_clear
 
@@ -34,7 +35,7 @@ def combination_problems(s: MailSettings) -> Problems:
             found.append(("username", "is required with username and password authentication"))
         if s.password is None or not s.password.get_secret_value():
             found.append(("password", "is required with username and password authentication"))
-    return found
+    return found + fallback_problems(s)
 
 
 def _smtp_oauth_problems(s: MailSettings) -> Problems:

@@ -36,6 +36,7 @@ from alertmail.services.clock import Clock, utc_now
 from alertmail.services.delivery_lanes import Attempt, Lane, Lanes, close_lane
 from alertmail.services.delivery_leases import LeaseKeeper
 from alertmail.services.delivery_outcomes import Batch, DeadLetterHook, Outcomes
+from alertmail.services.fallback_transport import FallbackService, Route
 from alertmail.services.rate_limiter import RateLimiter
 from alertmail.services.sending import MailSendingService
 
@@ -80,6 +81,7 @@ class DeliveryWorker:
         observer: DeliveryObserver | None = None,
         authorization_marker: Marker | None = None,
         on_dead_letter: DeadLetterHook | None = None,
+        fallback: FallbackService | None = None,
         clock: Clock = utc_now,
         random_fraction: Callable[[], float] = random.random,
     ) -> None:
@@ -89,6 +91,7 @@ class DeliveryWorker:
         self._owner = f"{node}:{uuid.uuid4().hex[:12]}"  # unique per worker: leases are checked by owner
         self._options = options or DeliveryOptions()
         self._authorization_marker = authorization_marker
+        self._fallback = fallback
         self._clock = clock
         self._lanes = Lanes(transports, idle_close=self._options.idle_close)
         self._leases = LeaseKeeper(outbox, self._owner, lease=self._options.lease, clock=clock)
@@ -104,6 +107,7 @@ class DeliveryWorker:
         )
         self._limiter = RateLimiter(0)
         self._seen_config: WaitingFor | None = None
+        self._seen_route: tuple[str, int] | None = None
         self._wake = asyncio.Event()
         self.restarts = 0  # times the worker's loop died of an unexpected error and was restarted
 
@@ -157,6 +161,7 @@ class DeliveryWorker:
         settings = stored.settings
         if not _sendable(settings):
             return 0  # never configured: messages wait, queued, for the first save
+        route = await self._route(settings)  # before any hold: a held primary is what starts the fallback
         config = await self._configuration(stored)
         if self.blocked:
             return 0
@@ -173,7 +178,7 @@ class DeliveryWorker:
             else:
                 live.append(message)
         if live:
-            await self._deliver(live, stored, config)
+            await self._deliver(live, route, stored.version, config)
         return len(claimed)
 
     async def close(self) -> None:
@@ -195,6 +200,24 @@ class DeliveryWorker:
                 logger.info("configuration changed: %d waiting message(s) queued again", released)
         return config
 
+    async def _route(self, settings: MailSettings) -> Route:
+        """The transport to send through. A switch (made by any node) frees what the other one held:
+        the relay's hold, the messages waiting on its configuration or its backoff."""
+        if self._fallback is None:
+            return Route("primary", settings)
+        route = await self._fallback.route(settings)
+        seen = (route.name, self._fallback.generation)
+        if self._seen_route is not None and seen != self._seen_route:
+            relay = self._outcomes.relay
+            relay.blocked_on, relay.backoff_until, relay.failures = None, None, 0
+            now = self._clock()
+            released = await self._outbox.release_waiting(now) + await self._outbox.release_retrying(now)
+            logger.warning(
+                "mail now goes through the %s transport; %d held message(s) queued", route.name, released
+            )
+        self._seen_route = seen
+        return route
+
     async def _marker(self, settings: MailSettings) -> datetime | None:
         if settings.auth_type != "oauth2" or self._authorization_marker is None:
             return None
@@ -210,10 +233,10 @@ class DeliveryWorker:
     # --- sending a batch -------------------------------------------------------------------------
 
     async def _deliver(
-        self, messages: list[OutboxMessage], stored: StoredSettings, config: WaitingFor
+        self, messages: list[OutboxMessage], route: Route, version: int, config: WaitingFor
     ) -> None:
-        settings = stored.settings
-        if await self._lanes.prepare(stored.version, settings.max_connections):
+        settings = route.settings
+        if await self._lanes.prepare((version, route.name), settings.max_connections):
             self._limiter = RateLimiter(settings.messages_per_minute)
         pending = list(reversed(messages))
         batch = Batch()
@@ -230,7 +253,17 @@ class DeliveryWorker:
                 error = failed.exceptions[0]
                 batch.attempts.extend(Attempt(m, internal=_as_exception(error)) for m in in_flight.values())
         batch.untried.extend(pending)
-        await self._outcomes.record(batch, settings, config)
+        await self._outcomes.record(batch, settings, config, transport=route.name)
+        await self._report_primary(batch, route)
+
+    async def _report_primary(self, batch: Batch, route: Route) -> None:
+        """Tell the fallback service how the primary did: only a relay-wide failure counts."""
+        if self._fallback is None or route.name != "primary":
+            return
+        if batch.relay_failure is not None:
+            await self._fallback.primary_failed(batch.relay_failure[2])
+        elif any(attempt.whole_message_sent for attempt in batch.attempts):
+            await self._fallback.primary_worked()
 
     async def _drain(
         self,

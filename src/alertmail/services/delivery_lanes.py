@@ -94,10 +94,10 @@ class Lanes:
         self._transports = transports
         self._idle_close = idle_close
         self._lanes: list[Lane] = []
-        self._version = -1
+        self._version: object = None
 
-    async def prepare(self, version: int, max_connections: int) -> bool:
-        """Lanes for settings `version`; True when the settings changed since the last batch."""
+    async def prepare(self, version: object, max_connections: int) -> bool:
+        """Lanes for settings `version` (and transport); True when they changed since the last batch."""
         changed = version != self._version
         if changed:
             # New settings: connections opened under the old ones must not be reused.

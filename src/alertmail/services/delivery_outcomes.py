@@ -99,14 +99,20 @@ class Outcomes:
         self._on_dead_letter = on_dead_letter
         self.relay = RelayState()
         self._config: WaitingFor | None = None  # the configuration the batch was sent under
+        self._transport = "primary"  # the transport the batch went through (domain/fallback.py)
 
-    async def record(self, batch: Batch, settings: MailSettings, config: WaitingFor) -> None:
+    async def record(
+        self, batch: Batch, settings: MailSettings, config: WaitingFor, *, transport: str = "primary"
+    ) -> None:
         now = self._clock()
         self._config = config
+        self._transport = transport
         sent = [a.message for a in batch.attempts if a.whole_message_sent]
         if sent:
             self.relay.failures = 0
-            applied = await self._outbox.mark_sent_many([m.id for m in sent], self._owner, now)
+            applied = await self._outbox.mark_sent_many(
+                [m.id for m in sent], self._owner, now, transport=self._transport
+            )
             self.lease_check(len(sent), applied, "sent")
             self._observer.sent(len(sent), [(now - m.created_at).total_seconds() for m in sent])
         relay_attempt = batch.relay_failure[0] if batch.relay_failure else None
@@ -148,7 +154,9 @@ class Outcomes:
         for recipient, error in attempt.refused.items():
             classification = classify(error)
             context = f"{context_of(message)} to {recipient}"
-            await self._sending.record_failure(error, classification, settings, context=context)
+            await self._sending.record_failure(
+                error, classification, settings, context=context, transport=self._transport
+            )
             self._observer.failed(classification.category)
             reasons.append(f"{recipient}: {classification.message}")
         replies = {r: reply_of(error) for r, error in attempt.refused.items()}
@@ -158,7 +166,13 @@ class Outcomes:
         reason = "; ".join(reasons) or message.last_error
         last_category = classify(next(iter(attempt.refused.values()))).category if attempt.refused else ""
         applied = await self._outbox.mark_recipients(
-            message.id, self._owner, settled, now=now, last_error=reason, last_category=last_category
+            message.id,
+            self._owner,
+            settled,
+            now=now,
+            last_error=reason,
+            last_category=last_category,
+            transport=self._transport,
         )
         self.lease_check(1, int(applied), settled.status)
         if settled.status == "sent":
@@ -190,7 +204,9 @@ class Outcomes:
         *,
         attempts: int | None = None,
     ) -> FailureDecision:
-        await self._sending.record_failure(error, classification, settings, context=context_of(message))
+        await self._sending.record_failure(
+            error, classification, settings, context=context_of(message), transport=self._transport
+        )
         failure = _Failure(
             message,
             classification.category,

@@ -15,8 +15,9 @@ __all__ = ["CATEGORIES", "MailLogService"]
 # Derived from the classification table, so a category added there can be filtered on at once.
 # Delivery's own: "internal" (an unexpected error while sending one message) and "expired" (a message
 # whose lifetime ran out). Notes, not failures: "template" (a custom event template failed and the
-# built-in one was used) and "no_admin_contacts" (events were mailed to the administrators).
-_OWN = ("internal", "expired", "template", "no_admin_contacts")
+# built-in one was used), "no_admin_contacts" (events were mailed to the administrators) and
+# "fallback" (mail went over to the fallback transport, or back to the primary).
+_OWN = ("internal", "expired", "template", "no_admin_contacts", "fallback")
 CATEGORIES = tuple(dict.fromkeys([*(rule.category for rule in RULES), *_OWN]))
 MAX_LIMIT = 1000
 

@@ -30,6 +30,7 @@ from alertmail.domain.events import (
     validate_dedupe_key,
     validate_details,
 )
+from alertmail.domain.fallback import TransportSwitch
 from alertmail.domain.outbox import OutboxMessage, RetryPolicy, new_outbox_message
 from alertmail.domain.ports import EventRenderer, EventRepository, SettingsRepository
 from alertmail.domain.records import MailLogEntry
@@ -105,7 +106,7 @@ class NotificationService:
 
     async def raise_once(
         self,
-        claim: RunClaim,
+        claim: RunClaim | TransportSwitch,
         event_type: str,
         details: Mapping[str, Any] | None = None,
         *,
@@ -129,7 +130,7 @@ class NotificationService:
         *,
         dedupe_key: str | None,
         source: str,
-        claim: RunClaim | None,
+        claim: RunClaim | TransportSwitch | None,
     ) -> EventRecorded:
         kind = self._catalog.get(event_type)
         event = Event(
@@ -148,7 +149,7 @@ class NotificationService:
         return recorded
 
     async def _record_batch(
-        self, events: Sequence[Event], *, claim: RunClaim | None = None
+        self, events: Sequence[Event], *, claim: RunClaim | TransportSwitch | None = None
     ) -> list[EventRecorded]:
         failures: list[TemplateFailure] = []
         used: list[tuple[MailSettings, Recipients]] = []  # what the batch's e-mails were made with

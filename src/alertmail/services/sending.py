@@ -77,7 +77,12 @@ class MailSendingService:
         settings: MailSettings,
         *,
         context: str,
+        transport: str = "primary",
     ) -> MailLogEntry:
+        """Log a classified failure; `transport` says which one failed ("fallback" is noted)."""
+        snapshot = settings_snapshot(settings)
+        if transport != "primary":
+            snapshot["transport"] = transport
         entry = MailLogEntry(
             registered_at=self._clock(),
             auth_type=settings.auth_type,
@@ -86,7 +91,7 @@ class MailSendingService:
             retryable=classification.retryable,
             message=classification.message,
             hint=classification.hint,
-            settings_snapshot=settings_snapshot(settings),
+            settings_snapshot=snapshot,
             smtp_code=classification.smtp_code,
             enhanced_code=classification.enhanced_code,
             provider_code=classification.provider_code,

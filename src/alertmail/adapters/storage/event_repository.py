@@ -10,7 +10,8 @@ to one writer per process, which commits whatever queued meanwhile in one transa
 that transaction begins IMMEDIATE, taking the write lock before it reads anything.
 
 A scheduled job's claim (`scheduler_runs`) can be written in the same transaction, so the daily
-notice's "done for today" never commits without the notice.
+notice's "done for today" never commits without the notice; so can a switch of the active
+transport (`TransportSwitch`), so "fallback in use" is mailed exactly once cluster-wide.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from alertmail.adapters.storage.event_batch import MakeMessages, record_batch
 from alertmail.adapters.storage.keyset import older_than
 from alertmail.adapters.storage.models import EventRow, EventWindowRow, OutboxRow, SchedulerRunRow
 from alertmail.adapters.storage.outbox_repository import outbox_values
+from alertmail.adapters.storage.transport_state_repository import apply_switch
 from alertmail.domain.delivery_report import PageCursor
 from alertmail.domain.events import (
     DIGEST_LISTED,
@@ -38,6 +40,7 @@ from alertmail.domain.events import (
     EventRecorded,
     StoredEvent,
 )
+from alertmail.domain.fallback import TransportSwitch
 from alertmail.domain.outbox import OutboxMessage
 from alertmail.domain.schedule import AlreadyClaimedError, RunClaim
 
@@ -58,7 +61,7 @@ class SqlEventRepository:
         window: timedelta,
         max_mailed_keys: int,
         make_messages: MakeMessages,
-        claim: RunClaim | None = None,
+        claim: RunClaim | TransportSwitch | None = None,
     ) -> builtins.list[EventRecorded]:
         """Record `events` in one transaction and queue the e-mails of those mailed at once.
 
@@ -70,13 +73,16 @@ class SqlEventRepository:
 
         With `claim` (a scheduled job's run), the claim is the transaction's first write and
         commits with the rest; `AlreadyClaimedError` and nothing written when some node has it.
+        A `TransportSwitch` is such a claim too: the switch's notice commits with the switch.
         """
         if not events:
             return []
         async with self._sessions.begin() as session:
             # SQLite: take the write lock at BEGIN, so the batch never waits half-way for it.
             await session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
-            if claim is not None:
+            if isinstance(claim, TransportSwitch):
+                await apply_switch(session, claim)
+            elif claim is not None:
                 await self._claim(session, claim)
             return await record_batch(
                 session,

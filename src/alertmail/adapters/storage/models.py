@@ -47,6 +47,7 @@ __all__ = [
     "OAuthTokenRow",
     "OutboxRow",
     "SchedulerRunRow",
+    "TransportStateRow",
     "UtcDateTime",
     "WebSessionRow",
 ]
@@ -125,6 +126,14 @@ class MailSettingsRow(Base):
     allow_plaintext_auth: Mapped[bool] = mapped_column(Boolean, server_default=false())
     graph_endpoint: Mapped[str] = mapped_column(Text, server_default="https://graph.microsoft.com")
     gmail_endpoint: Mapped[str] = mapped_column(Text, server_default="https://gmail.googleapis.com")
+    fallback_email_type: Mapped[str] = mapped_column(String(16), server_default="none")
+    fallback_hostname: Mapped[str] = mapped_column(Text, server_default="")
+    fallback_port: Mapped[int] = mapped_column(Integer, server_default="587")
+    fallback_encryption: Mapped[str] = mapped_column(String(16), server_default="starttls")
+    fallback_auth_type: Mapped[str] = mapped_column(String(16), server_default="none")
+    fallback_username: Mapped[str] = mapped_column(Text, server_default="")
+    fallback_password: Mapped[str | None] = mapped_column(Text)
+    fallback_after_minutes: Mapped[int] = mapped_column(Integer, server_default="10")
     version: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_by: Mapped[str] = mapped_column(Text)
@@ -311,6 +320,8 @@ class OutboxRow(Base):
     # What a `waiting_config` message was refused under: released once either has changed.
     waiting_settings_version: Mapped[int | None] = mapped_column(Integer)
     waiting_sign_in: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Which transport sent it ("primary" or "fallback"); "" until sent.
+    transport: Mapped[str] = mapped_column(String(16), server_default="")
 
 
 class EventRow(Base):
@@ -411,6 +422,24 @@ class NodeRow(Base):
     instance_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # PostgreSQL: the backend pid of the connection holding the primary's lock, the one fence target.
     lock_session: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class TransportStateRow(Base):
+    """Which transport every node sends through (id 1; see domain/fallback.py). Switched by
+    compare-and-set on `generation`, in the transaction that also records the switch's notice."""
+
+    __tablename__ = "transport_state"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    active: Mapped[str] = mapped_column(String(16))  # primary | fallback
+    active_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    primary_failing_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    failure_category: Mapped[str] = mapped_column(String(32))
+    failure_message: Mapped[str] = mapped_column(Text)
+    failure_hint: Mapped[str] = mapped_column(Text)
+    next_probe_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    generation: Mapped[int] = mapped_column(Integer)
 
 
 class NodeCheckRow(Base):

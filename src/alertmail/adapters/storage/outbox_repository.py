@@ -100,12 +100,16 @@ class SqlOutboxRepository:
         """Record delivery; False (and nothing changed) when `owner` no longer holds the lease."""
         return await self._finish(id, owner, status="sent", sent_at=now, next_attempt_at=None)
 
-    async def mark_sent_many(self, ids: Sequence[str], owner: str, now: datetime) -> int:
-        """Record a batch delivered, in one transaction; how many were still leased by `owner`."""
+    async def mark_sent_many(
+        self, ids: Sequence[str], owner: str, now: datetime, *, transport: str = "primary"
+    ) -> int:
+        """Record a batch delivered through `transport`, in one transaction; how many were still
+        leased by `owner`."""
         return await self._update_leased(
             ids,
             owner,
             status="sent",
+            transport=transport,
             sent_at=now,
             next_attempt_at=None,
             lease_owner=None,
@@ -149,11 +153,13 @@ class SqlOutboxRepository:
         now: datetime,
         last_error: str,
         last_category: str,
+        transport: str = "primary",
     ) -> bool:
         """Record an attempt that reached some recipients and not others; False when the lease was lost."""
         return await self._finish(
             id,
             owner,
+            transport=transport,
             status=settled.status,
             recipient_states=dict(settled.states),
             next_attempt_at=settled.next_attempt_at,
@@ -195,6 +201,19 @@ class SqlOutboxRepository:
                 update(OutboxRow)
                 .where(OutboxRow.status == "waiting_config")
                 .values(status="queued", next_attempt_at=now)
+                .returning(OutboxRow.id)
+                .execution_options(synchronize_session=False)
+            )
+            return len(ids.all())
+
+    async def release_retrying(self, now: datetime) -> int:
+        """Make every message waiting for a retry due now; how many. After a switch of transport:
+        what waited out the old transport's backoff need not wait for the new one."""
+        async with self._sessions.begin() as session:
+            ids = await session.scalars(
+                update(OutboxRow)
+                .where(OutboxRow.status == "retry_wait", OutboxRow.next_attempt_at > now)
+                .values(next_attempt_at=now)
                 .returning(OutboxRow.id)
                 .execution_options(synchronize_session=False)
             )

@@ -54,6 +54,10 @@ def create_app(config: AppConfig, *, setup_token: str | None = None) -> FastAPI:
             ]
             if config.worker:
                 tasks.append(asyncio.create_task(container.delivery_worker.run_forever(), name="delivery"))
+                # While on the fallback, probe the primary (one node per interval, by the database).
+                tasks.append(
+                    asyncio.create_task(container.fallback.run_probes_forever(), name="fallback-probe")
+                )
             try:
                 # Legacy local senders over SMTP, when ALERTMAIL_SMTP_LISTENER_PORT turns it on.
                 async with _listener(config, container):

@@ -167,6 +167,9 @@ class MessagePublic(BaseModel):
     sent_at: datetime | None
     dead_at: datetime | None = Field(description="when it became dead; null while it is not dead")
     expires_at: datetime
+    transport: str = Field(
+        description='which transport sent it: "primary" or "fallback"; "" until sent', default=""
+    )
 
 
 class MessageDetail(MessagePublic):

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from alertmail.domain.fallback import FallbackEmailType
 from alertmail.domain.records import StoredSettings
 from alertmail.domain.settings import public_view
 from alertmail.services.oauth_signin import SignInOutcome
@@ -62,13 +63,23 @@ class MailSettingsUpdate(BaseModel):
     allow_plaintext_auth: bool | None = None
     graph_endpoint: str | None = None
     gmail_endpoint: str | None = None
+    # The fallback transport: "none" (or "") for none; an empty fallback_password keeps the stored one.
+    fallback_email_type: FallbackEmailType | Literal[""] | None = None
+    fallback_hostname: str | None = None
+    fallback_port: int | None = None
+    fallback_encryption: Literal["none", "tls", "starttls"] | None = None
+    fallback_auth_type: Literal["none", "basic"] | None = None
+    fallback_username: str | None = None
+    fallback_password: str | None = None
+    fallback_after_minutes: int | None = None
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)
 
 
 class MailSettingsPublic(BaseModel):
-    """The settings as anyone may see them: secrets appear only as `password_set` / `client_secret_set`."""
+    """The settings as anyone may see them: secrets appear only as `password_set`, `client_secret_set`
+    and `fallback_password_set`."""
 
     version: int
     updated_at: datetime | None

@@ -13,6 +13,7 @@ import typer
 
 from alertmail.config import AppConfig
 from alertmail.domain.delivery_report import PageCursor
+from alertmail.domain.fallback import TransportState
 from alertmail.domain.outbox import OutboxMessage, OutboxStatus
 from alertmail.errors import FieldError
 from alertmail.interfaces.cli.runtime import console, errors, fail_fields, run
@@ -76,6 +77,7 @@ async def _run_until_signalled(container: Container) -> None:
     await cluster.register(serves_http=False)  # refuses a node name another live node holds
     tasks = [
         asyncio.create_task(container.delivery_worker.run_forever(), name="delivery"),
+        asyncio.create_task(container.fallback.run_probes_forever(), name="fallback-probe"),
         asyncio.create_task(cluster.run_forever(serves_http=False), name="cluster"),
         # Every node delivers; only the primary runs the schedule.
         asyncio.create_task(cluster.run_while_primary(container.scheduler.run_forever), name="scheduler"),
@@ -210,16 +212,20 @@ def outbox(
         fail_fields([FieldError("status", f"must be one of {', '.join(_STATUSES)}")])
     chosen: Any = status
 
-    async def look(container: Container) -> tuple[list[OutboxMessage], dict[str, int], bool]:
+    async def look(container: Container) -> tuple[list[OutboxMessage], dict[str, int], bool, TransportState]:
         counts = await container.outbox.counts()
         nobody = (await container.notifications.recipients()).source == "none"
-        return await container.outbox.list(chosen, limit), {str(k): v for k, v in counts.items()}, nobody
+        transport = await container.fallback.state()
+        listed = await container.outbox.list(chosen, limit)
+        return listed, {str(k): v for k, v in counts.items()}, nobody, transport
 
-    messages, counts, nobody = run(look)
+    messages, counts, nobody, transport = run(look)
     if nobody:
         from alertmail.services.event_recipients import NO_RECIPIENTS_WARNING
 
         errors.print(f"warning: {NO_RECIPIENTS_WARNING}")
+    if transport.active == "fallback":
+        errors.print(f"warning: {fallback_warning(transport)}")
     if as_json:
         for message in messages:
             sys.stdout.write(json.dumps(_message_json(message)) + "\n")
@@ -227,7 +233,8 @@ def outbox(
     console.print("  ".join(f"{name}: {count}" for name, count in counts.items()))
     for m in messages:
         when = f"{m.created_at:%Y-%m-%d %H:%M:%S}"
-        console.print(f"{m.id}  {when}  {m.status:<14} tries {m.attempts:<3} {m.subject}")
+        via = f"via {m.transport}" if m.transport else ""
+        console.print(f"{m.id}  {when}  {m.status:<14} tries {m.attempts:<3} {via:<12}  {m.subject}")
         if m.last_error:
             console.print(f"    last error [{m.last_category}]: {m.last_error}")
         for outcome in m.recipient_outcomes:
@@ -304,7 +311,18 @@ def _message_json(m: OutboxMessage) -> dict[str, Any]:
             }
             for outcome in m.recipient_outcomes
         ],
+        "transport": m.transport,
     }
+
+
+def fallback_warning(state: TransportState) -> str:
+    """What an administrator reads while mail goes through the fallback: since when, and why."""
+    since = f"{state.active_since:%Y-%m-%d %H:%M:%S} UTC" if state.active_since else "a moment ago"
+    text = f"mail goes through the fallback transport since {since}"
+    failure = state.failure
+    if failure is None:
+        return text
+    return f"{text}; the primary fails ({failure.category}): {failure.message}. Fix: {failure.hint}"
 
 
 __all__ = ["events_app", "notify", "outbox_app", "worker"]

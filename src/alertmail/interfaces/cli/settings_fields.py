@@ -41,6 +41,14 @@ FIELD_HELP = {
     "graph_endpoint": "Microsoft Graph's base URL: https://graph.microsoft.com (default), "
     "https://graph.microsoft.us or https://microsoftgraph.chinacloudapi.cn",
     "gmail_endpoint": "the Gmail API's base URL (default https://gmail.googleapis.com)",
+    "fallback_email_type": "the fallback transport: none (default), smtp or native",
+    "fallback_hostname": "the fallback SMTP relay's host name or IP address",
+    "fallback_port": "the fallback relay's port, 1-65535",
+    "fallback_encryption": "the fallback relay's encryption: none, tls or starttls",
+    "fallback_auth_type": "the fallback relay's authentication: none or basic",
+    "fallback_username": "the fallback relay account",
+    "fallback_password": "the fallback relay password (write-only; fallback_password=- reads standard input)",
+    "fallback_after_minutes": "minutes the primary fails relay-wide before the fallback is used (default 10)",
 }
 
 

@@ -24,6 +24,7 @@ CATEGORY_LABELS = {
     "graph": "Microsoft Graph refused",
     "gmail_api": "Gmail API refused",
     "internal": "Internal error",
+    "fallback": "Fallback transport",
 }
 _VALUES = {
     "email_type": {"smtp": "SMTP", "native": "Native", "graph": "Microsoft Graph", "gmail_api": "Gmail API"},
@@ -31,6 +32,7 @@ _VALUES = {
     "encryption": {"none": "None", "tls": "TLS", "starttls": "STARTTLS"},
     "oauth_provider": {"microsoft": "Microsoft 365", "google": "Google", "custom": "Custom"},
     "oauth_grant": {"authorization_code": "Delegated (sign in)", "client_credentials": "App-only"},
+    "transport": {"primary": "Primary", "fallback": "Fallback"},
 }
 
 

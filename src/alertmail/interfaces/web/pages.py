@@ -1,5 +1,6 @@
-"""What every signed-in page shows around its content: who is signed in, the CSRF token, and the
-re-authorization banner when the OAuth2 sign-in no longer works."""
+"""What every signed-in page shows around its content: who is signed in, the CSRF token, the
+re-authorization banner when the OAuth2 sign-in no longer works, and the fallback banner while mail
+goes through the fallback transport."""
 
 from __future__ import annotations
 
@@ -54,6 +55,7 @@ async def layout(request: Request, session: WebSession, **context: Any) -> dict[
         and stored.settings.oauth_grant == "authorization_code"
     )
     nobody = (await container.notifications.recipients(stored.settings)).source == "none"
+    transport = await container.fallback.state()
     return {
         "session": session,
         "admin": session.administrator,
@@ -62,6 +64,8 @@ async def layout(request: Request, session: WebSession, **context: Any) -> dict[
         "oauth": status,
         "reauthorization_banner": needs_sign_in,
         "no_recipients_warning": NO_RECIPIENTS_WARNING if nobody else "",
+        # Never hidden: while mail goes through the fallback, every page says so, and why.
+        "fallback_in_use": transport if transport.active == "fallback" else None,
         **context,
     }
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from alertmail.domain.fallback import FALLBACK_EMAIL_TYPES
 from alertmail.domain.settings import MailSettings
 from alertmail.errors import FieldError
 
 __all__ = [
     "CHECKBOXES",
+    "FALLBACK_TYPE_OPTIONS",
     "LABELS",
     "changes_from_form",
     "field_errors",
@@ -40,10 +42,23 @@ TEXT_FIELDS = (
     "connect_timeout",
     "max_connections",
     "messages_per_minute",
+    "fallback_hostname",
+    "fallback_port",
+    "fallback_username",
+    "fallback_after_minutes",
 )
-CHOICES = ("auth_type", "email_type", "encryption", "oauth_provider", "oauth_grant")
+CHOICES = (
+    "auth_type",
+    "email_type",
+    "encryption",
+    "oauth_provider",
+    "oauth_grant",
+    "fallback_email_type",
+    "fallback_encryption",
+    "fallback_auth_type",
+)
 CHECKBOXES = ("daily_notice", "send_test_on_save", "oauth_app_testing", "allow_plaintext_auth")
-SECRETS = ("password", "client_secret")
+SECRETS = ("password", "client_secret", "fallback_password")
 # The form's words for each field, for the error summary above it.
 LABELS = {
     "from_address": "From Address",
@@ -76,7 +91,23 @@ LABELS = {
     "test_to": "Send to",
     "email": "E-mail",
     "allow_plaintext_auth": "Allow the password to be sent without encryption",
+    "fallback_email_type": "Fallback transport",
+    "fallback_hostname": "Fallback relay host",
+    "fallback_port": "Fallback relay port",
+    "fallback_encryption": "Fallback relay encryption",
+    "fallback_auth_type": "Fallback relay login",
+    "fallback_username": "Fallback relay account",
+    "fallback_password": "Fallback relay passphrase",
+    "fallback_after_minutes": "Use the fallback after (minutes)",
 }
+# The Fallback E-mail Type's choices, from the one list of fallback types (domain/fallback.py).
+_FALLBACK_TYPE_WORDS = {
+    "none": "None (no fallback)",
+    "smtp": "SMTP (a relay server)",
+    "native": "Native (this machine's sendmail)",
+    "graph": "Microsoft Graph",
+}
+FALLBACK_TYPE_OPTIONS = [(kind, _FALLBACK_TYPE_WORDS.get(kind, kind)) for kind in FALLBACK_EMAIL_TYPES]
 # Which fields the form shows, by what they depend on; a hidden field's text is never taken.
 _OAUTH_ONLY = (
     "oauth_provider",

@@ -1,4 +1,5 @@
-"""/metrics: Prometheus text format. Outbox and token gauges are read from the database per scrape."""
+"""/metrics: Prometheus text format. Outbox, token and transport gauges are read from the database per
+scrape."""
 
 from __future__ import annotations
 
@@ -18,4 +19,5 @@ async def metrics(container: ContainerDep) -> Response:
     if settings.auth_type == "oauth2":
         state = (await container.oauth_tokens.status(settings)).health.state
     container.metrics.set_token_state(state)
+    container.metrics.set_active_transport((await container.fallback.state()).active)
     return Response(container.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

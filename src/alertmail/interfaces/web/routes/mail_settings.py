@@ -21,6 +21,7 @@ from alertmail.interfaces.web.flash import forget_notices, redirect_with_notices
 from alertmail.interfaces.web.pages import Notice, container_of, layout, redirect
 from alertmail.interfaces.web.session import SessionDep
 from alertmail.interfaces.web.settings_form import (
+    FALLBACK_TYPE_OPTIONS,
     LABELS,
     changes_from_form,
     field_errors,
@@ -194,6 +195,7 @@ async def _page(
         notices=notices or [],
         presets=_presets(),
         labels=LABELS,
+        fallback_types=FALLBACK_TYPE_OPTIONS,
         redirect=_redirect_check(request, stored.settings.redirect_uri),
         in_force=await _configuration_in_force(request),
         tab="settings",

@@ -1,0 +1,140 @@
+"""The fallback transport: when to use it, which settings it sends with, and the state every node shares.
+
+The primary transport is the one the mail settings describe. The fallback is a second, complete
+transport (`fallback_*` settings). When the primary has failed relay-wide without a break for
+`fallback_after_minutes`, mail goes through the fallback until a probe of the primary (connect,
+TLS, authenticate, no message) succeeds. A failure that is one message's or one recipient's own
+never counts: only failures whose classification scope is the relay do (see
+services/delivery_lanes.affects_whole_relay).
+
+The state lives in the database (one row) so that every node sends through the same transport; it
+changes only by compare-and-set on `generation`, and the notice that tells the administrators is
+written in the same transaction as the change (`TransportSwitch`). Everything here is pure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Literal, Protocol, get_args
+
+if TYPE_CHECKING:
+    from alertmail.domain.settings import MailSettings
+
+__all__ = [
+    "FALLBACK_EMAIL_TYPES",
+    "FALLBACK_STARTED",
+    "NO_FALLBACK",
+    "PRIMARY_RESTORED",
+    "ActiveTransport",
+    "FallbackEmailType",
+    "PrimaryFailure",
+    "TransportState",
+    "TransportStateRepository",
+    "TransportSwitch",
+    "fallback_configured",
+    "fallback_view",
+    "should_use_fallback",
+]
+
+# The kinds of transport a fallback can be: the one list to extend (a Graph fallback goes here,
+# with the `fallback_` fields it needs in `FALLBACK_FIELDS` and a transport under that name).
+FallbackEmailType = Literal["none", "smtp", "native"]
+FALLBACK_EMAIL_TYPES: tuple[str, ...] = get_args(FallbackEmailType)
+NO_FALLBACK = "none"
+FallbackAuthType = Literal["none", "basic"]
+
+ActiveTransport = Literal["primary", "fallback"]
+FALLBACK_STARTED = "transport.fallback_started"
+PRIMARY_RESTORED = "transport.primary_restored"
+
+# The fallback's own fields and the primary field each one stands for in the fallback's settings.
+FALLBACK_FIELDS: dict[str, str] = {
+    "fallback_email_type": "email_type",
+    "fallback_hostname": "hostname",
+    "fallback_port": "port",
+    "fallback_encryption": "encryption",
+    "fallback_auth_type": "auth_type",
+    "fallback_username": "username",
+    "fallback_password": "password",
+}
+
+
+@dataclass(frozen=True)
+class PrimaryFailure:
+    """The primary's relay-wide failure, as Mail Server Logs classified it."""
+
+    category: str
+    message: str
+    hint: str
+
+
+@dataclass(frozen=True)
+class TransportState:
+    """Which transport every node sends through, since when, and how the primary is doing.
+
+    `primary_failing_since`: the start of the primary's current run of relay-wide failures (None
+    while it works); `failure` the latest of them. `generation` moves with every switch."""
+
+    active: ActiveTransport = "primary"
+    active_since: datetime | None = None
+    primary_failing_since: datetime | None = None
+    failure: PrimaryFailure | None = None
+    next_probe_at: datetime | None = None
+    generation: int = 0
+
+
+@dataclass(frozen=True)
+class TransportSwitch:
+    """A change of the active transport, applied only if the state is still at `expected_generation`.
+
+    Written as the first statement of the transaction that also records its notice, so the notice
+    exists exactly once cluster-wide (a node that lost the race writes neither)."""
+
+    to: ActiveTransport
+    at: datetime
+    expected_generation: int
+    next_probe_at: datetime | None = None
+
+
+def should_use_fallback(failing_since: datetime | None, threshold: timedelta, now: datetime) -> bool:
+    """Whether the primary has failed relay-wide without a break for at least `threshold` at `now`."""
+    return failing_since is not None and now - failing_since >= threshold
+
+
+def fallback_configured(settings: MailSettings) -> bool:
+    return settings.fallback_email_type != NO_FALLBACK
+
+
+def fallback_view(settings: MailSettings) -> MailSettings:
+    """The settings the fallback transport sends with: the primary's From address, contacts, trust
+    store, time-outs and pacing, with the fallback's own transport fields; no OAuth2."""
+    update: dict[str, object] = {primary: getattr(settings, own) for own, primary in FALLBACK_FIELDS.items()}
+    update |= {"oauth_provider": None, "oauth_grant": "authorization_code", "client_secret": None}
+    return settings.model_copy(update=update)
+
+
+class TransportStateRepository(Protocol):
+    """The one row of transport state (see `TransportState`)."""
+
+    async def load(self) -> TransportState: ...
+
+    async def primary_failed(self, at: datetime, failure: PrimaryFailure) -> TransportState:
+        """Note a relay-wide failure of the primary: the run's start is kept, the failure replaced."""
+        ...
+
+    async def primary_worked(self) -> None:
+        """The primary sent or passed its probe: its run of failures is over."""
+        ...
+
+    async def claim_probe(
+        self, now: datetime, next_probe_at: datetime, *, due_or_not: bool = False
+    ) -> TransportState | None:
+        """While on the fallback, take the due probe of the primary (one node per interval): the
+        state with the probe moved to `next_probe_at`, or None when none is due or another node took it.
+        `due_or_not`: take it even if not due yet (the settings just changed)."""
+        ...
+
+    async def switch(self, switch: TransportSwitch) -> bool:
+        """Apply `switch` alone, without a notice (the fallback was switched off); False if it lost."""
+        ...

@@ -1,0 +1,110 @@
+"""The pure decision behind the fallback transport, and the settings the fallback sends with."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from alertmail.domain.fallback import fallback_configured, fallback_view, should_use_fallback
+from alertmail.domain.settings import validate_settings
+
+instants = st.datetimes(
+    min_value=datetime(2020, 1, 1), max_value=datetime(2040, 1, 1), timezones=st.just(UTC)
+)
+thresholds = st.integers(min_value=1, max_value=1440).map(lambda minutes: timedelta(minutes=minutes))
+spans = st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=3))
+
+
+@given(now=instants, threshold=thresholds)
+def test_a_primary_that_is_not_failing_never_needs_the_fallback(now: datetime, threshold: timedelta) -> None:
+    assert not should_use_fallback(None, threshold, now)
+
+
+@given(since=instants, threshold=thresholds, span=spans)
+def test_the_fallback_is_used_exactly_once_the_failures_have_lasted_the_threshold(
+    since: datetime, threshold: timedelta, span: timedelta
+) -> None:
+    assert should_use_fallback(since, threshold, since + span) == (span >= threshold)
+
+
+@given(since=instants, threshold=thresholds, earlier=spans, later=spans)
+def test_once_due_the_fallback_stays_due_while_the_failures_go_on(
+    since: datetime, threshold: timedelta, earlier: timedelta, later: timedelta
+) -> None:
+    if should_use_fallback(since, threshold, since + earlier):
+        assert should_use_fallback(since, threshold, since + earlier + later)
+
+
+@given(since=instants, threshold=thresholds, span=spans, more=st.integers(min_value=1, max_value=1440))
+def test_a_longer_threshold_is_never_due_sooner(
+    since: datetime, threshold: timedelta, span: timedelta, more: int
+) -> None:
+    if should_use_fallback(since, threshold + timedelta(minutes=more), since + span):
+        assert should_use_fallback(since, threshold, since + span)
+
+
+def test_the_boundary_is_inclusive_and_a_moment_short_is_not_enough() -> None:
+    since = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
+    ten = timedelta(minutes=10)
+    assert should_use_fallback(since, ten, since + ten)
+    assert not should_use_fallback(since, ten, since + ten - timedelta(microseconds=1))
+
+
+PRIMARY = {
+    "from_address": "alerts@example.com",
+    "hostname": "smtp.office365.com",
+    "auth_type": "oauth2",
+    "oauth_provider": "microsoft",
+    "tenant_id": "contoso.onmicrosoft.com",
+    "client_id": "client",
+    "client_secret": "client secret",
+    "scopes": "https://outlook.office.com/SMTP.Send offline_access",
+    "authorization_endpoint": "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/authorize",
+    "token_endpoint": "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token",
+    "username": "alerts@example.com",
+    "admin_contacts": "ops@example.com",
+    "connect_timeout": 12,
+}
+
+
+def test_the_fallback_sends_with_its_own_relay_and_the_primary_s_from_address_and_contacts() -> None:
+    settings = validate_settings(
+        PRIMARY
+        | {
+            "fallback_email_type": "smtp",
+            "fallback_hostname": "relay.example.net",
+            "fallback_port": 465,
+            "fallback_encryption": "tls",
+            "fallback_auth_type": "basic",
+            "fallback_username": "relay-user",
+            "fallback_password": "relay password",
+        }
+    )
+    view = fallback_view(settings)
+    assert fallback_configured(settings)
+    assert (view.email_type, view.hostname, view.port, view.encryption) == (
+        "smtp",
+        "relay.example.net",
+        465,
+        "tls",
+    )
+    assert (view.auth_type, view.username) == ("basic", "relay-user")
+    assert view.password is not None and view.password.get_secret_value() == "relay password"
+    assert (view.from_address, view.admin_contacts, view.connect_timeout) == (
+        "alerts@example.com",
+        ["ops@example.com"],
+        12,
+    )
+    assert view.client_secret is None and view.oauth_provider is None  # no OAuth2 on the fallback
+
+
+def test_no_fallback_by_default_and_an_empty_type_means_none() -> None:
+    assert not fallback_configured(validate_settings(PRIMARY))
+    assert not fallback_configured(validate_settings(PRIMARY | {"fallback_email_type": ""}))
+
+
+def test_a_native_fallback_needs_no_relay_fields() -> None:
+    settings = validate_settings(PRIMARY | {"fallback_email_type": "native"})
+    assert fallback_view(settings).email_type == "native"
