@@ -204,7 +204,7 @@ class _Process:
                 pacing=SqlPacingRepository(sessions, dialect=self._database.dialect),
                 policy=POLICY,
                 node="chaos",
-                options=DeliveryOptions(batch_size=5, lease=LEASE),
+                options=DeliveryOptions(batch_size=5, lease=LEASE, pacing_poll=0.05),
                 clock=clock,
                 random_fraction=lambda: 0.5,
             )

@@ -59,6 +59,7 @@ class DeliveryOptions:
     # A dead worker's pacing tokens come back after this (renewed every third of it while held).
     pacing_lease: timedelta = timedelta(seconds=15)
     pacing_window: timedelta = WINDOW  # `messages_per_minute` counts over this; shorter only in tests
+    pacing_poll: float = 1.0  # seconds: a worker waiting for a token asks again at least this often
 
 
 class NullObserver:
@@ -104,6 +105,7 @@ class DeliveryWorker:
             clock=clock,
             lease=self._options.pacing_lease,
             window=self._options.pacing_window,
+            max_poll=self._options.pacing_poll,
         )
         self._lanes = Lanes(transports, self._pacing, idle_close=self._options.idle_close)
         self._leases = LeaseKeeper(outbox, self._owner, lease=self._options.lease, clock=clock)
