@@ -35,6 +35,7 @@ from alertmail.adapters.storage.oauth_repositories import (
     SqlOAuthTokenRepository,
 )
 from alertmail.adapters.storage.outbox_repository import SqlOutboxRepository
+from alertmail.adapters.storage.pacing_repository import SqlPacingRepository
 from alertmail.adapters.storage.primary_lock import PostgresPrimaryLock, SingleNodeLock
 from alertmail.adapters.storage.repositories import (
     SqlAdministratorRepository,
@@ -193,6 +194,7 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
         settings_repository,
         transports,
         sending,
+        pacing=SqlPacingRepository(sessions, dialect=database.dialect),
         policy=policy,
         node=node,
         options=DeliveryOptions(

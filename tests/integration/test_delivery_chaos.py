@@ -21,16 +21,19 @@ Invariants:
   has one naming the message.
 
 `--chaos-examples N` runs N examples per database (default 12, about a minute for both). The
-figures are printed at the end (`-s` shows them).
+figures are printed at the end (`-s` shows them). An example that runs longer than
+`EXAMPLE_TIMEOUT` fails, naming its scenario, instead of hanging CI; Hypothesis then shrinks
+without running the others again (each would fail the same way at once).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -49,6 +52,7 @@ from alertmail.adapters.secret_box import FernetSecretBox
 from alertmail.adapters.smtp_transport import SmtpTransport
 from alertmail.adapters.storage.database import Database
 from alertmail.adapters.storage.outbox_repository import SqlOutboxRepository
+from alertmail.adapters.storage.pacing_repository import SqlPacingRepository
 from alertmail.adapters.storage.repositories import SqlMailLogRepository, SqlSettingsRepository
 from alertmail.composition import Container, open_container
 from alertmail.config import AppConfig, to_async_url
@@ -67,6 +71,7 @@ POLICY = RetryPolicy(first_delay=timedelta(seconds=10), max_delay=timedelta(minu
 LEASE = timedelta(seconds=30)
 WORKERS = 2
 MAX_ROUNDS = 150
+EXAMPLE_TIMEOUT = 60.0  # seconds; an example takes 2 to 5 s
 
 # "ok" first and most often: Hypothesis shrinks a failing script towards a well-behaved relay.
 answers = st.sampled_from(["ok"] * 3 + list(ANSWERS[1:]))
@@ -95,6 +100,16 @@ class Figures:
     locked: int = 0  # SQLite "database is locked" after a crash, tried again
     duplicates: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)
+    hung: str | None = None  # the first example that ran out of time, and its scenario
+
+
+async def within_timeout(playing: Coroutine[Any, Any, None], scenario: Scenario, figures: Figures) -> None:
+    """Play one example, failing it (not the whole run, hanging) after `EXAMPLE_TIMEOUT` seconds."""
+    try:
+        await asyncio.wait_for(playing, EXAMPLE_TIMEOUT)
+    except TimeoutError:
+        figures.hung = f"a chaos example hung for over {EXAMPLE_TIMEOUT:g} s: {scenario}"
+        raise AssertionError(figures.hung) from None
 
 
 @pytest.mark.timeout(0)  # bounded by the number of examples, not by the clock
@@ -113,8 +128,12 @@ def test_chaos_every_message_ends_sent_or_dead_and_duplicates_have_a_cause(
     )
     @given(scenario=scenarios)
     def example(scenario: Scenario) -> None:
+        if figures.hung is not None:
+            raise AssertionError(figures.hung)  # one hang is enough: shrinking needs no more
         with example_database(kind, tmp_path) as url:
-            asyncio.run(play(scenario, url, tmp_path / uuid.uuid4().hex, figures))
+            asyncio.run(
+                within_timeout(play(scenario, url, tmp_path / uuid.uuid4().hex, figures), scenario, figures)
+            )
 
     example()
     print(
@@ -124,6 +143,15 @@ def test_chaos_every_message_ends_sent_or_dead_and_duplicates_have_a_cause(
         f"{dict(figures.duplicates) or 'none'}, outcomes {dict(figures.outcomes)}, "
         f"{time.monotonic() - started:.1f} s"
     )
+
+
+async def test_an_example_that_hangs_fails_naming_its_scenario(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "EXAMPLE_TIMEOUT", 0.05)
+    figures = Figures()
+    scenario = Scenario(script=["ok"], messages=5, crashes=[])
+    with pytest.raises(AssertionError, match=r"hung for over 0.05 s: Scenario\(script=\['ok'\]"):
+        await within_timeout(asyncio.Event().wait(), scenario, figures)
+    assert figures.hung is not None and "messages=5" in figures.hung
 
 
 # --- one example ------------------------------------------------------------------------------------
@@ -173,9 +201,10 @@ class _Process:
                 SqlSettingsRepository(sessions, box),
                 transports,
                 sending,
+                pacing=SqlPacingRepository(sessions, dialect=self._database.dialect),
                 policy=POLICY,
                 node="chaos",
-                options=DeliveryOptions(batch_size=5, lease=LEASE),
+                options=DeliveryOptions(batch_size=5, lease=LEASE, pacing_poll=0.05),
                 clock=clock,
                 random_fraction=lambda: 0.5,
             )
@@ -188,6 +217,7 @@ class _Process:
     async def kill(self) -> None:
         """As SIGKILL: relay connections close without QUIT; the database rolls back what was open."""
         for worker in self.workers:
+            await worker._pacing.abandon()  # its token renewals die with it
             for lane in worker._lanes.first(99):
                 if lane.session is not None:
                     lane.session._client.close()  # type: ignore[attr-defined]
@@ -300,6 +330,9 @@ async def _until_idle(worker: DeliveryWorker, locked: list[OperationalError]) ->
     while True:
         try:
             if not await worker.run_once():
+                # Idle: its connections close and their tokens go back to the other workers (as
+                # `run_forever` does after `idle_close`).
+                await worker.close()
                 return
         except OperationalError as error:
             if "database is locked" not in str(error):

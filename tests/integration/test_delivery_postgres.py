@@ -34,7 +34,7 @@ pytestmark = pytest.mark.postgres
 
 MESSAGES = 1000
 NODES = ("node-1", "node-2", "node-3")
-CONNECTIONS = 2  # per node
+CONNECTIONS = 2  # for the whole cluster (domain/pacing.py)
 
 
 @pytest.fixture
@@ -86,7 +86,7 @@ async def test_three_nodes_on_postgresql_deliver_every_message_once_and_each_del
         async with open_container(config) as container:
             await container.settings.save(relay_changes(sink, max_connections=CONNECTIONS), actor="test")
             await wait_until(lambda: len(sink.messages) >= MESSAGES, within=40, interval=0.05)
-            await wait_until_all_sent(container)
+            await wait_until_all_sent(container, MESSAGES)
         shares = await wait_for_shares(urls)
         for name, node in nodes.items():
             assert node.process.returncode is None, (name, node.output())
@@ -98,15 +98,15 @@ async def test_three_nodes_on_postgresql_deliver_every_message_once_and_each_del
     assert sink.message_ids == {m.message_id: 1 for m in queued}
     assert sum(shares.values()) == MESSAGES, shares
     assert all(share > 0 for share in shares.values()), shares
-    # More connections at once than one node opens: nodes were sending at the same time.
-    assert sink.peak_open > CONNECTIONS, sink.peak_open
+    # `max_connections` holds for the cluster: never more open at once, whichever nodes send.
+    assert sink.peak_open <= CONNECTIONS, sink.peak_open
 
 
-async def wait_until_all_sent(container: Container) -> None:
+async def wait_until_all_sent(container: Container, messages: int) -> None:
     """The sink has every message; wait for the nodes to record the last batch as sent."""
     for _ in range(100):
         counts = await container.outbox.counts()
-        if counts["sent"] == MESSAGES:
+        if counts["sent"] == messages:
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"not all recorded as sent: {await container.outbox.counts()}")

@@ -11,6 +11,7 @@ import pytest
 
 from alertmail.adapters.mail_api_transport import MailApiTransport, graph_request
 from alertmail.adapters.secret_box import FernetSecretBox
+from alertmail.adapters.storage.pacing_repository import SqlPacingRepository
 from alertmail.adapters.storage.repositories import SqlSettingsRepository
 from alertmail.composition import Container
 from alertmail.domain import messages
@@ -141,6 +142,7 @@ def graph_worker(container: Container, clock: FakeClock) -> DeliveryWorker:
         SqlSettingsRepository(database.sessionmaker, box),
         {"graph": graph},
         container.sending,
+        pacing=SqlPacingRepository(database.sessionmaker, dialect=database.dialect),
         policy=RetryPolicy(),
         node="test-node",
         clock=clock,

@@ -36,6 +36,7 @@ from alertmail.adapters.secret_box import FernetSecretBox
 from alertmail.adapters.smtp_transport import SmtpTransport
 from alertmail.adapters.storage.event_repository import SqlEventRepository
 from alertmail.adapters.storage.outbox_repository import SqlOutboxRepository
+from alertmail.adapters.storage.pacing_repository import SqlPacingRepository
 from alertmail.adapters.storage.repositories import SqlSettingsRepository
 from alertmail.composition import Container, dead_letter_notice
 from alertmail.domain.events import EventCatalog
@@ -243,6 +244,7 @@ def clocked_worker(
         SqlSettingsRepository(database.sessionmaker, box),
         transports,
         container.sending,
+        pacing=SqlPacingRepository(database.sessionmaker, dialect=database.dialect),
         policy=policy,
         node="test-node",
         options=options,

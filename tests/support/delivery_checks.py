@@ -10,7 +10,19 @@ from alertmail.domain.records import MailLogEntry
 from alertmail.services.delivery import DeliveryWorker
 from tests.support.delivery import DeliverySink, FakeClock, outbox_of
 
-__all__ = ["assert_each_delivered_once", "delivery_log", "drain", "statuses"]
+__all__ = ["assert_each_delivered_once", "delivery_log", "drain", "most_in_any_window", "statuses"]
+
+
+def most_in_any_window(times: Sequence[float], window: float) -> int:
+    """The most of `times` (seconds) that fall in any span [t, t + window): a sliding window whose
+    start is each time in turn (a span holding the most always starts at one of them)."""
+    ordered = sorted(times)
+    most, first = 0, 0
+    for last, moment in enumerate(ordered):
+        while moment - ordered[first] >= window:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
 
 
 async def statuses(container: Container, queued: Sequence[OutboxMessage]) -> list[OutboxMessage]:

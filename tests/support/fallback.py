@@ -15,6 +15,7 @@ from typing import Any
 from alertmail.adapters.native_transport import NativeTransport
 from alertmail.adapters.secret_box import FernetSecretBox
 from alertmail.adapters.smtp_transport import SmtpTransport
+from alertmail.adapters.storage.pacing_repository import SqlPacingRepository
 from alertmail.adapters.storage.repositories import SqlSettingsRepository
 from alertmail.adapters.storage.transport_state_repository import SqlTransportStateRepository
 from alertmail.composition import Container, dead_letter_notice
@@ -78,6 +79,7 @@ def clocked_fallback(
         settings,
         transports,
         container.sending,
+        pacing=SqlPacingRepository(container.database.sessionmaker, dialect=container.database.dialect),
         policy=policy,
         node="test-node",
         on_dead_letter=lambda message, reason: dead_letter_notice(notifications, message, reason),

@@ -3,7 +3,10 @@
 One worker per process, any number of processes per database: claims are leased (see
 outbox_repository.py) and renewed while a batch is in flight (delivery_leases.py), so two workers
 never hold one message. A batch is sent over at most `max_connections` lanes (delivery_lanes.py)
-that stay open across batches, paced by `messages_per_minute`, under one `asyncio.TaskGroup`.
+that stay open across batches, under one `asyncio.TaskGroup`. `max_connections` and
+`messages_per_minute` hold for the whole cluster, not per worker: each connection and each message
+takes a token kept in the database and shared by every worker of every node (domain/pacing.py says
+why tokens rather than one sending node, services/pacing.py how they are waited for and renewed).
 
 Failures are sorted in two (see `delivery_lanes.affects_whole_relay`):
 - about the relay (unreachable, TLS, refused login or token, throttled, 421): the rest of the batch
@@ -29,15 +32,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from alertmail.domain.outbox import OutboxMessage, RetryPolicy, WaitingFor
+from alertmail.domain.pacing import WINDOW, PacingRepository
 from alertmail.domain.ports import DeliveryObserver, MailTransport, OutboxRepository, SettingsRepository
 from alertmail.domain.records import StoredSettings
 from alertmail.domain.settings import API_TYPES, MailSettings
 from alertmail.services.clock import Clock, utc_now
-from alertmail.services.delivery_lanes import Attempt, Lane, Lanes, close_lane
+from alertmail.services.delivery_lanes import Attempt, Lane, Lanes
 from alertmail.services.delivery_leases import LeaseKeeper
 from alertmail.services.delivery_outcomes import Batch, DeadLetterHook, Outcomes
 from alertmail.services.fallback_transport import FallbackService, Route
-from alertmail.services.rate_limiter import RateLimiter
+from alertmail.services.pacing import ClusterPacing
 from alertmail.services.sending import MailSendingService
 
 __all__ = ["DeadLetterHook", "DeliveryOptions", "DeliveryWorker", "NullObserver"]
@@ -53,6 +57,10 @@ class DeliveryOptions:
     lease: timedelta = timedelta(minutes=2)
     poll_interval: float = 1.0  # seconds between looks at an empty outbox (an enqueue wakes it sooner)
     idle_close: float = 20.0  # seconds: a connection unused this long is closed, not reused
+    # A dead worker's pacing tokens come back after this (renewed every third of it while held).
+    pacing_lease: timedelta = timedelta(seconds=15)
+    pacing_window: timedelta = WINDOW  # `messages_per_minute` counts over this; shorter only in tests
+    pacing_poll: float = 1.0  # seconds: a worker waiting for a token asks again at least this often
 
 
 class NullObserver:
@@ -75,6 +83,7 @@ class DeliveryWorker:
         transports: Mapping[str, MailTransport],
         sending: MailSendingService,
         *,
+        pacing: PacingRepository,
         policy: RetryPolicy,
         node: str,
         options: DeliveryOptions | None = None,
@@ -93,7 +102,15 @@ class DeliveryWorker:
         self._authorization_marker = authorization_marker
         self._fallback = fallback
         self._clock = clock
-        self._lanes = Lanes(transports, idle_close=self._options.idle_close)
+        self._pacing = ClusterPacing(
+            pacing,
+            self._owner,
+            clock=clock,
+            lease=self._options.pacing_lease,
+            window=self._options.pacing_window,
+            max_poll=self._options.pacing_poll,
+        )
+        self._lanes = Lanes(transports, self._pacing, idle_close=self._options.idle_close)
         self._leases = LeaseKeeper(outbox, self._owner, lease=self._options.lease, clock=clock)
         self._outcomes = Outcomes(
             outbox,
@@ -105,7 +122,6 @@ class DeliveryWorker:
             random_fraction=random_fraction,
             on_dead_letter=on_dead_letter,
         )
-        self._limiter = RateLimiter(0)
         self._seen_config: WaitingFor | None = None
         self._seen_route: tuple[str, int] | None = None
         self._wake = asyncio.Event()
@@ -179,10 +195,17 @@ class DeliveryWorker:
                 live.append(message)
         if live:
             await self._deliver(live, route, stored.version, config)
+        await self._make_way()
         return len(claimed)
+
+    async def _make_way(self) -> None:
+        """Between batches: give the connections back if another worker waits for one."""
+        if self._lanes.holding and await self._pacing.others_want_connections():
+            await self._lanes.close()
 
     async def close(self) -> None:
         await self._lanes.close()
+        await self._pacing.close()
 
     # --- the configuration gate ------------------------------------------------------------------
 
@@ -236,8 +259,7 @@ class DeliveryWorker:
         self, messages: list[OutboxMessage], route: Route, version: int, config: WaitingFor
     ) -> None:
         settings = route.settings
-        if await self._lanes.prepare((version, route.name), settings.max_connections):
-            self._limiter = RateLimiter(settings.messages_per_minute)
+        await self._lanes.prepare((version, route.name), settings.max_connections)
         pending = list(reversed(messages))
         batch = Batch()
         in_flight: dict[str, OutboxMessage] = {}
@@ -273,10 +295,17 @@ class DeliveryWorker:
         in_flight: dict[str, OutboxMessage],
         settings: MailSettings,
     ) -> None:
-        while pending and batch.relay_failure is None:
+        def still_needed() -> bool:
+            return bool(pending) and batch.relay_failure is None
+
+        while still_needed():
+            if (
+                not await self._lanes.ready(lane, settings.max_connections, still_needed)
+                or not still_needed()
+            ):
+                return  # the other lanes sent the rest while this one waited for a connection
             message = pending.pop()
             in_flight[message.id] = message
-            await self._limiter.acquire()
             attempt = await self._lanes.attempt(lane, message, settings, self._clock())
             relay = attempt.relay_failure()
             del in_flight[message.id]
@@ -289,7 +318,7 @@ class DeliveryWorker:
                 batch.untried.append(message)  # the first relay failure speaks for it
             else:
                 batch.attempts.append(attempt)  # a 421 to one recipient: the others' outcome counts
-            await close_lane(lane)
+            await self._lanes.release(lane)
             return
 
 

@@ -1,7 +1,11 @@
 """Lanes: the worker's connections to the relay, and one attempt to send one message over one.
 
 A lane keeps its session open across messages and batches, and closes it after `idle_close`
-seconds unused. An attempt never raises (but for cancellation): what happened, a refusal of some
+seconds unused. Before it connects it takes one of the cluster's connection tokens (`max_connections`
+for every node together, services/pacing.py) and keeps it until it is closed; each message it sends
+holds one of the cluster's message tokens (`messages_per_minute`).
+
+An attempt never raises (but for cancellation): what happened, a refusal of some
 recipients, a failure of the whole message, or an error that is no transport failure at all (the
 database while fetching a token, a message that cannot be built), comes back as an `Attempt`.
 """
@@ -10,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +28,7 @@ from alertmail.domain.ports import MailSession, MailTransport
 from alertmail.domain.settings import MailSettings
 from alertmail.domain.submission import prepare_for_relay
 from alertmail.errors import ApiReplyError, SmtpReplyError, TransportError
+from alertmail.services.pacing import ClusterPacing
 
 __all__ = ["Attempt", "Lane", "Lanes", "affects_whole_relay", "close_lane", "email_for"]
 
@@ -56,10 +61,11 @@ def affects_whole_relay(error: TransportError, classification: Classification) -
 
 @dataclass
 class Lane:
-    """One connection to the relay and when it was last used."""
+    """One connection to the relay, the cluster's connection token it holds, when it was last used."""
 
     session: MailSession | None = None
     last_used: float = 0.0
+    token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,8 +96,11 @@ class Attempt:
 class Lanes:
     """Up to `max_connections` lanes, opened under one settings version."""
 
-    def __init__(self, transports: Mapping[str, MailTransport], *, idle_close: float) -> None:
+    def __init__(
+        self, transports: Mapping[str, MailTransport], pacing: ClusterPacing, *, idle_close: float
+    ) -> None:
         self._transports = transports
+        self._pacing = pacing
         self._idle_close = idle_close
         self._lanes: list[Lane] = []
         self._version: object = None
@@ -107,8 +116,26 @@ class Lanes:
             self._lanes.append(Lane())
         return changed
 
+    @property
+    def holding(self) -> bool:
+        """Whether any lane holds a connection token."""
+        return any(lane.token is not None for lane in self._lanes)
+
     def first(self, count: int) -> list[Lane]:
         return self._lanes[: max(1, min(len(self._lanes), count))]
+
+    async def ready(self, lane: Lane, max_connections: int, still_needed: Callable[[], bool]) -> bool:
+        """The lane holds a connection token, waited for while `still_needed()`; False once not."""
+        if lane.token is None:
+            lane.token = await self._pacing.take_connection(max_connections, still_needed)
+        return lane.token is not None
+
+    async def release(self, lane: Lane) -> None:
+        """Close the lane's connection and give its connection token back to the cluster."""
+        await close_lane(lane)
+        token, lane.token = lane.token, None
+        if token is not None:
+            await self._pacing.give_back(token)
 
     async def attempt(
         self, lane: Lane, message: OutboxMessage, settings: MailSettings, now: datetime
@@ -133,14 +160,16 @@ class Lanes:
         loop = asyncio.get_running_loop()
         fresh = await self._session(lane, settings)
         try:
-            refused = await _session_of(lane).send(email, recipients)
+            async with self._pacing.message(settings.messages_per_minute):
+                refused = await _session_of(lane).send(email, recipients)
         except TransportError as error:
             if fresh or isinstance(error, SmtpReplyError):
                 raise
             # A reused connection the relay dropped since: one new connection, one more try.
             await close_lane(lane)
             await self._session(lane, settings)
-            refused = await _session_of(lane).send(email, recipients)
+            async with self._pacing.message(settings.messages_per_minute):
+                refused = await _session_of(lane).send(email, recipients)
         lane.last_used = loop.time()
         return refused
 
@@ -157,13 +186,15 @@ class Lanes:
     async def close_idle(self) -> None:
         now = asyncio.get_running_loop().time()
         for lane in self._lanes:
-            if lane.session is not None and now - lane.last_used > self._idle_close:
-                await close_lane(lane)
+            if (
+                lane.session is not None or lane.token is not None
+            ) and now - lane.last_used > self._idle_close:
+                await self.release(lane)
 
     async def close(self) -> None:
         lanes, self._lanes = self._lanes, []
         for lane in lanes:
-            await close_lane(lane)
+            await self.release(lane)
 
 
 def email_for(message: OutboxMessage, settings: MailSettings, now: datetime) -> EmailMessage:

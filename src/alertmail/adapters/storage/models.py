@@ -46,6 +46,8 @@ __all__ = [
     "OAuthDeviceSignInRow",
     "OAuthTokenRow",
     "OutboxRow",
+    "PacingBucketRow",
+    "PacingTokenRow",
     "SchedulerRunRow",
     "TransportStateRow",
     "UtcDateTime",
@@ -373,6 +375,28 @@ class LeaseRow(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PacingBucketRow(Base):
+    """A pacing bucket (see domain/pacing.py): the row its takers lock on PostgreSQL, one at a time."""
+
+    __tablename__ = "pacing_buckets"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class PacingTokenRow(Base):
+    """A pacing token taken (busy until `free_at`), or a taker waiting for one since `created_at`
+    (bucket `<bucket>:wanted`, alive until `free_at`); rows past it are deleted by the next taker."""
+
+    __tablename__ = "pacing_tokens"
+    __table_args__ = (Index("ix_pacing_tokens_bucket_free_at", "bucket", "free_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(32))
+    holder: Mapped[str] = mapped_column(Text)
+    free_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class SchedulerRunRow(Base):

@@ -1,0 +1,137 @@
+"""The pacing tokens in the database (see domain/pacing.py for what they mean and why).
+
+Taking a token counts the busy ones and adds one; two takers must not both see the last one free:
+- PostgreSQL: the taker locks the bucket's row (`SELECT ... FOR UPDATE`) first, so takers of one
+  bucket go one at a time until each commits; a renewal or a give-back touches only its own rows;
+- SQLite: the transaction begins IMMEDIATE, taking the database's write lock before it reads, so
+  `serve`, `worker` and the CLI on one file take one at a time (the others wait, busy timeout).
+A taker refused is recorded as waiting (bucket `<bucket>:wanted`, since its first refusal), and a
+free token goes to the longest waiting first. Tokens already free and waiters gone are deleted by
+the next taker of their bucket: the table holds the busy tokens, the live waiters, and whatever
+freed since the last take.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from alertmail.adapters.storage.database import SQLITE_BEGIN
+from alertmail.adapters.storage.models import PacingBucketRow, PacingTokenRow
+from alertmail.domain.pacing import WAITING_ALIVE, Taken, wait_for_token, wanted
+
+__all__ = ["SqlPacingRepository"]
+
+
+class SqlPacingRepository:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, dialect: str) -> None:
+        self._sessions = sessions
+        self._dialect = dialect
+
+    async def take(self, bucket: str, holder: str, *, limit: int, now: datetime, until: datetime) -> Taken:
+        tokens, waiting = PacingTokenRow, wanted(bucket)
+        async with self._sessions.begin() as session:
+            await self._one_taker_at_a_time(session, bucket)
+            await session.execute(
+                delete(tokens)
+                .where(tokens.bucket.in_((bucket, waiting)), tokens.free_at <= now)
+                .execution_options(synchronize_session=False)
+            )
+            rows = (await session.scalars(select(tokens).where(tokens.bucket.in_((bucket, waiting))))).all()
+            waiters = [row for row in rows if row.bucket == waiting]
+            mine = next((row for row in waiters if row.holder == holder), None)
+            ahead = sum(1 for row in waiters if row is not mine and _before(row, mine))
+            wait = wait_for_token(
+                [row.free_at for row in rows if row.bucket == bucket], now, limit, ahead=ahead
+            )
+            if wait is not None:
+                await self._keep_waiting(session, mine, waiting, holder, now)
+                return Taken(None, wait)
+            if mine is not None:
+                await session.delete(mine)
+            token = uuid.uuid4().hex
+            session.add(PacingTokenRow(id=token, bucket=bucket, holder=holder, free_at=until, created_at=now))
+        return Taken(token)
+
+    async def _keep_waiting(
+        self, session: AsyncSession, mine: PacingTokenRow | None, waiting: str, holder: str, now: datetime
+    ) -> None:
+        if mine is not None:
+            mine.free_at = now + WAITING_ALIVE
+            return
+        session.add(
+            PacingTokenRow(
+                id=uuid.uuid4().hex,
+                bucket=waiting,
+                holder=holder,
+                free_at=now + WAITING_ALIVE,
+                created_at=now,
+            )
+        )
+
+    async def _one_taker_at_a_time(self, session: AsyncSession, bucket: str) -> None:
+        if self._dialect != "postgresql":
+            await session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
+            return
+        locked = select(PacingBucketRow.name).where(PacingBucketRow.name == bucket).with_for_update()
+        if await session.scalar(locked) is None:
+            # A bucket the migration did not create: made once, by whichever taker comes first.
+            await session.execute(
+                postgresql.insert(PacingBucketRow).values(name=bucket).on_conflict_do_nothing()
+            )
+            await session.scalar(locked)
+
+    async def renew(self, tokens: Sequence[str], holder: str, until: datetime) -> set[str]:
+        if not tokens:
+            return set()
+        async with self._sessions.begin() as session:
+            renewed = await session.scalars(
+                update(PacingTokenRow)
+                .where(PacingTokenRow.id.in_(tokens), PacingTokenRow.holder == holder)
+                .values(free_at=until)
+                .returning(PacingTokenRow.id)
+                .execution_options(synchronize_session=False)
+            )
+            return set(renewed.all())
+
+    async def withdraw(self, bucket: str, holder: str) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                delete(PacingTokenRow)
+                .where(PacingTokenRow.bucket == wanted(bucket), PacingTokenRow.holder == holder)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def others_wait(self, bucket: str, holder: str, now: datetime) -> bool:
+        async with self._sessions() as session:
+            found = await session.scalar(
+                select(PacingTokenRow.id)
+                .where(
+                    PacingTokenRow.bucket == wanted(bucket),
+                    PacingTokenRow.holder != holder,
+                    PacingTokenRow.free_at > now,
+                )
+                .limit(1)
+            )
+        return found is not None
+
+    async def give_back(self, token: str, holder: str, free_at: datetime) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(PacingTokenRow)
+                .where(PacingTokenRow.id == token, PacingTokenRow.holder == holder)
+                .values(free_at=free_at)
+                .execution_options(synchronize_session=False)
+            )
+
+
+def _before(waiter: PacingTokenRow, mine: PacingTokenRow | None) -> bool:
+    """Whether `waiter` waits longer than the taker whose row is `mine` (None: it starts now)."""
+    if mine is None:
+        return True
+    return (waiter.created_at, waiter.id) < (mine.created_at, mine.id)
