@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import event as sa_event
 
@@ -19,7 +21,7 @@ from alertmail.adapters.storage.database import Database, head_revision
 from alertmail.adapters.storage.schema_version import migration_heads
 from alertmail.composition import open_container
 from alertmail.config import AppConfig
-from tests.support.delivery import alertmail_env
+from tests.support.delivery import alertmail_env, free_port
 
 FORBIDDEN = ("fastapi", "starlette", "uvicorn", "alembic", "authlib", "psycopg", "alertmail.interfaces.web")
 MESSAGE = b"From: app@example.com\nTo: ops@example.com\nSubject: disk full\n\n/var is 98% full\n"
@@ -91,6 +93,52 @@ def test_sendmail_builds_only_what_queueing_a_message_needs(current_data_dir: Pa
     modules, _ = imported_modules(["sendmail", "-t", "-i"], current_data_dir, MESSAGE)
     assert loaded(modules, "alertmail.services.local_submission")  # it did queue
     assert [name for name in NOT_FOR_SENDMAIL if loaded(modules, name)] == []
+
+
+# `serve` needs the services and the web stack, not the other commands' modules.
+OTHER_COMMANDS = tuple(
+    f"alertmail.interfaces.cli.{name}"
+    for name in (
+        "settings_commands",
+        "admin_commands",
+        "token_commands",
+        "oauth_commands",
+        "cluster_commands",
+    )
+)
+
+
+def test_serve_imports_what_it_serves_and_not_the_other_commands(
+    current_data_dir: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    with (tmp_path / "serve.err").open("wb") as err:
+        serve = subprocess.Popen(
+            [sys.executable, "-X", "importtime", "-m", "alertmail", "serve", "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env=alertmail_env(current_data_dir),
+        )
+        try:
+            wait_for_health(f"http://127.0.0.1:{port}/healthz", serve)
+        finally:
+            serve.terminate()
+            serve.wait(timeout=30)
+    stderr = (tmp_path / "serve.err").read_text()
+    modules = {line.split("|")[-1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
+    assert loaded(modules, "alertmail.interfaces.api")  # it served
+    assert [name for name in OTHER_COMMANDS if loaded(modules, name)] == []
+
+
+def wait_for_health(url: str, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(600):
+        assert process.poll() is None, "serve exited"
+        try:
+            if httpx.get(url, timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("serve did not answer /healthz")
 
 
 def test_the_first_command_on_a_new_data_directory_migrates_it(tmp_path: Path) -> None:

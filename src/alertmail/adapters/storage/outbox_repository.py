@@ -23,7 +23,7 @@ from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Select, Table, and_, func, insert, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alertmail.adapters.storage.models import OutboxRow
@@ -77,15 +77,19 @@ class SqlOutboxRepository:
             "lease_expires_at": now + lease,
             "attempts": OutboxRow.attempts + 1,
         }
-        due_ids = select(OutboxRow.id).where(_due(now)).order_by(OutboxRow.next_attempt_at).limit(limit)
         async with self._sessions.begin() as session:
             if self._dialect == "postgresql":
+                due_ids = (
+                    select(OutboxRow.id).where(_due(now)).order_by(OutboxRow.next_attempt_at).limit(limit)
+                )
                 ids = (await session.scalars(due_ids.with_for_update(skip_locked=True))).all()
                 if not ids:
                     return []
                 chosen: ColumnElement[bool] = OutboxRow.id.in_(ids)
             else:
-                chosen = and_(OutboxRow.id.in_(due_ids.scalar_subquery()), _due(now))
+                # One statement: its subquery reads under the write lock the UPDATE holds, so the
+                # rows it picks are still due when they are leased.
+                chosen = OutboxRow.id.in_(_oldest_due_ids(now, limit).scalar_subquery())
             rows = await session.scalars(
                 update(OutboxRow)
                 .where(chosen)
@@ -333,6 +337,33 @@ def _due(now: datetime) -> ColumnElement[bool]:
         and_(OutboxRow.status.in_(("queued", "retry_wait")), OutboxRow.next_attempt_at <= now),
         and_(OutboxRow.status == "sending", OutboxRow.lease_expires_at <= now),
     )
+
+
+def _oldest_due_ids(now: datetime, limit: int) -> Select[tuple[str]]:
+    """The ids of the `limit` due rows that have waited longest, for SQLite.
+
+    Each kind of due row is read from the `(status, next_attempt_at)` index in order and stops at
+    `limit`, and only those few are merged: asked as one `OR`, SQLite would collect every due row
+    and sort them all, a cost that grows with the queue (issue #18).
+    """
+    kinds = [
+        OutboxRow.status.in_(("queued",)) & (OutboxRow.next_attempt_at <= now),
+        OutboxRow.status.in_(("retry_wait",)) & (OutboxRow.next_attempt_at <= now),
+        (OutboxRow.status == "sending") & (OutboxRow.lease_expires_at <= now),
+    ]
+    oldest = [
+        select(OutboxRow.id, OutboxRow.next_attempt_at)
+        .where(kind)
+        .order_by(OutboxRow.next_attempt_at)
+        .limit(limit)
+        for kind in kinds
+    ]
+    # SQLite takes no LIMIT inside a UNION's members: each is read through its own subquery.
+    merged = union_all(
+        *(select(part.c.id, part.c.next_attempt_at) for part in (o.subquery() for o in oldest))
+    )
+    due = merged.subquery()
+    return select(due.c.id).order_by(due.c.next_attempt_at).limit(limit)
 
 
 def _waiting_values(waiting_for: WaitingFor | None) -> dict[str, Any]:

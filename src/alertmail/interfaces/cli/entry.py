@@ -1,8 +1,9 @@
-"""The `alertmail` program's entry point: `alertmail sendmail` first, everything else through Typer.
+"""The `alertmail` program's entry point: `sendmail` and `serve` on their own, the rest through main.py.
 
 sendmail runs once for every message that cron or a script sends, so it starts without the
-command-line framework and the other commands' modules (see sendmail_command.py); every other
-command goes to the Typer application in main.py.
+command-line framework and the other commands' modules (see sendmail_command.py); `serve` starts
+without the other commands' modules, which it would otherwise keep in memory for as long as it
+runs. Every other command goes to the Typer application in main.py, which lists all of them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ def main() -> None:
         from alertmail.interfaces.cli.sendmail_command import main as sendmail
 
         sys.exit(sendmail(sys.argv[2:]))
+    if sys.argv[1:2] == ["serve"]:
+        from alertmail.interfaces.cli.serve_command import main as serve
+
+        serve(sys.argv[2:])
+        return
     from alertmail.interfaces.cli.main import main as commands
 
     commands()

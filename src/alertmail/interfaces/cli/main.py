@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 import sys
 from dataclasses import asdict
 from typing import Annotated
@@ -11,7 +10,6 @@ from typing import Annotated
 import typer
 
 import alertmail
-from alertmail.config import AppConfig
 from alertmail.domain.records import MailLogEntry
 from alertmail.interfaces.cli import (
     admin_commands,
@@ -19,6 +17,7 @@ from alertmail.interfaces.cli import (
     event_commands,
     oauth_commands,
     sendmail_command,
+    serve_command,
     settings_commands,
     token_commands,
 )
@@ -42,6 +41,7 @@ app.add_typer(event_commands.outbox_app, name="outbox")
 app.add_typer(cluster_commands.app, name="cluster")
 app.command("notify")(event_commands.notify)
 app.command("worker")(event_commands.worker)
+app.command("serve")(serve_command.serve)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
@@ -61,50 +61,6 @@ def _root(
     """Environment: ALERTMAIL_DATA_DIR (default ./alertmail-data), ALERTMAIL_DATABASE_URL (default
     SQLite in the data dir), ALERTMAIL_PUBLIC_URL, ALERTMAIL_SECRET_KEY_FILE, ALERTMAIL_SENDMAIL_PATH,
     ALERTMAIL_TRUSTED_PROXIES (reverse proxies whose X-Forwarded-For/-Proto count; default none)."""
-
-
-@app.command("serve")
-def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8025,
-) -> None:
-    """Serve the web UI and the REST API on http://HOST:PORT, and deliver queued mail."""
-    import uvicorn
-
-    from alertmail.interfaces.api.app import create_app
-
-    config = AppConfig()
-    admins = run(lambda c: c.administrators.list())
-    console.print(f"alertmail {alertmail.__version__} on http://{host}:{port} (data in {config.data_dir})")
-    setup_token = None if admins else secrets.token_urlsafe(32)
-    if setup_token:
-        console.print(
-            "No administrator yet. Create the first one in your browser with this one-time link\n"
-            "(it works until used, or until alertmail restarts):\n"
-            f"  {_setup_link(config, host, port, setup_token)}\n"
-            "or on the command line: alertmail admin create USERNAME --email ADDRESS\n"
-            "(an API token for scripts: alertmail token create NAME --admin USERNAME)"
-        )
-    proxies = config.trusted_proxy_list
-    uvicorn.run(
-        create_app(config, setup_token=setup_token),
-        host=host,
-        port=port,
-        log_level="info",
-        # uvicorn believes X-Forwarded-* from 127.0.0.1 unless told otherwise: only named proxies.
-        proxy_headers=bool(proxies),
-        forwarded_allow_ips=proxies,
-    )
-
-
-def _setup_link(config: AppConfig, host: str, port: int, token: str) -> str:
-    if config.public_url:
-        base = config.public_url.rstrip("/")
-    else:
-        # A wildcard address is where the server listens, not where a browser finds it.
-        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
-        base = f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
-    return f"{base}/setup?token={token}"
 
 
 @app.command("test-email")
