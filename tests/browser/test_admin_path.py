@@ -12,9 +12,9 @@ import pytest
 from playwright.async_api import Page, expect
 
 from alertmail.domain import messages
-from tests.browser.test_oauth_sign_in import save_oauth_settings, sign_in_at_the_provider
 from tests.support.browser import ADMIN_EMAIL, LiveApp, screenshot, sign_in
-from tests.support.oauth_server import OAuthServer, relay_for
+from tests.support.oauth_browser import ready_to_sign_in, sign_in_at_the_provider
+from tests.support.oauth_server import OAuthServer
 from tests.support.smtp import SmtpServerFactory, SmtpSink
 
 INTRANET_CONTACTS = "ops@corp.internal nas@home.arpa relay@example.test printer@office.lan"
@@ -64,11 +64,10 @@ async def test_sign_in_works_with_the_redirect_uri_the_page_shows_by_default(
     tls_ca_pem: str,
 ) -> None:
     shown = live_app.url + "/login/smtp-verification"
-    client = await oauth_server.register_client([shown])
-    sink, _ = await relay_for(smtp_server_factory, oauth_server)
-    await sign_in(page, live_app)
+    await ready_to_sign_in(
+        page, live_app, oauth_server, smtp_server_factory, tls_ca_pem, registered=shown, typed=""
+    )
     await expect(page.locator("#f-redirect_uri-hint")).to_contain_text(shown)
-    await save_oauth_settings(page, oauth_server, client, sink, tls_ca_pem, redirect="")
     assert (await live_app.container.settings.current()).settings.redirect_uri == ""
 
     await page.locator(".settings-form").get_by_role("button", name="Sign In", exact=True).click()
