@@ -13,25 +13,18 @@ from alertmail.domain import messages
 from alertmail.errors import OAuthError
 from tests.support.browser import ADMIN_EMAIL, LiveApp, screenshot
 from tests.support.leaks import find_leaks, needles_for
-from tests.support.oauth_browser import ready_to_sign_in, sign_in_at_the_provider
+from tests.support.oauth_browser import OAuthSignIn, sign_in_at_the_provider
 from tests.support.oauth_server import LOGIN, OAuthServer
 from tests.support.oauth_settings import token_repository
-from tests.support.smtp import SmtpServerFactory
 
 UNREGISTERED = "http://127.0.0.1:9/login/smtp-verification"
 
 
 async def test_sign_in_through_the_provider_completes_and_shows_the_token_health(
-    page: Page,
-    live_app: LiveApp,
-    oauth_server: OAuthServer,
-    smtp_server_factory: SmtpServerFactory,
-    tls_ca_pem: str,
+    page: Page, live_app: LiveApp, oauth_server: OAuthServer, oauth_sign_in: OAuthSignIn
 ) -> None:
     redirect = live_app.url + "/login/smtp-verification"
-    ready = await ready_to_sign_in(
-        page, live_app, oauth_server, smtp_server_factory, tls_ca_pem, registered=redirect, typed=redirect
-    )
+    ready = await oauth_sign_in.ready(registered=redirect, typed=redirect)
     client, sink = ready.client, ready.relay
     pages = {"settings": await page.content()}
 
@@ -83,22 +76,11 @@ async def test_sign_in_through_the_provider_completes_and_shows_the_token_health
 
 
 async def test_a_redirect_uri_the_provider_does_not_know_fails_with_the_reason(
-    page: Page,
-    live_app: LiveApp,
-    oauth_server: OAuthServer,
-    smtp_server_factory: SmtpServerFactory,
-    tls_ca_pem: str,
+    page: Page, live_app: LiveApp, oauth_sign_in: OAuthSignIn
 ) -> None:
     # Registered at the provider: an address nobody serves; typed in: this server's callback.
-    ready = await ready_to_sign_in(
-        page,
-        live_app,
-        oauth_server,
-        smtp_server_factory,
-        tls_ca_pem,
-        registered=UNREGISTERED,
-        typed=live_app.url + "/login/smtp-verification",
-    )
+    callback = live_app.url + "/login/smtp-verification"
+    ready = await oauth_sign_in.ready(registered=UNREGISTERED, typed=callback)
     client = ready.client
     await page.locator(".settings-form").get_by_role("button", name="Sign In", exact=True).click()
 
@@ -124,21 +106,9 @@ async def test_a_redirect_uri_the_provider_does_not_know_fails_with_the_reason(
 
 
 async def test_a_redirect_uri_elsewhere_is_warned_about(
-    page: Page,
-    live_app: LiveApp,
-    oauth_server: OAuthServer,
-    smtp_server_factory: SmtpServerFactory,
-    tls_ca_pem: str,
+    page: Page, live_app: LiveApp, oauth_sign_in: OAuthSignIn
 ) -> None:
-    await ready_to_sign_in(
-        page,
-        live_app,
-        oauth_server,
-        smtp_server_factory,
-        tls_ca_pem,
-        registered=UNREGISTERED,
-        typed=UNREGISTERED,
-    )
+    await oauth_sign_in.ready(registered=UNREGISTERED, typed=UNREGISTERED)
     warning = page.locator("#redirect-warning")
     await expect(warning).to_contain_text("does not point at this server")
     await expect(warning).to_contain_text(live_app.url + "/login/smtp-verification")

@@ -1,14 +1,16 @@
 """An OAuth2 sign-in in the browser, up to the Sign In button: the steps the browser tests share.
 
-`ready_to_sign_in(...)` registers a client at the local authorization server, starts an XOAUTH2
-relay, signs the administrator in to alertmail and saves custom OAuth2 settings with the Redirect
-URI the test chooses. `sign_in_at_the_provider(page)` is the provider's own login and consent forms.
+The `oauth_sign_in` fixture's `ready(...)` registers a client at the local authorization server,
+starts an XOAUTH2 relay, signs the administrator in to alertmail and saves custom OAuth2 settings
+with the Redirect URI the test chooses. `sign_in_at_the_provider(page)` is the provider's own login
+and consent forms.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
 from playwright.async_api import Page, expect
 
 from alertmail.domain import messages
@@ -16,7 +18,7 @@ from tests.support.browser import LiveApp, sign_in
 from tests.support.oauth_server import LOGIN, OAuthClientRegistration, OAuthServer, relay_for
 from tests.support.smtp import SmtpServerFactory, SmtpSink
 
-__all__ = ["OAuthReady", "ready_to_sign_in", "save_oauth_settings", "sign_in_at_the_provider"]
+__all__ = ["OAuthReady", "OAuthSignIn", "oauth_sign_in", "save_oauth_settings", "sign_in_at_the_provider"]
 
 
 @dataclass(frozen=True)
@@ -25,23 +27,36 @@ class OAuthReady:
     relay: SmtpSink
 
 
-async def ready_to_sign_in(
+@dataclass(frozen=True)
+class OAuthSignIn:
+    """What a browser test of an OAuth2 sign-in starts from: the page, the app, the provider, relays."""
+
+    page: Page
+    live_app: LiveApp
+    provider: OAuthServer
+    relays: SmtpServerFactory
+    pem: str  # the test CA, which the relay's certificate is signed by
+
+    async def ready(self, *, registered: str, typed: str) -> OAuthReady:
+        """The provider knows a client whose redirect URI is `registered`; an XOAUTH2 relay runs; the
+        administrator is signed in and Mail Settings are saved with `typed` in Redirect URI ("" leaves
+        the one the page derives and shows)."""
+        client = await self.provider.register_client([registered])
+        relay, _ = await relay_for(self.relays, self.provider)
+        await sign_in(self.page, self.live_app)
+        await save_oauth_settings(self.page, self.provider, client, relay, self.pem, typed)
+        return OAuthReady(client, relay)
+
+
+@pytest.fixture
+def oauth_sign_in(
     page: Page,
     live_app: LiveApp,
     oauth_server: OAuthServer,
     smtp_server_factory: SmtpServerFactory,
-    pem: str,
-    *,
-    registered: str,
-    typed: str,
-) -> OAuthReady:
-    """The provider knows a client whose redirect URI is `registered`; Mail Settings are saved with
-    `typed` in Redirect URI ("" leaves the one the page derives and shows)."""
-    client = await oauth_server.register_client([registered])
-    relay, _ = await relay_for(smtp_server_factory, oauth_server)
-    await sign_in(page, live_app)
-    await save_oauth_settings(page, oauth_server, client, relay, pem, typed)
-    return OAuthReady(client, relay)
+    tls_ca_pem: str,
+) -> OAuthSignIn:
+    return OAuthSignIn(page, live_app, oauth_server, smtp_server_factory, tls_ca_pem)
 
 
 async def save_oauth_settings(
