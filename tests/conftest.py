@@ -6,6 +6,7 @@ pytest_plugins = [
     "tests.support.smtp",
     "tests.support.database",
     "tests.support.app",
+    "tests.support.delivery",
     "tests.support.oauth_server",
     "tests.support.provider_fakes",
     "tests.support.mail_api_fakes",

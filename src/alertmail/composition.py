@@ -47,7 +47,7 @@ from alertmail.adapters.storage.retention_repository import SqlRetentionReposito
 from alertmail.adapters.storage.transport_state_repository import SqlTransportStateRepository
 from alertmail.adapters.storage.web_session_repository import SqlWebSessionRepository
 from alertmail.config import AppConfig
-from alertmail.domain.events import EventCatalog
+from alertmail.domain.event_catalog import EventCatalog
 from alertmail.domain.outbox import OutboxMessage
 from alertmail.domain.ports import MailTransport, PrimaryLock
 from alertmail.services.administrators import AdministratorService

@@ -12,9 +12,8 @@ import pytest
 from playwright.async_api import Page, expect
 
 from alertmail.domain import messages
-from tests.browser.test_oauth_sign_in import save_oauth_settings, sign_in_at_the_provider
 from tests.support.browser import ADMIN_EMAIL, LiveApp, screenshot, sign_in
-from tests.support.oauth_server import OAuthServer, relay_for
+from tests.support.oauth_browser import OAuthSignIn, sign_in_at_the_provider
 from tests.support.smtp import SmtpServerFactory, SmtpSink
 
 INTRANET_CONTACTS = "ops@corp.internal nas@home.arpa relay@example.test printer@office.lan"
@@ -57,18 +56,11 @@ async def test_intranet_domains_are_accepted_and_only_invalid_ones_refused(
 
 
 async def test_sign_in_works_with_the_redirect_uri_the_page_shows_by_default(
-    page: Page,
-    live_app: LiveApp,
-    oauth_server: OAuthServer,
-    smtp_server_factory: SmtpServerFactory,
-    tls_ca_pem: str,
+    page: Page, live_app: LiveApp, oauth_sign_in: OAuthSignIn
 ) -> None:
     shown = live_app.url + "/login/smtp-verification"
-    client = await oauth_server.register_client([shown])
-    sink, _ = await relay_for(smtp_server_factory, oauth_server)
-    await sign_in(page, live_app)
+    await oauth_sign_in.ready(registered=shown, typed="")
     await expect(page.locator("#f-redirect_uri-hint")).to_contain_text(shown)
-    await save_oauth_settings(page, oauth_server, client, sink, tls_ca_pem, redirect="")
     assert (await live_app.container.settings.current()).settings.redirect_uri == ""
 
     await page.locator(".settings-form").get_by_role("button", name="Sign In", exact=True).click()

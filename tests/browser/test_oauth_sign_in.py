@@ -11,57 +11,21 @@ from playwright.async_api import Page, expect
 
 from alertmail.domain import messages
 from alertmail.errors import OAuthError
-from tests.support.browser import ADMIN_EMAIL, LiveApp, screenshot, sign_in
+from tests.support.browser import ADMIN_EMAIL, LiveApp, screenshot
 from tests.support.leaks import find_leaks, needles_for
-from tests.support.oauth_server import LOGIN, OAuthClientRegistration, OAuthServer, relay_for
+from tests.support.oauth_browser import OAuthSignIn, sign_in_at_the_provider
+from tests.support.oauth_server import LOGIN, OAuthServer
 from tests.support.oauth_settings import token_repository
-from tests.support.smtp import SmtpServerFactory, SmtpSink
 
 UNREGISTERED = "http://127.0.0.1:9/login/smtp-verification"
 
 
-async def save_oauth_settings(
-    page: Page, server: OAuthServer, client: OAuthClientRegistration, sink: SmtpSink, pem: str, redirect: str
-) -> None:
-    await page.get_by_label("From Address").fill(LOGIN)
-    await page.get_by_label("E-mail Authentication Type").select_option("oauth2")
-    await page.get_by_label("E-mail Provider").select_option("custom")
-    await page.get_by_label("Hostname (SMTP Relay Server)").fill("127.0.0.1")
-    await page.get_by_label("SMTP Port").fill(str(sink.port))
-    await page.get_by_label("SMTP Encryption").select_option("starttls")
-    await page.get_by_label("Username").fill(LOGIN)
-    await page.get_by_label("Application (Client) ID").fill(client.client_id)
-    await page.locator("#f-client_secret").fill(client.client_secret)
-    await page.get_by_label("Scopes").fill("openid offline_access email smtp.send")
-    await page.get_by_label("Authentication Endpoint").fill(server.authorization_endpoint)
-    await page.get_by_label("Token Endpoint").fill(server.token_endpoint)
-    await page.get_by_label("Redirect URI").fill(redirect)
-    await page.get_by_text("Advanced").click()
-    await page.get_by_label("Trusted CA certificates (PEM)").fill(pem)
-    await page.get_by_role("button", name="Save", exact=True).click()
-    await expect(page.get_by_text(messages.CHANGES_SAVED)).to_be_visible()
-
-
-async def sign_in_at_the_provider(page: Page) -> None:
-    """The provider's own pages: its login form (any password), then its consent form."""
-    await page.locator("input[name=login]").fill(LOGIN)
-    await page.locator("input[name=password]").fill("any password")
-    await page.locator("button[type=submit]").click()
-    await page.locator("button[type=submit]").click()  # consent
-
-
 async def test_sign_in_through_the_provider_completes_and_shows_the_token_health(
-    page: Page,
-    live_app: LiveApp,
-    oauth_server: OAuthServer,
-    smtp_server_factory: SmtpServerFactory,
-    tls_ca_pem: str,
+    page: Page, live_app: LiveApp, oauth_server: OAuthServer, oauth_sign_in: OAuthSignIn
 ) -> None:
     redirect = live_app.url + "/login/smtp-verification"
-    client = await oauth_server.register_client([redirect])
-    sink, _ = await relay_for(smtp_server_factory, oauth_server)
-    await sign_in(page, live_app)
-    await save_oauth_settings(page, oauth_server, client, sink, tls_ca_pem, redirect)
+    ready = await oauth_sign_in.ready(registered=redirect, typed=redirect)
+    client, sink = ready.client, ready.relay
     pages = {"settings": await page.content()}
 
     notice = page.get_by_role("region", name="E-mail Authorization Required")
@@ -112,18 +76,12 @@ async def test_sign_in_through_the_provider_completes_and_shows_the_token_health
 
 
 async def test_a_redirect_uri_the_provider_does_not_know_fails_with_the_reason(
-    page: Page,
-    live_app: LiveApp,
-    oauth_server: OAuthServer,
-    smtp_server_factory: SmtpServerFactory,
-    tls_ca_pem: str,
+    page: Page, live_app: LiveApp, oauth_sign_in: OAuthSignIn
 ) -> None:
-    client = await oauth_server.register_client([UNREGISTERED])  # registered: an address nobody serves
-    sink, _ = await relay_for(smtp_server_factory, oauth_server)
-    await sign_in(page, live_app)
-    await save_oauth_settings(
-        page, oauth_server, client, sink, tls_ca_pem, live_app.url + "/login/smtp-verification"
-    )
+    # Registered at the provider: an address nobody serves; typed in: this server's callback.
+    callback = live_app.url + "/login/smtp-verification"
+    ready = await oauth_sign_in.ready(registered=UNREGISTERED, typed=callback)
+    client = ready.client
     await page.locator(".settings-form").get_by_role("button", name="Sign In", exact=True).click()
 
     # Post/Redirect/Get: the outcome is told on Mail Settings, which a refresh only reloads.
@@ -148,16 +106,9 @@ async def test_a_redirect_uri_the_provider_does_not_know_fails_with_the_reason(
 
 
 async def test_a_redirect_uri_elsewhere_is_warned_about(
-    page: Page,
-    live_app: LiveApp,
-    oauth_server: OAuthServer,
-    smtp_server_factory: SmtpServerFactory,
-    tls_ca_pem: str,
+    page: Page, live_app: LiveApp, oauth_sign_in: OAuthSignIn
 ) -> None:
-    client = await oauth_server.register_client([UNREGISTERED])
-    sink, _ = await relay_for(smtp_server_factory, oauth_server)
-    await sign_in(page, live_app)
-    await save_oauth_settings(page, oauth_server, client, sink, tls_ca_pem, UNREGISTERED)
+    await oauth_sign_in.ready(registered=UNREGISTERED, typed=UNREGISTERED)
     warning = page.locator("#redirect-warning")
     await expect(warning).to_contain_text("does not point at this server")
     await expect(warning).to_contain_text(live_app.url + "/login/smtp-verification")

@@ -11,7 +11,11 @@ from pathlib import Path
 
 import httpx
 
-from alertmail.interfaces.api.access_log import GrantQueryFilter
+from alertmail.interfaces.api.access_log import (
+    GrantQueryFilter,
+    QuietEventIngestion,
+    install_access_log_filters,
+)
 from tests.support.cluster import free_port
 
 CODE = "0.AUoAgrantcodeZZZ9"
@@ -57,3 +61,24 @@ async def test_the_callback_code_never_appears_in_the_server_log(tmp_path: Path)
 def test_the_filter_leaves_other_records_alone() -> None:
     record = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, "%s", ("started",), None)
     assert GrantQueryFilter().filter(record) and record.getMessage() == "started"
+
+
+def access_record(method: str, path: str, status: int) -> logging.LogRecord:
+    args = ("127.0.0.1:50000", method, path, "1.1", status)
+    return logging.LogRecord("uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d', args, None)
+
+
+def test_accepted_events_are_left_out_and_everything_else_is_logged() -> None:
+    quiet = QuietEventIngestion()
+    assert not quiet.filter(access_record("POST", "/api/v1/events", 202))
+    assert quiet.filter(access_record("POST", "/api/v1/events", 422))  # a refused event is logged
+    assert quiet.filter(access_record("GET", "/api/v1/events", 200))
+    assert quiet.filter(access_record("POST", "/api/v1/tokens", 201))
+
+
+def test_both_filters_are_installed_once() -> None:
+    logger = logging.getLogger("uvicorn.access")
+    install_access_log_filters()
+    install_access_log_filters()
+    kinds = [type(f) for f in logger.filters if isinstance(f, GrantQueryFilter | QuietEventIngestion)]
+    assert sorted(kind.__name__ for kind in kinds) == ["GrantQueryFilter", "QuietEventIngestion"]

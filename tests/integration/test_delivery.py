@@ -7,22 +7,21 @@ else is real: the SQLite outbox, the SMTP transport, Mail Server Logs, a relay o
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import trustme
 
 from alertmail.composition import Container
 from alertmail.config import AppConfig
-from alertmail.domain.outbox import RetryPolicy
 from alertmail.services.clock import utc_now
 from alertmail.services.delivery import DeliveryOptions, DeliveryWorker
 from tests.support.delivery import (
+    BACKOFF,
     FakeClock,
     Sinks,
     clocked_worker,
+    delivery_config,
     outbox_of,
     queue_messages,
     relay_changes,
@@ -34,21 +33,12 @@ from tests.support.delivery_checks import (
     most_in_any_window,
     statuses,
 )
-from tests.support.smtp import TRY_AGAIN_LATER, server_context, user_unknown
-
-BACKOFF = RetryPolicy(first_delay=timedelta(seconds=10), max_delay=timedelta(minutes=10), jitter=0)
+from tests.support.smtp import TRY_AGAIN_LATER, user_unknown
 
 
 @pytest.fixture
 def app_config(tmp_path: Path) -> AppConfig:
-    # Small batches, so that several batches (and reused connections) are exercised.
-    return AppConfig(data_dir=tmp_path / "data", node_name="test-node", delivery_batch_size=10)
-
-
-@pytest.fixture
-async def sinks(tls_server_cert: trustme.LeafCert) -> AsyncIterator[Sinks]:
-    async with Sinks(server_context(tls_server_cert)) as started:
-        yield started
+    return delivery_config(tmp_path / "data")
 
 
 # --- relay down, then up --------------------------------------------------------------------------

@@ -5,11 +5,9 @@ receiving server by Message-ID)."""
 from __future__ import annotations
 
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import trustme
 
 from alertmail.composition import open_container
 from alertmail.config import AppConfig
@@ -22,17 +20,10 @@ from tests.support.delivery import (
     relay_changes,
     wait_until,
 )
-from tests.support.smtp import server_context
 
 MESSAGES = 500
 BATCH = 20  # ALERTMAIL_DELIVERY_BATCH_SIZE: the most a crash can send twice
 LEASE_SECONDS = 3  # a crashed worker's batch is claimed again this soon
-
-
-@pytest.fixture
-async def sinks(tls_server_cert: trustme.LeafCert) -> AsyncIterator[Sinks]:
-    async with Sinks(server_context(tls_server_cert)) as started:
-        yield started
 
 
 @pytest.mark.timeout(90)

@@ -9,12 +9,10 @@ node's own count of the messages it had accepted (its /metrics) shows that all t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-import trustme
 from prometheus_client.parser import text_string_to_metric_families
 
 from alertmail.composition import Container, open_container
@@ -28,19 +26,13 @@ from tests.support.delivery import (
     relay_changes,
     wait_until,
 )
-from tests.support.smtp import HOST, server_context
+from tests.support.smtp import HOST
 
 pytestmark = pytest.mark.postgres
 
 MESSAGES = 1000
 NODES = ("node-1", "node-2", "node-3")
 CONNECTIONS = 2  # for the whole cluster (domain/pacing.py)
-
-
-@pytest.fixture
-async def sinks(tls_server_cert: trustme.LeafCert) -> AsyncIterator[Sinks]:
-    async with Sinks(server_context(tls_server_cert)) as started:
-        yield started
 
 
 @pytest.mark.timeout(60)

@@ -10,45 +10,35 @@ accepted contact got the same alert 101 times over the 48-hour lifetime).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import trustme
 
 from alertmail.composition import Container
 from alertmail.config import AppConfig
-from alertmail.domain.outbox import RetryPolicy
 from tests.support.delivery import (
+    BACKOFF,
     DeliverySink,
     FakeClock,
     Sinks,
     clocked_worker,
+    delivery_config,
     queue_messages,
     relay_changes,
 )
 from tests.support.delivery_checks import delivery_log, drain, statuses
-from tests.support.smtp import server_context, user_unknown
+from tests.support.smtp import user_unknown
 
 OPS, ONCALL, LEAD = "ops@example.com", "oncall@example.com", "lead@example.com"
 MAILBOX_FULL = "452 4.2.2 Mailbox full"
 GREYLISTED = "450 4.7.1 Greylisted, please try again later"
-BACKOFF = RetryPolicy(first_delay=timedelta(seconds=10), max_delay=timedelta(minutes=10), jitter=0)
 
 
 @pytest.fixture
 def app_config(tmp_path: Path, database_url: str) -> AppConfig:
-    return AppConfig(
-        data_dir=tmp_path / "data", database_url=database_url, node_name="test-node", delivery_batch_size=10
-    )
-
-
-@pytest.fixture
-async def sinks(tls_server_cert: trustme.LeafCert) -> AsyncIterator[Sinks]:
-    async with Sinks(server_context(tls_server_cert)) as started:
-        yield started
+    return delivery_config(tmp_path / "data", database_url)
 
 
 def copies(sink: DeliverySink) -> Counter[str]:

@@ -27,6 +27,7 @@ from alertmail.domain.outbox import (
 from alertmail.errors import ConflictError, NotFoundError
 from alertmail.services.delivery_overview import DeliveryOverviewService
 from tests.support.database import upgrade_to
+from tests.support.outbox import give_up
 
 NOW = datetime(2026, 11, 28, 8, 30, tzinfo=UTC)
 UNKNOWN_USER = RecipientReply(550, "5.1.1 <gone@example.com>: no such user")
@@ -176,15 +177,7 @@ async def test_every_path_to_dead_sets_dead_at_and_a_retry_by_hand_clears_it(
     failed, refused, cancelled = [await put(outbox, NOW - timedelta(days=2), "queued") for _ in range(3)]
     await outbox.cancel(cancelled.id, NOW - timedelta(minutes=3))
     await outbox.claim("worker", NOW - timedelta(minutes=2), lease, limit=10)
-    await outbox.mark_failed(
-        failed.id,
-        "worker",
-        now=NOW - timedelta(minutes=2),
-        status="dead",
-        next_attempt_at=None,
-        last_error="expired",
-        last_category="expired",
-    )
+    assert await give_up(outbox, failed.id, "worker", NOW - timedelta(minutes=2), "expired", "expired")
     claimed = await outbox.get(refused.id)
     assert claimed is not None
     settled = settle_recipients(

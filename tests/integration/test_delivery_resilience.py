@@ -12,46 +12,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import trustme
 
 from alertmail.adapters.metrics import PrometheusMetrics
 from alertmail.composition import Container
 from alertmail.config import AppConfig
-from alertmail.domain.outbox import RetryPolicy, WaitingFor
+from alertmail.domain.outbox import WaitingFor
 from alertmail.services.clock import utc_now
 from alertmail.services.delivery import DeliveryOptions
 from tests.support.delivery import (
+    BACKOFF,
     FakeClock,
     Sinks,
     clocked_worker,
+    delivery_config,
     outbox_of,
     queue_messages,
     relay_changes,
     wait_until,
 )
 from tests.support.delivery_checks import assert_each_delivered_once, delivery_log, drain, statuses
-from tests.support.smtp import server_context
-
-BACKOFF = RetryPolicy(first_delay=timedelta(seconds=10), max_delay=timedelta(minutes=10), jitter=0)
 
 
 @pytest.fixture
 def app_config(tmp_path: Path, database_url: str) -> AppConfig:
-    return AppConfig(
-        data_dir=tmp_path / "data", database_url=database_url, node_name="test-node", delivery_batch_size=10
-    )
-
-
-@pytest.fixture
-async def sinks(tls_server_cert: trustme.LeafCert) -> AsyncIterator[Sinks]:
-    async with Sinks(server_context(tls_server_cert)) as started:
-        yield started
+    return delivery_config(tmp_path / "data", database_url)
 
 
 # --- every claimed message is recorded --------------------------------------------------------------

@@ -8,27 +8,18 @@ folded into one digest per type when the window ends. So 5 types cost at most 5 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import trustme
 
 from alertmail.adapters.storage.event_repository import SqlEventRepository
 from alertmail.composition import Container
 from alertmail.domain.events import coalescing_bucket
 from tests.support.delivery import FakeClock, Sinks, clocked_notifications, relay_changes
-from tests.support.smtp import server_context
 
 EVENTS = 10_000
 KEYS = 100  # distinct dedupe keys per type
 STEP = timedelta(milliseconds=20)  # 10,000 events over 200 s of the fake clock: one window
-
-
-@pytest.fixture
-async def sinks(tls_server_cert: trustme.LeafCert) -> AsyncIterator[Sinks]:
-    async with Sinks(server_context(tls_server_cert)) as started:
-        yield started
 
 
 @pytest.mark.timeout(180)

@@ -12,6 +12,7 @@ from alertmail.adapters.storage.database import Database
 from alertmail.adapters.storage.outbox_repository import SqlOutboxRepository
 from alertmail.domain.outbox import OutboxMessage, RetryPolicy, new_outbox_message
 from alertmail.errors import ConflictError, NotFoundError
+from tests.support.outbox import give_up
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=5)
@@ -91,15 +92,7 @@ async def test_a_stale_owner_cannot_record_an_outcome(outbox: SqlOutboxRepositor
     await outbox.claim("worker-b", NOW + LEASE, LEASE, limit=10)
 
     assert not await outbox.mark_sent(queued.id, "worker-a", NOW + LEASE)
-    assert not await outbox.mark_failed(
-        queued.id,
-        "worker-a",
-        now=NOW,
-        status="dead",
-        next_attempt_at=None,
-        last_error="x",
-        last_category="smtp_other",
-    )
+    assert not await give_up(outbox, queued.id, "worker-a", NOW)
     current = await outbox.get(queued.id)
     assert current is not None
     assert (current.status, current.lease_owner) == ("sending", "worker-b")
@@ -168,15 +161,7 @@ async def test_a_dead_message_can_be_retried_by_hand(outbox: SqlOutboxRepository
         await outbox.retry(queued.id, NOW)
     await outbox.claim("worker-a", NOW, LEASE, limit=10)
     died = NOW + timedelta(seconds=20)
-    await outbox.mark_failed(
-        queued.id,
-        "worker-a",
-        now=died,
-        status="dead",
-        next_attempt_at=None,
-        last_error="550 5.1.1",
-        last_category="smtp_recipient",
-    )
+    assert await give_up(outbox, queued.id, "worker-a", died)
     dead = await outbox.get(queued.id)
     assert dead is not None and (dead.status, dead.dead_at) == ("dead", died)
 

@@ -23,8 +23,7 @@ from alertmail.domain.ports import ClusterNode, NodeRole
 from alertmail.interfaces.api.app import create_app
 from alertmail.interfaces.web.routes.cluster import ago
 from alertmail.services.cluster import NodeStatus
-from tests.support.app import ADMIN, ADMIN_EMAIL, ADMIN_PASSWORD
-from tests.support.browser import csrf_token_of
+from tests.support.app import ADMIN, ADMIN_EMAIL, ADMIN_PASSWORD, csrf_token_of, signed_in
 
 NODE = "test-node"
 CANNOT_REACH_TEST_IPS = "failover.backup_cannot_reach_test_ips"
@@ -62,13 +61,7 @@ async def web(app_config: AppConfig) -> AsyncIterator[Web]:
 
 @pytest.fixture
 async def http(web: Web) -> AsyncIterator[httpx.AsyncClient]:
-    async with web.client() as client:
-        form = await client.get("/login")
-        signed_in = await client.post(
-            "/login",
-            data={"csrf_token": csrf_token_of(form.text), "username": ADMIN, "password": ADMIN_PASSWORD},
-        )
-        assert signed_in.status_code == 303
+    async with signed_in(web.app) as client:
         yield client
 
 

@@ -18,8 +18,7 @@ from alertmail.composition import Container
 from alertmail.config import AppConfig
 from alertmail.domain.outbox import RecipientReply
 from alertmail.interfaces.api.app import create_app
-from tests.support.app import ADMIN, ADMIN_EMAIL, ADMIN_PASSWORD
-from tests.support.browser import csrf_token_of
+from tests.support.app import ADMIN, ADMIN_EMAIL, ADMIN_PASSWORD, csrf_token_of, signed_in
 from tests.support.outbox import REFUSED_REPLY, seed, seed_refused_recipient
 
 PAGE = "/mail-settings/delivery"
@@ -49,25 +48,12 @@ def container(app: FastAPI) -> Container:
 
 @pytest.fixture
 async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://alertmail.test") as client:
-        form = await client.get("/login")
-        signed_in = await client.post(
-            "/login",
-            data={"csrf_token": csrf_token_of(form.text), "username": ADMIN, "password": ADMIN_PASSWORD},
-        )
-        assert signed_in.status_code == 303
+    async with signed_in(app) as client:
         yield client
 
 
 def text_of(page: httpx.Response) -> str:
     return html.unescape(page.text)
-
-
-def csrf_of(page: httpx.Response) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert found, "the page carries no CSRF token"
-    return found.group(1)
 
 
 async def test_the_page_needs_a_session(app: FastAPI) -> None:
@@ -158,7 +144,7 @@ async def test_retry_requeues_a_dead_message_after_post_redirect_get(
 ) -> None:
     dead = await seed(container, "Dead one", "dead", last_error="550 no such user")
     page = await http.get(PAGE)
-    done = await http.post(f"{PAGE}/messages/{dead.id}/retry", data={"csrf_token": csrf_of(page)})
+    done = await http.post(f"{PAGE}/messages/{dead.id}/retry", data={"csrf_token": csrf_token_of(page.text)})
     assert (done.status_code, done.headers["location"]) == (303, PAGE)
     assert (await container.outbox.get(dead.id)).status in ("queued", "sending", "sent", "waiting_config")
     after = await http.get(PAGE)
@@ -170,7 +156,7 @@ async def test_cancel_gives_up_a_queued_message_and_a_second_cancel_says_why_not
     container: Container, http: httpx.AsyncClient
 ) -> None:
     queued = await seed(container, "Queued one", "queued")
-    token = csrf_of(await http.get(PAGE))
+    token = csrf_token_of((await http.get(PAGE)).text)
     done = await http.post(f"{PAGE}/messages/{queued.id}/cancel", data={"csrf_token": token})
     assert done.status_code == 303
     cancelled = await container.outbox.get(queued.id)
@@ -195,7 +181,7 @@ async def test_retry_and_cancel_without_the_csrf_token_change_nothing(
 
 
 async def test_an_unknown_message_is_named_not_a_500(http: httpx.AsyncClient) -> None:
-    token = csrf_of(await http.get(PAGE))
+    token = csrf_token_of((await http.get(PAGE)).text)
     done = await http.post(f"{PAGE}/messages/nope/retry", data={"csrf_token": token})
     assert done.status_code == 303
     assert "There is no outbox message 'nope'" in text_of(await http.get(PAGE))

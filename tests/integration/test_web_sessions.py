@@ -24,8 +24,7 @@ from alertmail.errors import ConflictError
 from alertmail.interfaces.api.app import create_app
 from alertmail.interfaces.web.session import SESSION_COOKIE
 from alertmail.services.web_sessions import WebSessionService
-from tests.support.app import ADMIN, ADMIN_EMAIL, ADMIN_PASSWORD
-from tests.support.browser import csrf_token_of
+from tests.support.app import ADMIN, ADMIN_EMAIL, ADMIN_PASSWORD, csrf_token_of, log_in
 
 SETUP_TOKEN = "first-run-setup-token-for-tests"
 CLIENT = ("192.0.2.10", 50000)
@@ -53,14 +52,6 @@ async def web(app_config: AppConfig) -> AsyncIterator[Web]:
 @pytest.fixture
 async def admin(web: Web) -> None:
     await web.container.administrators.create(ADMIN, email=ADMIN_EMAIL, password=ADMIN_PASSWORD)
-
-
-async def log_in(
-    http: httpx.AsyncClient, password: str = ADMIN_PASSWORD, username: str = ADMIN
-) -> httpx.Response:
-    form = await http.get("/login")
-    token = csrf_token_of(form.text)
-    return await http.post("/login", data={"csrf_token": token, "username": username, "password": password})
 
 
 async def page_token(http: httpx.AsyncClient, path: str = "/mail-settings") -> str:

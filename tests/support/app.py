@@ -1,17 +1,21 @@
-"""The whole application on a fresh data directory: container, API client, administrator, CLI."""
+"""The whole application on a fresh data directory: container, API client, administrator, CLI, and
+an HTTP client signed in through the login form as a browser is (`signed_in`)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from alertmail.composition import Container, open_container
 from alertmail.config import AppConfig
@@ -94,3 +98,28 @@ class Cli:
 @pytest.fixture
 def cli(tmp_path: Path) -> Cli:
     return Cli(tmp_path / "cli-data")
+
+
+def csrf_token_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "no CSRF token in the page"
+    return found.group(1)
+
+
+async def log_in(
+    http: httpx.AsyncClient, password: str = ADMIN_PASSWORD, username: str = ADMIN
+) -> httpx.Response:
+    """Sign in through the login form, with the CSRF token its page carries."""
+    form = await http.get("/login")
+    token = csrf_token_of(form.text)
+    return await http.post("/login", data={"csrf_token": token, "username": username, "password": password})
+
+
+@asynccontextmanager
+async def signed_in(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An in-process client of `app` with ADMIN signed in: its session cookie goes with every request."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://alertmail.test") as client:
+        answer = await log_in(client)
+        assert answer.status_code == 303, answer.text
+        yield client

@@ -29,7 +29,7 @@ from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 from alertmail.composition import Container
 from alertmail.config import AppConfig
 from alertmail.interfaces.api.app import create_app
-from tests.support.app import ADMIN, ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.support.app import ADMIN, ADMIN_EMAIL, ADMIN_PASSWORD, csrf_token_of
 
 __all__ = [
     "ADMIN",
@@ -166,9 +166,3 @@ async def sign_in(page: Page, live: LiveApp, username: str = ADMIN, password: st
     await page.get_by_label("Password").fill(password)
     await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_url(re.compile(r".*/mail-settings$"))
-
-
-def csrf_token_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "no CSRF token in the page"
-    return found.group(1)

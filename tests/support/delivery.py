@@ -3,7 +3,10 @@
 - `DeliverySink`: the `SmtpSink` of tests/support/smtp.py that can also listen on a chosen port
   (a relay coming back where it was refused), slow each message down (`data_delay`), and count
   what delivery tests look at: Message-IDs (duplicates), connections open at once, arrival times.
-- `Sinks`: starts `DeliverySink`s and stops them all at the end of a test.
+- `Sinks`: starts `DeliverySink`s and stops them all at the end of a test; the `sinks` fixture
+  (a pytest plugin of tests/conftest.py) gives one to any test, with the test CA's certificate.
+- `BACKOFF` and `delivery_config`: the retry policy and the app configuration the delivery tests
+  share (no jitter, so a `FakeClock` steps exactly to each retry; small batches).
 - `FakeClock`: "now" that a test moves by hand, for backoff without waiting.
 - `clocked_worker`: a `DeliveryWorker` built from a container's adapters with a clock and a retry
   policy of the test's choosing (the container's own worker uses the wall clock and a 30 s backoff).
@@ -22,13 +25,15 @@ import ssl
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+import trustme
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from alertmail.adapters.event_renderer import JinjaEventRenderer
@@ -39,15 +44,17 @@ from alertmail.adapters.storage.outbox_repository import SqlOutboxRepository
 from alertmail.adapters.storage.pacing_repository import SqlPacingRepository
 from alertmail.adapters.storage.repositories import SqlSettingsRepository
 from alertmail.composition import Container, dead_letter_notice
+from alertmail.config import AppConfig
 from alertmail.domain.events import EventCatalog
 from alertmail.domain.outbox import OutboxMessage, RetryPolicy, new_outbox_message
 from alertmail.domain.ports import DeliveryObserver, MailTransport
 from alertmail.services.delivery import DeliveryOptions, DeliveryWorker
 from alertmail.services.notifications import CoalescingOptions, NotificationService
-from tests.support.smtp import HOST, SmtpServerOptions, SmtpSink
+from tests.support.smtp import HOST, SmtpServerOptions, SmtpSink, server_context
 from tests.support.smtp_sink import RecordingSMTP, SinkHandler
 
 __all__ = [
+    "BACKOFF",
     "FROM",
     "AlertmailProcess",
     "DeliverySink",
@@ -56,14 +63,19 @@ __all__ = [
     "alertmail_env",
     "clocked_notifications",
     "clocked_worker",
+    "delivery_config",
     "free_port",
     "outbox_of",
     "queue_messages",
     "relay_changes",
+    "sinks",
     "wait_until",
 ]
 
 FROM = "alerts@example.com"
+# A retry 10 s after the first failure, doubling up to 10 minutes, without jitter: a FakeClock moved
+# to `next_attempt_at` lands exactly on each retry.
+BACKOFF = RetryPolicy(first_delay=timedelta(seconds=10), max_delay=timedelta(minutes=10), jitter=0)
 _MESSAGE_ID = re.compile(rb"^Message-ID:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
 
 
@@ -156,6 +168,20 @@ class Sinks:
     async def __aexit__(self, *exc_info: object) -> None:
         for sink in reversed(self._started):
             await sink.stop()
+
+
+@pytest.fixture
+async def sinks(tls_server_cert: trustme.LeafCert) -> AsyncIterator[Sinks]:
+    async with Sinks(server_context(tls_server_cert)) as started:
+        yield started
+
+
+def delivery_config(data_dir: Path, database_url: str = "") -> AppConfig:
+    """The app of a delivery test: small batches, so that several batches (and reused connections)
+    are exercised; on `database_url` (the default SQLite file in `data_dir` without it)."""
+    return AppConfig(
+        data_dir=data_dir, database_url=database_url, node_name="test-node", delivery_batch_size=10
+    )
 
 
 class FakeClock:

@@ -15,7 +15,7 @@ from alertmail.domain.outbox import (
     new_outbox_message,
 )
 
-__all__ = ["REFUSED_REPLY", "seed", "seed_refused_recipient"]
+__all__ = ["REFUSED_REPLY", "give_up", "seed", "seed_refused_recipient"]
 
 REFUSED = RecipientReply(550, "5.1.1 <refused@example.com>: mailbox unavailable")
 REFUSED_REPLY = str(REFUSED)
@@ -63,4 +63,19 @@ async def seed_refused_recipient(container: Container, **changes: object) -> Out
         last_error="refused@example.com: The relay refused the recipient address",
         last_category="smtp_recipient",
         **changes,
+    )
+
+
+async def give_up(
+    outbox: SqlOutboxRepository,
+    id: str,
+    owner: str,
+    now: datetime,
+    reason: str = "550 5.1.1",
+    category: str = "smtp_recipient",
+) -> bool:
+    """`owner`'s attempt at a claimed message ends it dead (what `decide` answers to a 550); False
+    when `owner` no longer holds its lease."""
+    return await outbox.mark_failed(
+        id, owner, now=now, status="dead", next_attempt_at=None, last_error=reason, last_category=category
     )

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from alertmail.domain.events import EventType
+from alertmail.domain.event_catalog import EventType
 
 __all__ = ["EventTypesFileError", "load_event_types"]
 

@@ -34,8 +34,15 @@ def single_line(text: str) -> str:
 
 
 def decoded_text(value: str) -> str:
-    """`value` with its encoded words decoded (a comment's text, which the parser leaves as is)."""
-    return _ENCODED_WORD.sub(lambda word: "".join(_decoded_words(word.group())), value)
+    """`value` with its encoded words decoded (a comment's text, which the parser leaves as is).
+
+    A word that cannot be decoded is kept as written, as RFC 2047 (6.3) says to show it."""
+    return _ENCODED_WORD.sub(_shown, value)
+
+
+def _shown(word: re.Match[str]) -> str:
+    decoded = _decoded_word(word.group())
+    return word.group() if decoded is None else decoded
 
 
 def unsafe_header(message: Message) -> tuple[str, str] | None:
@@ -54,18 +61,21 @@ def unsafe_header(message: Message) -> tuple[str, str] | None:
 
 
 def _decoded_words(value: str) -> list[str]:
-    decoded: list[str] = []
-    for word in _ENCODED_WORD.findall(value):
-        try:
-            parts = decode_header(word)
-        except (HeaderParseError, ValueError):
-            continue  # not a valid encoded word: it stays as written, harmless text
-        for data, charset in parts:
-            if isinstance(data, bytes):
-                decoded.append(data.decode(_codec(charset), "replace"))
-            else:
-                decoded.append(data)
-    return decoded
+    """The text of each valid encoded word of `value` (an invalid one stays as written: plain text)."""
+    decoded = (_decoded_word(word) for word in _ENCODED_WORD.findall(value))
+    return [text for text in decoded if text is not None]
+
+
+def _decoded_word(word: str) -> str | None:
+    """The text one encoded word stands for; None when it is not a valid one."""
+    try:
+        parts = decode_header(word)
+    except (HeaderParseError, ValueError):
+        return None
+    return "".join(
+        data.decode(_codec(charset), "replace") if isinstance(data, bytes) else data
+        for data, charset in parts
+    )
 
 
 def _codec(charset: str | None) -> str:

@@ -12,8 +12,7 @@ import alertmail
 from alertmail.composition import Container, open_container
 from alertmail.config import AppConfig
 from alertmail.interfaces import web
-from alertmail.interfaces.api import quiet_ingestion_log
-from alertmail.interfaces.api.access_log import install_access_log_filter
+from alertmail.interfaces.api.access_log import install_access_log_filters
 from alertmail.interfaces.api.errors import install_error_handlers
 from alertmail.interfaces.api.nul_guard import NulGuard
 from alertmail.interfaces.api.openapi import list_event_types_in_schema
@@ -39,8 +38,7 @@ def create_app(config: AppConfig, *, setup_token: str | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Here: uvicorn has configured its loggers by now.
-        install_access_log_filter()
-        quiet_ingestion_log.install()
+        install_access_log_filters()
         async with open_container(config) as container:
             app.state.container = container
             await container.cluster.register()  # refuses a node name another live node holds

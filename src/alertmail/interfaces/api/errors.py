@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 
 from alertmail.domain import messages
-from alertmail.domain.events import UnknownEventTypeError
+from alertmail.domain.event_catalog import UnknownEventTypeError
 from alertmail.errors import (
     AdministratorEmailMissingError,
     AlertmailError,

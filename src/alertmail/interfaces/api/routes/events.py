@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request, Response
 
 from alertmail.domain.delivery_report import PageCursor
-from alertmail.domain.events import UnknownEventTypeError
+from alertmail.domain.event_catalog import UnknownEventTypeError
 from alertmail.errors import NotFoundError
 from alertmail.interfaces.api.deps import AdministratorDep, ContainerDep, EventsCallerDep
 from alertmail.interfaces.api.event_schemas import (

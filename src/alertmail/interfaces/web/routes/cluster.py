@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from alertmail.domain.events import EventCatalog, EventType
+from alertmail.domain.event_catalog import EventCatalog, EventType
 from alertmail.domain.ports import WebSession
 from alertmail.errors import ConflictError, NotFoundError
 from alertmail.interfaces.web.pages import Notice, container_of, layout, redirect
