@@ -18,7 +18,7 @@ from alertmail.domain.outbox import RetryPolicy
 from alertmail.domain.submission import TooLargeForApiError
 from alertmail.services.delivery import DeliveryWorker
 from tests.support.api_settings import CONTACTS, MAILBOX, graph_app_only, strict_tokens
-from tests.support.delivery import FakeClock, outbox_of, queue_messages
+from tests.support.delivery import FakeClock, free_port, outbox_of, queue_messages
 from tests.support.mail_api_errors import GRAPH_ERRORS
 from tests.support.mail_api_fakes import MailApiFake
 from tests.support.provider_fakes import ProviderFake
@@ -216,3 +216,17 @@ async def test_a_message_over_graphs_limit_is_refused_at_enqueue_and_never_queue
         small, recipients=["ops@example.com"], envelope_from=None, source="sendmail"
     )
     assert queued.status == "queued"
+
+
+async def test_an_unreachable_graph_endpoint_is_named_in_the_fix(
+    container: Container, provider_fake: ProviderFake, mail_api_fake: MailApiFake
+) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"
+    await container.settings.save(
+        graph_app_only(provider_fake, mail_api_fake, graph_endpoint=closed), actor="test"
+    )
+
+    result = await container.test_email.send_test(to="ops@example.com")
+
+    assert result.failure is not None and result.failure.category == "connect_refused"
+    assert "Graph Endpoint" in result.failure.hint and "SMTP Port" not in result.failure.hint

@@ -166,9 +166,14 @@ class MailApiTransport:
         except AlertmailError:
             raise
         except (httpx.HTTPError, OSError) as exc:
-            stage = "connect" if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout) else "api"
-            where = Where(parts.hostname or "", port, settings.connect_timeout, stage)
-            raise translate(exc, where) from exc
+            connecting = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+            where = Where(
+                parts.hostname or "", port, settings.connect_timeout, "connect" if connecting else "api"
+            )
+            error = translate(exc, where)
+            # "api_connect" / "api": the classifier's hints then speak of the API's endpoint.
+            error.stage = "api_connect" if connecting else "api"
+            raise error from exc
 
 
 class MailApiSession:
