@@ -142,6 +142,8 @@ def _api_type_needs(merged: Mapping[str, Any], changes: Mapping[str, Any]) -> di
         fill["auth_type"] = "oauth2"
     if "oauth_provider" not in changes and merged.get("oauth_provider") not in (provider, "custom"):
         fill["oauth_provider"] = provider
+    if provider == "google" and "oauth_grant" not in changes:
+        fill["oauth_grant"] = "authorization_code"  # Google has no app-only sending to keep
     return fill
 
 
