@@ -20,7 +20,7 @@
   function refreshVisibility() {
     var auth = current("auth_type");
     var provider = current("oauth_provider");
-    var email = auth === "oauth2" ? "smtp" : current("email_type");
+    var email = current("email_type");
     document.querySelectorAll("[data-show-auth], [data-show-provider], [data-show-email]").forEach(function (el) {
       el.hidden = !(matches(el, "data-show-auth", auth) && matches(el, "data-show-provider", provider) &&
         matches(el, "data-show-email", email));
@@ -79,7 +79,26 @@
     });
   }
 
+  // Microsoft Graph and the Gmail API send with OAuth 2.0 of their own provider: choose both.
+  var apiProviders = { graph: "microsoft", gmail_api: "google" };
+
+  function chooseApiType() {
+    var provider = apiProviders[current("email_type")];
+    if (!provider) { return; }
+    setField("auth_type", "oauth2");
+    if (current("oauth_provider") !== "custom" && current("oauth_provider") !== provider) {
+      setField("oauth_provider", provider);
+      fillPreset();
+    }
+    document.querySelectorAll("details[data-guide]").forEach(function (guide) {
+      guide.open = guide.getAttribute("data-guide") === current("email_type");
+    });
+    refreshVisibility();
+  }
+
   function setUpSettingsForm() {
+    var emailType = byId("f-email_type");
+    if (emailType) { emailType.addEventListener("change", chooseApiType); }
     ["auth_type", "oauth_provider", "email_type", "oauth_grant"].forEach(function (name) {
       var field = byId("f-" + name);
       if (field) { field.addEventListener("change", refreshVisibility); }
