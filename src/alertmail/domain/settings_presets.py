@@ -15,6 +15,7 @@ from typing import Any
 from alertmail.domain.settings_model import DEFAULT_GRAPH_ENDPOINT, MailSettings
 
 __all__ = [
+    "CLOUD_LOGIN",
     "GMAIL_SEND_SCOPE",
     "MICROSOFT_AUTHORIZE",
     "MICROSOFT_TOKEN",
@@ -33,7 +34,7 @@ _GOOGLE_ENDPOINTS = {
     "token_endpoint": "https://oauth2.googleapis.com/token",
 }
 # Each national cloud signs in on its own login host (Microsoft Learn: "National cloud deployments").
-_CLOUD_LOGIN = {
+CLOUD_LOGIN = {
     "https://graph.microsoft.com": MICROSOFT_LOGIN,
     "https://graph.microsoft.us": "https://login.microsoftonline.us",
     "https://dod-graph.microsoft.us": "https://login.microsoftonline.us",
@@ -69,7 +70,7 @@ _API_PROVIDER = {"graph": "microsoft", "gmail_api": "google"}
 
 def login_host(graph_endpoint: str) -> str:
     """The sign-in host of the cloud a Graph endpoint belongs to (the global one for any other)."""
-    return _CLOUD_LOGIN.get(graph_endpoint.rstrip("/").lower(), MICROSOFT_LOGIN)
+    return CLOUD_LOGIN.get(graph_endpoint.rstrip("/").lower(), MICROSOFT_LOGIN)
 
 
 def preset_for(values: Mapping[str, Any]) -> dict[str, Any]:
