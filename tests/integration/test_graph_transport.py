@@ -230,3 +230,23 @@ async def test_an_unreachable_graph_endpoint_is_named_in_the_fix(
 
     assert result.failure is not None and result.failure.category == "connect_refused"
     assert "Graph Endpoint" in result.failure.hint and "SMTP Port" not in result.failure.hint
+
+
+async def test_switching_smtp_app_only_to_graph_replaces_the_outlook_token_on_graphs_401(
+    container: Container, provider_fake: ProviderFake, mail_api_fake: MailApiFake
+) -> None:
+    smtp_app_only = graph_app_only(
+        provider_fake, mail_api_fake, email_type="smtp", auth_type="oauth2", hostname="127.0.0.1"
+    )
+    await container.settings.save(smtp_app_only, actor="test")
+    smtp = (await container.settings.current()).settings
+    await container.oauth_tokens.refresh(smtp)  # the app-only token for SMTP: outlook.office365.com
+    assert provider_fake.token_requests[-1].form["scope"] == "https://outlook.office365.com/.default"
+    strict_tokens(provider_fake, mail_api_fake, audience=mail_api_fake.base_url)
+
+    await container.settings.save({"email_type": "graph"}, actor="test")
+    result = await container.test_email.send_test(to="ops@example.com")
+
+    assert result.sent, result.failure
+    assert provider_fake.token_requests[-1].form["scope"] == f"{mail_api_fake.base_url}/.default"
+    assert len(mail_api_fake.attempts) == 2  # the outlook token refused once, then Graph's own

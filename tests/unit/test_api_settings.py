@@ -167,3 +167,10 @@ def test_the_snapshot_names_endpoint_tenant_client_mailbox_and_grant_never_a_sec
     )
     assert "hostname" not in snapshot
     assert SECRET not in repr(snapshot) and SECRET not in repr(public_view(graph))
+
+
+def test_switching_smtp_to_graph_keeps_an_edited_token_endpoint_and_replaces_the_smtp_scope() -> None:
+    edited = apply_update(smtp_microsoft(), {"token_endpoint": "https://login.example.net/t/token"})
+    graph = apply_update(edited, {"email_type": "graph"})
+    assert graph.token_endpoint == "https://login.example.net/t/token"
+    assert graph.scopes == "https://graph.microsoft.com/Mail.Send offline_access"  # not SMTP.Send

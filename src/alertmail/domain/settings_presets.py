@@ -116,17 +116,20 @@ def preset_fill(current: MailSettings, merged: dict[str, Any], changes: Mapping[
     if kept_types and merged.get("email_type") not in kept_types and "email_type" not in changes:
         fill["email_type"] = merged["email_type"] = "smtp"
     before = _preset_of(current)
-    newly_chosen = (
-        provider != current.oauth_provider
-        or current.auth_type != "oauth2"
-        or merged.get("email_type") != current.email_type
-    )
+    same_provider = provider == current.oauth_provider and current.auth_type == "oauth2"
+    newly_chosen = not same_provider or merged.get("email_type") != current.email_type
     preset = preset_for(merged)
     for name, value in preset.items():
         if name in changes:
             continue
+        # Another E-mail Type of the same provider (SMTP to Graph) keeps endpoints the admin edited.
+        kept = same_provider and name.endswith("_endpoint") and getattr(current, name) != before.get(name)
         # Only an empty field is filled: 0 is a choice (Microsoft's messages_per_minute=0, no limit).
-        if newly_chosen or _follows(name, current, before, merged) or merged.get(name) in (None, ""):
+        if (
+            (newly_chosen and not kept)
+            or _follows(name, current, before, merged)
+            or merged.get(name) in (None, "")
+        ):
             fill[name] = value
     if newly_chosen:
         fill |= _left_by_previous_preset(current, before, preset, changes)
