@@ -148,24 +148,27 @@ def graph_worker(container: Container, clock: FakeClock) -> DeliveryWorker:
     )
 
 
+@pytest.mark.parametrize(("key", "wait"), [("ApplicationThrottled", 2), ("ServiceUnavailable", 3)])
 async def test_retry_after_holds_the_transport_for_exactly_that_long(
-    container: Container, provider_fake: ProviderFake, mail_api_fake: MailApiFake
+    container: Container, provider_fake: ProviderFake, mail_api_fake: MailApiFake, key: str, wait: int
 ) -> None:
     settings = graph_app_only(provider_fake, mail_api_fake, max_connections=1)
     await container.settings.save(settings, actor="test")
     clock = FakeClock(datetime.now(UTC))
     first, *others = await queue_messages(container, 3, now=clock())
     worker = graph_worker(container, clock)
-    mail_api_fake.fail_next("ApplicationThrottled")  # 429, Retry-After: 2
+    assert GRAPH_ERRORS[key].headers["Retry-After"] == str(wait)
+    mail_api_fake.fail_next(key)  # 429 or 503 with Retry-After
 
     try:
         assert await worker.run_once() == 3
         throttled = await container.outbox.get(first.id)
         assert throttled.status == "retry_wait"
-        assert throttled.next_attempt_at == clock() + timedelta(seconds=2)  # exactly, no jitter
+        resume = clock() + timedelta(seconds=wait)
+        assert throttled.next_attempt_at == resume  # exactly, no backoff, no jitter
         for other in others:
-            assert (await container.outbox.get(other.id)).next_attempt_at == clock() + timedelta(seconds=2)
-        clock.advance(timedelta(seconds=1.9))
+            assert (await container.outbox.get(other.id)).next_attempt_at == resume
+        clock.advance(timedelta(seconds=wait - 0.1))
         assert await worker.run_once() == 0  # held: not one request before Retry-After has passed
         assert len(mail_api_fake.attempts) == 1
         clock.advance(timedelta(seconds=0.1))
@@ -174,7 +177,7 @@ async def test_retry_after_holds_the_transport_for_exactly_that_long(
         await worker.close()
     assert len(mail_api_fake.received) == 3
     (entry,) = await container.mail_logs.list(limit=5)
-    assert entry.support_details["retry_after"] == "2"
+    assert entry.support_details["retry_after"] == str(wait)
 
 
 async def test_at_most_four_requests_per_mailbox_are_in_flight(
