@@ -19,7 +19,7 @@ from alertmail.domain.outbox import RetryPolicy
 from alertmail.domain.submission import TooLargeForApiError
 from alertmail.services.delivery import DeliveryWorker
 from tests.support.api_settings import CONTACTS, MAILBOX, graph_app_only, strict_tokens
-from tests.support.delivery import FakeClock, outbox_of, queue_messages
+from tests.support.delivery import FakeClock, free_port, outbox_of, queue_messages
 from tests.support.mail_api_errors import GRAPH_ERRORS
 from tests.support.mail_api_fakes import MailApiFake
 from tests.support.provider_fakes import ProviderFake
@@ -150,24 +150,27 @@ def graph_worker(container: Container, clock: FakeClock) -> DeliveryWorker:
     )
 
 
+@pytest.mark.parametrize(("key", "wait"), [("ApplicationThrottled", 2), ("ServiceUnavailable", 3)])
 async def test_retry_after_holds_the_transport_for_exactly_that_long(
-    container: Container, provider_fake: ProviderFake, mail_api_fake: MailApiFake
+    container: Container, provider_fake: ProviderFake, mail_api_fake: MailApiFake, key: str, wait: int
 ) -> None:
     settings = graph_app_only(provider_fake, mail_api_fake, max_connections=1)
     await container.settings.save(settings, actor="test")
     clock = FakeClock(datetime.now(UTC))
     first, *others = await queue_messages(container, 3, now=clock())
     worker = graph_worker(container, clock)
-    mail_api_fake.fail_next("ApplicationThrottled")  # 429, Retry-After: 2
+    assert GRAPH_ERRORS[key].headers["Retry-After"] == str(wait)
+    mail_api_fake.fail_next(key)  # 429 or 503 with Retry-After
 
     try:
         assert await worker.run_once() == 3
         throttled = await container.outbox.get(first.id)
         assert throttled.status == "retry_wait"
-        assert throttled.next_attempt_at == clock() + timedelta(seconds=2)  # exactly, no jitter
+        resume = clock() + timedelta(seconds=wait)
+        assert throttled.next_attempt_at == resume  # exactly, no backoff, no jitter
         for other in others:
-            assert (await container.outbox.get(other.id)).next_attempt_at == clock() + timedelta(seconds=2)
-        clock.advance(timedelta(seconds=1.9))
+            assert (await container.outbox.get(other.id)).next_attempt_at == resume
+        clock.advance(timedelta(seconds=wait - 0.1))
         assert await worker.run_once() == 0  # held: not one request before Retry-After has passed
         assert len(mail_api_fake.attempts) == 1
         clock.advance(timedelta(seconds=0.1))
@@ -176,7 +179,7 @@ async def test_retry_after_holds_the_transport_for_exactly_that_long(
         await worker.close()
     assert len(mail_api_fake.received) == 3
     (entry,) = await container.mail_logs.list(limit=5)
-    assert entry.support_details["retry_after"] == "2"
+    assert entry.support_details["retry_after"] == str(wait)
 
 
 async def test_at_most_four_requests_per_mailbox_are_in_flight(
@@ -218,3 +221,37 @@ async def test_a_message_over_graphs_limit_is_refused_at_enqueue_and_never_queue
         small, recipients=["ops@example.com"], envelope_from=None, source="sendmail"
     )
     assert queued.status == "queued"
+
+
+async def test_an_unreachable_graph_endpoint_is_named_in_the_fix(
+    container: Container, provider_fake: ProviderFake, mail_api_fake: MailApiFake
+) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"
+    await container.settings.save(
+        graph_app_only(provider_fake, mail_api_fake, graph_endpoint=closed), actor="test"
+    )
+
+    result = await container.test_email.send_test(to="ops@example.com")
+
+    assert result.failure is not None and result.failure.category == "connect_refused"
+    assert "Graph Endpoint" in result.failure.hint and "SMTP Port" not in result.failure.hint
+
+
+async def test_switching_smtp_app_only_to_graph_replaces_the_outlook_token_on_graphs_401(
+    container: Container, provider_fake: ProviderFake, mail_api_fake: MailApiFake
+) -> None:
+    smtp_app_only = graph_app_only(
+        provider_fake, mail_api_fake, email_type="smtp", auth_type="oauth2", hostname="127.0.0.1"
+    )
+    await container.settings.save(smtp_app_only, actor="test")
+    smtp = (await container.settings.current()).settings
+    await container.oauth_tokens.refresh(smtp)  # the app-only token for SMTP: outlook.office365.com
+    assert provider_fake.token_requests[-1].form["scope"] == "https://outlook.office365.com/.default"
+    strict_tokens(provider_fake, mail_api_fake, audience=mail_api_fake.base_url)
+
+    await container.settings.save({"email_type": "graph"}, actor="test")
+    result = await container.test_email.send_test(to="ops@example.com")
+
+    assert result.sent, result.failure
+    assert provider_fake.token_requests[-1].form["scope"] == f"{mail_api_fake.base_url}/.default"
+    assert len(mail_api_fake.attempts) == 2  # the outlook token refused once, then Graph's own

@@ -1,9 +1,10 @@
 """No secret ever leaves in any form: not in the database, files, API answers, CLI output or logs.
 
 Real parts only: aiosmtpd sinks on 127.0.0.1, the real SQLite database, the real API and the real
-`alertmail` command. Each test drives a successful test e-mail and a row of failures, changes the
-settings several times, then searches every place a secret could end up for each secret in clear,
-base64 (standard and url-safe, padded or not, at any alignment), AUTH PLAIN, AUTH LOGIN and hex.
+`alertmail` command; for Microsoft Graph and the Gmail API, their stand-ins on loopback. Each test
+drives a successful test e-mail and a row of failures, changes the settings several times, then
+searches every place a secret could end up for each secret in clear, base64 (standard and url-safe,
+padded or not, at any alignment), AUTH PLAIN, AUTH LOGIN and hex.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pytest
 from alertmail.adapters.storage.transport_state_repository import SqlTransportStateRepository
 from alertmail.config import AppConfig
 from alertmail.domain.fallback import PrimaryFailure
+from tests.support.api_settings import gmail_delegated, graph_app_only, strict_tokens
 from tests.support.app import Api, Cli
 from tests.support.leaks import (
     USERNAME,
@@ -34,6 +36,9 @@ from tests.support.leaks import (
     needles_for,
     record_responses,
 )
+from tests.support.mail_api_fakes import MailApiFake
+from tests.support.oauth_settings import browse, callback_path
+from tests.support.provider_fakes import ProviderFake
 from tests.support.smtp import CONTENT_REJECTED, SmtpServerFactory, SmtpSink
 
 PASSWORD = "Leak-Canary-7f3a9e1"  # lengths not multiples of 3, so base64 of each one has padding
@@ -352,5 +357,68 @@ async def test_the_cli_never_shows_the_fallback_password(
     assert stored.startswith("gAAAAA")
     key_file = AppConfig(data_dir=cli.data_dir).resolved_secret_key_file
     haystacks = {**outputs, **database_haystacks(cli.data_dir), **file_haystacks(cli.data_dir, key_file)}
+    leaks = find_leaks(haystacks, needles_for(secrets))
+    assert not leaks, "secrets leaked:\n" + "\n".join(leaks)
+
+
+# --- the mail APIs: Microsoft Graph and the Gmail API ---------------------------------------------
+
+GRAPH_SECRET = "Graph-Client-Secret-9d4e2"
+GMAIL_SECRET = "Gmail-Client-Secret-61a7f0"
+
+
+async def send_through_the_apis(api: Api, provider: ProviderFake, mail: MailApiFake) -> None:
+    """Graph app-only, then the Gmail API signed in: a test e-mail through each, then refusals."""
+    provider.client_secret = GRAPH_SECRET
+    await save(api.client, "PATCH", graph_app_only(provider, mail, client_secret=GRAPH_SECRET))
+    assert (await send_test_email(api.client, 200))["sent"] is True
+    for key in ("InvalidAuthenticationToken", "ErrorAccessDenied"):
+        mail.fail_always(key)  # a refused token gets a fresh one first: both travel
+        assert (await send_test_email(api.client, 502))["failure"]["provider_code"] == key
+    mail.fail_always(None)
+    provider.client_secret = GMAIL_SECRET
+    await save(api.client, "PATCH", gmail_delegated(provider, mail, client_secret=GMAIL_SECRET))
+    authorized = (await api.client.post("/api/v1/oauth/authorize")).json()
+    assert (
+        await api.client.get(callback_path(await browse(authorized["authorization_url"])))
+    ).status_code == 200
+    assert (await send_test_email(api.client, 200))["sent"] is True
+    mail.fail_always("insufficientPermissions")
+    assert (await send_test_email(api.client, 502))["failure"]["category"] == "gmail_api"
+
+
+async def test_the_mail_apis_never_reveal_a_secret_or_a_token(
+    api: Api,
+    app_config: AppConfig,
+    provider_fake: ProviderFake,
+    mail_api_fake: MailApiFake,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    strict_tokens(provider_fake, mail_api_fake)
+    responses = record_responses(api.client)
+
+    await send_through_the_apis(api, provider_fake, mail_api_fake)
+    entries = await read_every_page(api.client)
+
+    assert len(mail_api_fake.received) == 2 and len(entries) >= 3
+    tokens = {
+        f"access token {n}": token for n, token in enumerate(sorted(provider_fake.issued_access_tokens))
+    }
+    refresh = {f"refresh token {n}": token for n, token in enumerate(sorted(provider_fake._refresh_tokens))}
+    assert len(tokens) >= 3 and refresh  # app-only, its fresh one after the 401, Gmail's: all searched
+    secrets = {"Graph client secret": GRAPH_SECRET, "Gmail client secret": GMAIL_SECRET, **tokens, **refresh}
+    assert_search_finds(secrets)
+    output = capsys.readouterr()
+    haystacks = {
+        **responses,
+        **database_haystacks(app_config.data_dir),
+        **file_haystacks(app_config.data_dir, app_config.resolved_secret_key_file),
+        **log_haystacks(caplog),
+        **{f"message {n} received": m.mime for n, m in enumerate(mail_api_fake.received)},
+        "stdout": output.out,
+        "stderr": output.err,
+    }
     leaks = find_leaks(haystacks, needles_for(secrets))
     assert not leaks, "secrets leaked:\n" + "\n".join(leaks)

@@ -20,8 +20,13 @@ MAILBOX = "relay@contoso.com"  # the provider fake's account
 CONTACTS = ["ops@example.com", "oncall@example.com"]
 
 
-def strict_tokens(provider: ProviderFake, api: MailApiFake) -> None:
+def strict_tokens(provider: ProviderFake, api: MailApiFake, *, audience: str | None = None) -> None:
+    """Accept only tokens `provider` issued; with `audience`, only those issued for a scope naming it
+    (Graph refuses a token for outlook.office.com: "Access token validation failure. Invalid audience.")."""
+
     async def issued(token: str) -> bool:
+        if audience is not None and audience not in provider.token_scopes.get(token, ""):
+            return False
         return token in provider.issued_access_tokens
 
     api.token_check = issued

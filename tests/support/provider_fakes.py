@@ -174,6 +174,7 @@ class ProviderFake:
         self.token_gate: asyncio.Event | None = None
         self.requests: list[RecordedRequest] = []
         self.issued_access_tokens: set[str] = set()  # what a resource server stand-in accepts
+        self.token_scopes: dict[str, str] = {}  # access token -> the scope it was issued for
         self._base_url: str | None = None
         self._token_error: str | None = None
         self._authorize_error: str | None = None
@@ -408,6 +409,7 @@ class ProviderFake:
             body["scope"] = " ".join(s for s in scope.split() if s != "offline_access")
         body |= {"expires_in": self.expires_in, "ext_expires_in": self.expires_in}
         body["access_token"] = self._microsoft_access_token(grant, form, scope)
+        self.token_scopes[body["access_token"]] = scope
         if form.get("grant_type") == "refresh_token" or "offline_access" in scope.split():
             body["refresh_token"] = self._new_refresh_token(grant)  # rotates on every refresh
         if "openid" in scope.split():

@@ -33,6 +33,7 @@ from alertmail.domain.mail_api import (
 )
 from alertmail.domain.ports import AccessTokenSource
 from alertmail.domain.settings import MailSettings
+from alertmail.domain.transport_security import endpoint_problem
 from alertmail.errors import AlertmailError, ApiReplyError, TransportError
 
 if TYPE_CHECKING:
@@ -121,9 +122,18 @@ class MailApiTransport:
     def _endpoint(self, settings: MailSettings) -> str:
         return settings.graph_endpoint if self.api == "graph" else settings.gmail_endpoint
 
+    @property
+    def _endpoint_field(self) -> str:
+        return "graph_endpoint" if self.api == "graph" else "gmail_endpoint"
+
     async def post(self, client: httpx.AsyncClient, message: EmailMessage, settings: MailSettings) -> None:
         """Send one message: a token, the request, and once more with a fresh token after a 401."""
         request = self._build(message.as_bytes(policy=message.policy.clone(linesep="\r\n")), settings)
+        problem = endpoint_problem(request.url)
+        if problem is not None:  # settings saved before the rule: the last guard before a token leaves
+            raise TransportError(
+                f"{self._endpoint_field} {problem}", host=urlsplit(request.url).hostname, stage="api"
+            )
         async with self.mailbox_slots(settings):
             token = await self._tokens.access_token(settings)
             try:
@@ -166,9 +176,14 @@ class MailApiTransport:
         except AlertmailError:
             raise
         except (httpx.HTTPError, OSError) as exc:
-            stage = "connect" if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout) else "api"
-            where = Where(parts.hostname or "", port, settings.connect_timeout, stage)
-            raise translate(exc, where) from exc
+            connecting = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+            where = Where(
+                parts.hostname or "", port, settings.connect_timeout, "connect" if connecting else "api"
+            )
+            error = translate(exc, where)
+            # "api_connect" / "api": the classifier's hints then speak of the API's endpoint.
+            error.stage = "api_connect" if connecting else "api"
+            raise error from exc
 
 
 class MailApiSession:

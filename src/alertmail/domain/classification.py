@@ -102,6 +102,7 @@ def _hint(rule: Rule, found: Evidence, error: TransportError, purpose: str) -> s
         port=str(error.port or "?"),
         timeout=_seconds(error.timeout),
         program=str(getattr(error, "program", "sendmail")),
+        api=error.stage.startswith("api"),
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["HINTS", "Hint", "hint_text"]
+__all__ = ["API_NETWORK_HINTS", "HINTS", "Hint", "hint_text"]
 
 
 @dataclass(frozen=True)
@@ -243,7 +243,29 @@ HINTS: dict[str, Hint] = {
 }
 
 
-def hint_text(key: str, provider: str, purpose: str, **facts: str) -> str:
-    """The hint for rule key `key`, fitted to `provider` and to what is being done (`purpose`)."""
-    text = HINTS[key].for_provider(provider) if key in HINTS else key
+_API_REACH = (
+    "Check the Graph Endpoint (or Gmail Endpoint) in Mail Settings, and that a firewall or proxy lets "
+    "this appliance reach {host} over HTTPS (port {port}). {retry}"
+)
+# A mail API is reached over HTTPS, not through an SMTP port: its own words for the network rules.
+API_NETWORK_HINTS: dict[str, str] = {
+    "dns_no_such_name": "The name {host} does not exist in DNS. Check the Graph Endpoint (or Gmail "
+    "Endpoint): https://graph.microsoft.com, https://graph.microsoft.us, https://gmail.googleapis.com.",
+    "no_greeting": _API_REACH,
+    "connect_timeout": _API_REACH,
+    "connect_refused": "{host} refused the connection on port {port}. " + _API_REACH,
+    "tls_mode": "{host}:{port} did not speak TLS: the Graph Endpoint (or Gmail Endpoint) must be https://.",
+    "tls_handshake": "The TLS handshake with {host} failed. If a proxy inspects HTTPS on this network, "
+    "paste its CA into Trusted CA.",
+    "connection_lost": "The connection to {host} failed part-way. {retry}",
+}
+
+
+def hint_text(key: str, provider: str, purpose: str, *, api: bool = False, **facts: str) -> str:
+    """The hint for rule key `key`, fitted to `provider` and to what is being done (`purpose`);
+    `api`: the failure reaching a mail API over HTTPS, not an SMTP relay."""
+    if api and key in API_NETWORK_HINTS:
+        text = API_NETWORK_HINTS[key]
+    else:
+        text = HINTS[key].for_provider(provider) if key in HINTS else key
     return " ".join(text.format(retry=_RETRY.get(purpose, _RETRY["delivery"]), **facts).split())

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from alertmail.domain.settings_model import DEFAULT_GRAPH_ENDPOINT, MailSettings
 
 __all__ = [
+    "CLOUD_LOGIN",
     "GMAIL_SEND_SCOPE",
     "MICROSOFT_AUTHORIZE",
     "MICROSOFT_TOKEN",
@@ -38,7 +39,7 @@ _GOOGLE_ENDPOINTS = {
     "token_endpoint": "https://oauth2.googleapis.com/token",
 }
 # Each national cloud signs in on its own login host (Microsoft Learn: "National cloud deployments").
-_CLOUD_LOGIN = {
+CLOUD_LOGIN = {
     "https://graph.microsoft.com": MICROSOFT_LOGIN,
     "https://graph.microsoft.us": "https://login.microsoftonline.us",
     "https://dod-graph.microsoft.us": "https://login.microsoftonline.us",
@@ -78,7 +79,7 @@ _API_PROVIDER = {"graph": "microsoft", "gmail_api": "google"}
 
 def login_host(graph_endpoint: str) -> str:
     """The sign-in host of the cloud a Graph endpoint belongs to (the global one for any other)."""
-    return _CLOUD_LOGIN.get(graph_endpoint.rstrip("/").lower(), MICROSOFT_LOGIN)
+    return CLOUD_LOGIN.get(graph_endpoint.rstrip("/").lower(), MICROSOFT_LOGIN)
 
 
 def preset_for(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -153,17 +154,20 @@ def preset_fill(current: MailSettings, merged: dict[str, Any], changes: Mapping[
     if kept_types and merged.get("email_type") not in kept_types and "email_type" not in changes:
         fill["email_type"] = merged["email_type"] = "smtp"
     before = _preset_of(current)
-    newly_chosen = (
-        provider != current.oauth_provider
-        or current.auth_type != "oauth2"
-        or merged.get("email_type") != current.email_type
-    )
+    same_provider = provider == current.oauth_provider and current.auth_type == "oauth2"
+    newly_chosen = not same_provider or merged.get("email_type") != current.email_type
     preset = preset_for(merged)
     for name, value in preset.items():
         if name in changes:
             continue
+        # Another E-mail Type of the same provider (SMTP to Graph) keeps endpoints the admin edited.
+        kept = same_provider and name.endswith("_endpoint") and getattr(current, name) != before.get(name)
         # Only an empty field is filled: 0 is a choice (Microsoft's messages_per_minute=0, no limit).
-        if newly_chosen or _follows(name, current, before, merged) or merged.get(name) in (None, ""):
+        if (
+            (newly_chosen and not kept)
+            or _follows(name, current, before, merged)
+            or merged.get(name) in (None, "")
+        ):
             fill[name] = value
     if newly_chosen:
         fill |= _left_by_previous_preset(current, before, preset, changes)
@@ -184,6 +188,8 @@ def _api_type_needs(merged: Mapping[str, Any], changes: Mapping[str, Any]) -> di
         fill["auth_type"] = "oauth2"
     if "oauth_provider" not in changes and merged.get("oauth_provider") not in (provider, "custom"):
         fill["oauth_provider"] = provider
+    if provider == "google" and "oauth_grant" not in changes:
+        fill["oauth_grant"] = "authorization_code"  # Google has no app-only sending to keep
     return fill
 
 

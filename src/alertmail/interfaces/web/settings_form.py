@@ -42,6 +42,8 @@ TEXT_FIELDS = (
     "connect_timeout",
     "max_connections",
     "messages_per_minute",
+    "graph_endpoint",
+    "gmail_endpoint",
     "fallback_hostname",
     "fallback_port",
     "fallback_username",
@@ -91,6 +93,8 @@ LABELS = {
     "test_to": "Send to",
     "email": "E-mail",
     "allow_plaintext_auth": "Allow the password to be sent without encryption",
+    "graph_endpoint": "Graph Endpoint",
+    "gmail_endpoint": "Gmail Endpoint",
     "fallback_email_type": "Fallback transport",
     "fallback_hostname": "Fallback relay host",
     "fallback_port": "Fallback relay port",
@@ -146,7 +150,7 @@ def _text(form: Mapping[str, str], name: str) -> str:
 def hidden_fields(form: Mapping[str, str], stored: MailSettings) -> set[str]:
     """The fields the form hides for the authentication type, provider and e-mail type it shows."""
     auth = form.get("auth_type", stored.auth_type)
-    email = "smtp" if auth == "oauth2" else form.get("email_type", stored.email_type)
+    email = form.get("email_type", stored.email_type)
     provider = form.get("oauth_provider", stored.oauth_provider or "")
     hidden: set[str] = set()
     if auth != "oauth2":
@@ -156,9 +160,13 @@ def hidden_fields(form: Mapping[str, str], stored: MailSettings) -> set[str]:
     if auth == "none":
         hidden |= {"username", "password"}
     if auth == "oauth2":
-        hidden |= {"email_type", "password"}
+        hidden.add("password")
     if email != "smtp":
-        hidden |= set(_SMTP_ONLY)
+        hidden |= set(_SMTP_ONLY) - ({"username"} if email in ("graph", "gmail_api") else set())
+    if email != "graph":
+        hidden.add("graph_endpoint")
+    if email != "gmail_api":
+        hidden.add("gmail_endpoint")
     if provider != "microsoft":
         hidden.add("tenant_id")
     if provider != "google":
@@ -181,8 +189,8 @@ def changes_from_form(form: Mapping[str, str], stored: MailSettings) -> dict[str
     if changes.get("oauth_provider") == "":
         changes["oauth_provider"] = None
     if form.get("auth_type", stored.auth_type) == "oauth2":
-        if stored.email_type != "smtp":
-            changes["email_type"] = "smtp"  # shown read-only: OAuth2 needs an SMTP relay
+        if form.get("email_type", stored.email_type) == "native":
+            changes["email_type"] = "smtp"  # the local sendmail takes no OAuth: OAuth2 over SMTP
         if "tenant_id" in hidden and stored.tenant_id:
             changes["tenant_id"] = ""  # only Microsoft has one: never kept for another provider
     return changes

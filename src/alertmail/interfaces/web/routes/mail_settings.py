@@ -11,6 +11,7 @@ from starlette.responses import Response
 from alertmail.domain import messages
 from alertmail.domain.ports import WebSession
 from alertmail.domain.settings import MICROSOFT_AUTHORIZE, MICROSOFT_TOKEN, PRESETS, MailSettings
+from alertmail.domain.settings_presets import CLOUD_LOGIN, GMAIL_SEND_SCOPE
 from alertmail.errors import (
     AdministratorEmailMissingError,
     ConflictError,
@@ -236,6 +237,9 @@ def _presets() -> dict[str, dict[str, Any]]:
     filled = {name for preset in presets.values() for name in preset}
     defaults = form_values(MailSettings.unconfigured())
     presets["_cleared"] = {name: defaults[name] for name in sorted(filled)}
+    # Graph's endpoints follow its cloud and the tenant, its scope the grant; Gmail's scope is narrow.
+    presets["_graph_clouds"] = dict(CLOUD_LOGIN)
+    presets["_gmail"] = {"scopes": GMAIL_SEND_SCOPE}
     return presets
 
 

@@ -20,7 +20,7 @@
   function refreshVisibility() {
     var auth = current("auth_type");
     var provider = current("oauth_provider");
-    var email = auth === "oauth2" ? "smtp" : current("email_type");
+    var email = current("email_type");
     document.querySelectorAll("[data-show-auth], [data-show-provider], [data-show-email]").forEach(function (el) {
       el.hidden = !(matches(el, "data-show-auth", auth) && matches(el, "data-show-provider", provider) &&
         matches(el, "data-show-email", email));
@@ -59,6 +59,24 @@
     if (provider !== "microsoft") { setField("tenant_id", ""); }
   }
 
+  // Graph: the endpoints on its cloud's login host for the tenant, the scope by the grant.
+  function graphPreset() {
+    if (current("email_type") !== "graph" || current("oauth_provider") !== "microsoft") { return false; }
+    var clouds = presets()._graph_clouds || {};
+    var graph = (current("graph_endpoint") || "https://graph.microsoft.com").replace(/\/+$/, "");
+    var login = (clouds[graph.toLowerCase()] || clouds["https://graph.microsoft.com"]) + "/" +
+      (current("tenant_id") || "{tenant}") + "/oauth2/v2.0";
+    setField("authorization_endpoint", login + "/authorize");
+    setField("token_endpoint", login + "/token");
+    setField("scopes", graph + (current("oauth_grant") === "client_credentials" ? "/.default" : "/Mail.Send offline_access"));
+    return true;
+  }
+
+  function gmailPreset() {
+    if (current("email_type") !== "gmail_api" || current("oauth_provider") !== "google") { return; }
+    setField("scopes", (presets()._gmail || {}).scopes);
+  }
+
   function fillPreset() {
     var provider = current("oauth_provider");
     var all = presets();
@@ -66,6 +84,7 @@
     previousProvider = provider;
     var preset = all[provider];
     if (!preset) { return; }
+    if (graphPreset()) { return; }
     Object.keys(preset).forEach(function (name) {
       if (!name.endsWith("_endpoint")) { setField(name, preset[name]); }
     });
@@ -74,12 +93,34 @@
         if (preset[name]) { setField(name, preset[name]); }
       });
     }
+    gmailPreset();
     document.querySelectorAll("details[data-guide]").forEach(function (guide) {
       guide.open = guide.getAttribute("data-guide") === provider;
     });
   }
 
+  // Microsoft Graph and the Gmail API send with OAuth 2.0 of their own provider: choose both.
+  var apiProviders = { graph: "microsoft", gmail_api: "google" };
+
+  function chooseApiType() {
+    var provider = apiProviders[current("email_type")];
+    if (!provider) { return; }
+    setField("auth_type", "oauth2");
+    if (current("oauth_provider") !== "custom" && current("oauth_provider") !== provider) {
+      setField("oauth_provider", provider);
+      fillPreset();
+    }
+    graphPreset();
+    gmailPreset();
+    document.querySelectorAll("details[data-guide]").forEach(function (guide) {
+      guide.open = guide.getAttribute("data-guide") === current("email_type");
+    });
+    refreshVisibility();
+  }
+
   function setUpSettingsForm() {
+    var emailType = byId("f-email_type");
+    if (emailType) { emailType.addEventListener("change", chooseApiType); }
     ["auth_type", "oauth_provider", "email_type", "oauth_grant"].forEach(function (name) {
       var field = byId("f-" + name);
       if (field) { field.addEventListener("change", refreshVisibility); }
@@ -93,9 +134,14 @@
     if (tenant) {
       tenant.addEventListener("input", function () {
         var preset = presets().microsoft;
+        if (graphPreset()) { return; }
         if (current("oauth_provider") === "microsoft" && preset) { microsoftEndpoints(preset); }
       });
     }
+    ["graph_endpoint", "oauth_grant"].forEach(function (name) {
+      var field = byId("f-" + name);
+      if (field) { field.addEventListener("change", graphPreset); }
+    });
     if (byId("f-auth_type")) { refreshVisibility(); }
   }
 

@@ -1,0 +1,59 @@
+"""Choosing Microsoft Graph on the Mail Settings page: the fields it needs, save, verify, test e-mail.
+
+The token endpoint and Graph are the stand-ins on loopback, on the test's own event loop."""
+
+from __future__ import annotations
+
+from playwright.async_api import Page, expect
+
+from alertmail.domain import messages
+from tests.support.api_settings import MAILBOX, strict_tokens
+from tests.support.browser import ADMIN_EMAIL, LiveApp, screenshot, sign_in
+from tests.support.leaks import find_leaks, needles_for
+from tests.support.mail_api_fakes import MailApiFake
+from tests.support.oauth_settings import CLIENT_ID, CLIENT_SECRET, TENANT_ID
+from tests.support.provider_fakes import ProviderFake
+
+
+async def test_graph_is_chosen_filled_saved_verified_and_sends_a_test_email(
+    page: Page, live_app: LiveApp, provider_fake: ProviderFake, mail_api_fake: MailApiFake
+) -> None:
+    strict_tokens(provider_fake, mail_api_fake)
+    provider_fake.client_secret = CLIENT_SECRET
+    await sign_in(page, live_app)
+    await page.get_by_label("From Address").fill(MAILBOX)
+    await page.get_by_label("E-mail Type").select_option("graph")
+
+    # Graph chooses OAuth 2.0 with Microsoft, shows the Graph Endpoint and hides the SMTP relay.
+    await expect(page.get_by_label("E-mail Authentication Type")).to_have_value("oauth2")
+    await expect(page.get_by_label("E-mail Provider")).to_have_value("microsoft")
+    await expect(page.get_by_label("Graph Endpoint")).to_be_visible()
+    await expect(page.get_by_label("Hostname (SMTP Relay Server)")).to_be_hidden()
+    await expect(page.get_by_text("Microsoft Graph (when SMTP AUTH is switched off)")).to_be_visible()
+    await page.get_by_label("Graph Endpoint").fill(mail_api_fake.base_url)
+    await page.get_by_label("Tenant ID").fill(TENANT_ID)
+    await page.get_by_label("Application (Client) ID").fill(CLIENT_ID)
+    await page.locator("#f-client_secret").fill(CLIENT_SECRET)
+    await page.get_by_label("Grant").select_option("client_credentials")
+    await page.get_by_label("Token Endpoint").fill(provider_fake.microsoft_token())
+    await page.get_by_label("Username").fill(MAILBOX)
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await expect(page.get_by_text(messages.CHANGES_SAVED)).to_be_visible()
+    saved = (await live_app.container.settings.current()).settings
+    assert (saved.email_type, saved.oauth_grant, saved.graph_endpoint) == (
+        "graph",
+        "client_credentials",
+        mail_api_fake.base_url,
+    )
+    assert saved.scopes == f"{mail_api_fake.base_url}/.default"
+    await screenshot(page, "graph-settings-saved")
+
+    await page.get_by_role("button", name="Verify OAuth2 Provider").first.click()
+    await expect(page.get_by_text(messages.AUTHORIZATION_COMPLETE)).to_be_visible()
+    await page.goto(live_app.url + "/mail-settings")
+    await page.get_by_role("button", name="Send test e-mail").click()
+    await expect(page.locator("#test-email-result")).to_contain_text(messages.test_email_sent(ADMIN_EMAIL))
+    (received,) = mail_api_fake.received
+    assert received.api == "graph" and received.message["To"] == ADMIN_EMAIL
+    leaks = find_leaks({"settings page": await page.content()}, needles_for({"client secret": CLIENT_SECRET}))
+    assert not leaks, leaks
