@@ -10,7 +10,13 @@ from starlette.responses import Response
 
 from alertmail.domain import messages
 from alertmail.domain.ports import WebSession
-from alertmail.domain.settings import MICROSOFT_AUTHORIZE, MICROSOFT_TOKEN, PRESETS, MailSettings
+from alertmail.domain.settings import (
+    MICROSOFT_AUTHORIZE,
+    MICROSOFT_DEVICE,
+    MICROSOFT_TOKEN,
+    PRESETS,
+    MailSettings,
+)
 from alertmail.errors import (
     AdministratorEmailMissingError,
     ConflictError,
@@ -33,7 +39,7 @@ from alertmail.services.oauth_signin import CALLBACK_PATH, SignInFailedError, Si
 from alertmail.services.settings_service import SaveResult
 from alertmail.services.test_email import TestEmailResult
 
-__all__ = ["outcome_page", "router"]
+__all__ = ["outcome_notices", "outcome_page", "router"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -93,7 +99,7 @@ async def sign_in(request: Request, session: SessionDep) -> Response:
         )
     except SignInFailedError as failed:
         # Post/Redirect/Get: a refresh must not ask the provider (and log the failure) again.
-        return redirect_with_notices(request, session, "/mail-settings", _outcome_notices(failed.outcome))
+        return redirect_with_notices(request, session, "/mail-settings", outcome_notices(failed.outcome))
     except SettingsValidationError as refused:
         return await _page(
             request,
@@ -114,10 +120,10 @@ async def verify_app_only(request: Request, session: SessionDep) -> Response:
         return await _page(
             request, session, errors=field_errors(refused.errors), error_title=SIGN_IN_REFUSED, status=422
         )
-    return redirect_with_notices(request, session, "/mail-settings", _outcome_notices(outcome))
+    return redirect_with_notices(request, session, "/mail-settings", outcome_notices(outcome))
 
 
-def _outcome_notices(outcome: SignInOutcome) -> list[Notice]:
+def outcome_notices(outcome: SignInOutcome) -> list[Notice]:
     notice = Notice(
         outcome.succeeded, outcome.message, failure=outcome.failure, log_entry_id=outcome.log_entry_id
     )
@@ -226,7 +232,11 @@ async def _configuration_in_force(request: Request) -> ConfigurationInForce | No
 def _presets() -> dict[str, dict[str, Any]]:
     """What choosing a provider fills in the form (Microsoft's endpoints follow the Tenant ID)."""
     presets = {name: dict(values) for name, values in PRESETS.items()}
-    presets["microsoft"] |= {"authorization_endpoint": MICROSOFT_AUTHORIZE, "token_endpoint": MICROSOFT_TOKEN}
+    presets["microsoft"] |= {
+        "authorization_endpoint": MICROSOFT_AUTHORIZE,
+        "token_endpoint": MICROSOFT_TOKEN,
+        "device_authorization_endpoint": MICROSOFT_DEVICE,
+    }
     # What a field a previous preset filled goes back to when another provider is chosen.
     filled = {name for preset in presets.values() for name in preset}
     defaults = form_values(MailSettings.unconfigured())

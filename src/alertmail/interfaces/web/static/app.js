@@ -46,6 +46,7 @@
     var tenant = current("tenant_id") || "{tenant}";
     setField("authorization_endpoint", preset.authorization_endpoint.replace("{tenant}", tenant));
     setField("token_endpoint", preset.token_endpoint.replace("{tenant}", tenant));
+    setField("device_authorization_endpoint", preset.device_authorization_endpoint.replace("{tenant}", tenant));
   }
 
   // What the previous provider's preset filled is cleared, so none of it lingers under another.
@@ -70,7 +71,7 @@
       if (!name.endsWith("_endpoint")) { setField(name, preset[name]); }
     });
     if (provider === "microsoft") { microsoftEndpoints(preset); } else {
-      ["authorization_endpoint", "token_endpoint"].forEach(function (name) {
+      ["authorization_endpoint", "token_endpoint", "device_authorization_endpoint"].forEach(function (name) {
         if (preset[name]) { setField(name, preset[name]); }
       });
     }
