@@ -115,13 +115,19 @@ async def test_cancel_stops_the_sign_in(
 ) -> None:
     await configured(live_app, oauth_server, smtp_server_factory, tls_ca_pem)
     await sign_in(page, live_app)
+    device = live_app.container.oauth_device_sign_in
+    # Without the session's CSRF token (another site's form), nothing starts and nothing stops.
+    forged = await page.request.post(live_app.url + "/mail-settings/oauth/device", form={"csrf_token": "x"})
+    assert forged.status == 403 and await device.current() is None
     await page.get_by_role("button", name="Sign in with a code").click()
     await expect(page.locator("#device-state")).to_contain_text("Waiting for the sign-in")
+    forged = await page.request.post(live_app.url + "/mail-settings/oauth/device/cancel", form={})
+    assert forged.status == 403 and (await device.current()).status == "pending"  # type: ignore[union-attr]
 
     await page.get_by_role("button", name="Cancel").click()
 
     await expect(page.locator("#device-state")).to_have_text(CANCELLED)
     await expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
-    current = await live_app.container.oauth_device_sign_in.current()
+    current = await device.current()
     assert current is not None and current.status == "cancelled"
     await screenshot(page, "device-sign-in-cancelled")
