@@ -17,6 +17,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Protocol
 
 from alertmail.domain.device_flow import (
     DeviceSignIn,
@@ -30,9 +31,9 @@ from alertmail.domain.oauth import TokenGrant
 from alertmail.domain.settings import MailSettings
 from alertmail.errors import AlertmailError, OAuthError, SettingsValidationError
 from alertmail.services.clock import Clock, utc_now
-from alertmail.services.oauth_signin import OAuthSignInService, SignInFailedError, SignInOutcome
+from alertmail.services.oauth_signin import SignInFailedError, SignInOutcome
 
-__all__ = ["CANCELLED", "DeviceSignInBusyError", "DeviceSignInService"]
+__all__ = ["CANCELLED", "DeviceSignInBusyError", "DeviceSignInService", "SignInSteps"]
 
 logger = logging.getLogger("alertmail.oauth")
 
@@ -40,6 +41,17 @@ CANCELLED = (
     "The sign-in with a code was cancelled: alertmail stopped asking the provider, and nothing changed."
 )
 REPLACED = "This sign-in with a code is no longer the current one: nothing changed."
+
+
+class SignInSteps(Protocol):
+    """What a device sign-in shares with the browser sign-in (`OAuthSignInService`): the settings
+    it starts from, and how a result is stored or a refusal classified and logged."""
+
+    async def oauth_settings(self) -> MailSettings: ...
+
+    async def signed_in(self, settings: MailSettings, grant: TokenGrant) -> SignInOutcome: ...
+
+    async def failed(self, error: OAuthError, settings: MailSettings) -> SignInOutcome: ...
 
 
 class DeviceSignInBusyError(AlertmailError):
@@ -60,7 +72,7 @@ class DeviceSignInService:
         self,
         sign_ins: DeviceSignInRepository,
         client: DeviceAuthorizationClient,
-        browser_flow: OAuthSignInService,
+        browser_flow: SignInSteps,
         *,
         clock: Clock = utc_now,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
