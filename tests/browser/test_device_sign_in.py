@@ -131,3 +131,32 @@ async def test_cancel_stops_the_sign_in(
     current = await device.current()
     assert current is not None and current.status == "cancelled"
     await screenshot(page, "device-sign-in-cancelled")
+
+
+async def test_the_form_fills_microsofts_device_endpoint_and_keeps_a_sovereign_login_host(
+    page: Page, live_app: LiveApp
+) -> None:
+    await sign_in(page, live_app)
+    await page.get_by_label("E-mail Authentication Type").select_option("oauth2")
+    await page.get_by_label("E-mail Provider").select_option("microsoft")
+    await page.get_by_label("Tenant ID").fill("contoso.onmicrosoft.com")
+    await page.get_by_label("Tenant ID").dispatch_event("input")
+    device = page.get_by_label("Device Authorization Endpoint")
+    await expect(device).to_have_value(
+        "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/devicecode"
+    )
+    await expect(page.get_by_role("button", name="Sign in with a code")).to_be_visible()
+
+    # US Government cloud: the token endpoint moved to its login host; a new tenant keeps that host.
+    await page.get_by_label("Token Endpoint").fill(
+        "https://login.microsoftonline.us/contoso.onmicrosoft.com/oauth2/v2.0/token"
+    )
+    await page.get_by_label("Tenant ID").fill("fabrikam.onmicrosoft.us")
+    await page.get_by_label("Tenant ID").dispatch_event("input")
+    await expect(device).to_have_value(
+        "https://login.microsoftonline.us/fabrikam.onmicrosoft.us/oauth2/v2.0/devicecode"
+    )
+
+    await page.get_by_label("E-mail Provider").select_option("google")
+    await expect(page.get_by_role("button", name="Sign in with a code")).to_be_hidden()
+    await expect(page.locator("#device-sign-in-google")).to_contain_text("does not allow Gmail scopes")
