@@ -5,6 +5,7 @@ out on our side, a provider refusing to start."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -15,7 +16,7 @@ from alertmail.domain.device_flow import DeviceAuthorization, DeviceSignIn, Devi
 from alertmail.domain.oauth import TokenGrant
 from alertmail.domain.settings import MailSettings, apply_update
 from alertmail.errors import OAuthError
-from alertmail.services.oauth_device_signin import CANCELLED, DeviceSignInService
+from alertmail.services.oauth_device_signin import CANCELLED, STOPPED, DeviceSignInService
 from alertmail.services.oauth_signin import SignInFailedError, SignInOutcome
 
 SETTINGS = apply_update(
@@ -43,6 +44,7 @@ class Clock:
     async def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         self.now += timedelta(seconds=seconds)
+        await asyncio.sleep(0)  # a real suspension: a cancel can land here
 
 
 @dataclass
@@ -196,3 +198,19 @@ async def test_a_provider_refusing_to_start_stores_nothing() -> None:
         await devices.start("admin")
 
     assert rows.row is None and [e.error for e in steps.failures] == ["invalid_client"]
+
+
+async def test_shutting_down_stops_the_polling_and_says_so() -> None:
+    provider = Provider([])
+    devices, rows, steps, _ = service(provider)
+    devices.wait_in_background(await devices.start("admin"))
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+    await devices.close()
+    polls = provider.polls
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+    assert provider.polls == polls and steps.failures == []
+    assert rows.row is not None and (rows.row.status, rows.row.message) == ("cancelled", STOPPED)
