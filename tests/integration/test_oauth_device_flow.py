@@ -7,6 +7,7 @@ up-front refusal come from the provider stand-in."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ from alertmail.adapters.oauth_client import HttpOAuthClient
 from alertmail.adapters.secret_box import FernetSecretBox
 from alertmail.adapters.storage.device_sign_in_repository import SqlDeviceSignInRepository
 from alertmail.composition import Container
+from alertmail.config import AppConfig
 from alertmail.domain import messages
 from alertmail.domain.device_flow import DeviceAuthorization
 from alertmail.domain.oauth import TokenGrant
@@ -24,8 +26,17 @@ from alertmail.domain.settings import MailSettings
 from alertmail.errors import OAuthError, SettingsValidationError
 from alertmail.services.oauth_device_signin import CANCELLED, DeviceSignInBusyError, DeviceSignInService
 from tests.support.app import Api
+from tests.support.leaks import (
+    assert_search_finds,
+    database_haystacks,
+    file_haystacks,
+    find_leaks,
+    log_haystacks,
+    needles_for,
+    record_responses,
+)
 from tests.support.oauth_server import LOGIN, DeviceOptions, OAuthClientRegistration, OAuthServer, relay_for
-from tests.support.oauth_settings import google_settings, microsoft_settings
+from tests.support.oauth_settings import google_settings, microsoft_settings, token_repository
 from tests.support.provider_fakes import ProviderFake
 from tests.support.smtp import SmtpServerFactory, SmtpSink
 
@@ -108,8 +119,15 @@ async def until(condition: Any, timeout: float = 20) -> None:
 
 
 async def test_pending_slow_down_approval_then_a_send_over_xoauth2(
-    api: Api, oauth_server: OAuthServer, smtp_server_factory: SmtpServerFactory, tls_ca_pem: str
+    api: Api,
+    app_config: AppConfig,
+    oauth_server: OAuthServer,
+    smtp_server_factory: SmtpServerFactory,
+    tls_ca_pem: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
+    responses = record_responses(api.client)
     sink = await configured(api, oauth_server, smtp_server_factory, tls_ca_pem)
     service, client = recording_service(api.container)
 
@@ -135,6 +153,25 @@ async def test_pending_slow_down_approval_then_a_send_over_xoauth2(
     sent = (await api.client.post("/api/v1/mail-settings/test-email", json={"to": "ops@example.com"})).json()
     assert sent["sent"] is True, sent
     assert [m.authenticated_as for m in sink.messages] == [LOGIN]
+
+    # The device code, the tokens and the client secret are nowhere in clear: database, files, logs.
+    tokens = await token_repository(api.container).load()
+    assert tokens is not None and tokens.refresh_token is not None
+    secrets = {
+        "device code": sign_in.device_code.get_secret_value(),
+        "access token": tokens.access_token.get_secret_value(),
+        "refresh token": tokens.refresh_token.get_secret_value(),
+        "client secret": (await api.container.settings.current()).settings.client_secret.get_secret_value(),  # type: ignore[union-attr]
+    }
+    assert_search_finds(secrets)
+    haystacks = {
+        **responses,
+        **database_haystacks(app_config.data_dir),
+        **file_haystacks(app_config.data_dir, app_config.resolved_secret_key_file),
+        **log_haystacks(caplog),
+    }
+    leaks = find_leaks(haystacks, needles_for(secrets, username=LOGIN))
+    assert not leaks, "secrets leaked:\n" + "\n".join(leaks)
 
 
 async def test_a_code_left_unused_expires(
@@ -181,7 +218,7 @@ async def test_one_device_sign_in_at_a_time_and_cancel_stops_the_polling(
     waiting = asyncio.create_task(service.wait(sign_in))
     await until(lambda: len(client.answers) >= 1)
 
-    with pytest.raises(DeviceSignInBusyError, match=sign_in.user_code):
+    with pytest.raises(DeviceSignInBusyError, match="started by admin"):
         await api.container.oauth_device_sign_in.start("other-admin")
     assert await api.container.oauth_device_sign_in.cancel()  # another service, one database
     outcome = await asyncio.wait_for(waiting, timeout=10)

@@ -211,8 +211,8 @@ DEVICE_CODES: dict[str, OAuthCode] = {
         "oauth",
         False,
         "The app registration does not allow public client flows, so a sign-in with a code needs the "
-        "client secret. In the Azure portal open the app registration, Authentication, Advanced "
-        "settings, and set Allow public client flows to Yes; or enter the Client Secret Value.",
+        "client secret. In the Azure portal, on the app registration's Authentication page, set "
+        "Allow public client flows to Yes; or enter the Client Secret Value.",
     ),
 }
 _DECLINED = OAuthCode(

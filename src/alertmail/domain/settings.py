@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from alertmail.domain.settings_model import FIELD_NAMES, SECRET_FIELDS, EmailType, MailSettings
 from alertmail.domain.settings_presets import (
     MICROSOFT_AUTHORIZE,
+    MICROSOFT_DEVICE,
     MICROSOFT_TOKEN,
     PRESETS,
     device_endpoint,
@@ -28,6 +29,7 @@ __all__ = [
     "API_TYPES",
     "FIELD_NAMES",
     "MICROSOFT_AUTHORIZE",
+    "MICROSOFT_DEVICE",
     "MICROSOFT_TOKEN",
     "PRESETS",
     "SECRET_FIELDS",

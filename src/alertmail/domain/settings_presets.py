@@ -20,6 +20,7 @@ __all__ = [
     "CLOUD_LOGIN",
     "GMAIL_SEND_SCOPE",
     "MICROSOFT_AUTHORIZE",
+    "MICROSOFT_DEVICE",
     "MICROSOFT_TOKEN",
     "PRESETS",
     "device_endpoint",
@@ -32,6 +33,7 @@ __all__ = [
 MICROSOFT_LOGIN = "https://login.microsoftonline.com"
 MICROSOFT_AUTHORIZE = MICROSOFT_LOGIN + "/{tenant}/oauth2/v2.0/authorize"
 MICROSOFT_TOKEN = MICROSOFT_LOGIN + "/{tenant}/oauth2/v2.0/token"
+MICROSOFT_DEVICE = MICROSOFT_LOGIN + "/{tenant}/oauth2/v2.0/devicecode"
 _MICROSOFT_TOKEN_PATH = re.compile(r"^(?P<base>https?://[^/?#\s]+/[^/?#\s]+/oauth2/v2\.0/)token$")
 GMAIL_SEND_SCOPE = "https://www.googleapis.com/auth/gmail.send"
 _GOOGLE_ENDPOINTS = {
@@ -47,7 +49,7 @@ CLOUD_LOGIN = {
 }
 # Every Microsoft login host: the clouds' above, and China's newer one (21Vianet).
 _MICROSOFT_LOGIN_HOSTS = frozenset(
-    {urlsplit(login).hostname or "" for login in _CLOUD_LOGIN.values()} | {"login.partner.microsoftonline.cn"}
+    {urlsplit(login).hostname or "" for login in CLOUD_LOGIN.values()} | {"login.partner.microsoftonline.cn"}
 )
 # Filled from other fields: they follow those fields while nobody has edited them.
 _DERIVED = ("authorization_endpoint", "token_endpoint", "scopes")

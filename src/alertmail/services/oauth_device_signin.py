@@ -17,6 +17,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Protocol
 
 from alertmail.domain.device_flow import (
     DeviceSignIn,
@@ -30,9 +31,9 @@ from alertmail.domain.oauth import TokenGrant
 from alertmail.domain.settings import MailSettings
 from alertmail.errors import AlertmailError, OAuthError, SettingsValidationError
 from alertmail.services.clock import Clock, utc_now
-from alertmail.services.oauth_signin import OAuthSignInService, SignInFailedError, SignInOutcome
+from alertmail.services.oauth_signin import SignInFailedError, SignInOutcome
 
-__all__ = ["CANCELLED", "DeviceSignInBusyError", "DeviceSignInService"]
+__all__ = ["CANCELLED", "DeviceSignInBusyError", "DeviceSignInService", "SignInSteps"]
 
 logger = logging.getLogger("alertmail.oauth")
 
@@ -40,6 +41,18 @@ CANCELLED = (
     "The sign-in with a code was cancelled: alertmail stopped asking the provider, and nothing changed."
 )
 REPLACED = "This sign-in with a code is no longer the current one: nothing changed."
+STOPPED = "alertmail stopped while waiting for this sign-in with a code: start it again."
+
+
+class SignInSteps(Protocol):
+    """What a device sign-in shares with the browser sign-in (`OAuthSignInService`): the settings
+    it starts from, and how a result is stored or a refusal classified and logged."""
+
+    async def oauth_settings(self) -> MailSettings: ...
+
+    async def signed_in(self, settings: MailSettings, grant: TokenGrant) -> SignInOutcome: ...
+
+    async def failed(self, error: OAuthError, settings: MailSettings) -> SignInOutcome: ...
 
 
 class DeviceSignInBusyError(AlertmailError):
@@ -51,7 +64,8 @@ class DeviceSignInBusyError(AlertmailError):
         self.current = current
         super().__init__(
             f"A sign-in with a code is already in progress (started by {current.administrator} at "
-            f"{current.created_at:%H:%M:%S} UTC, code {current.user_code}): finish or cancel it first."
+            f"{current.created_at:%H:%M:%S} UTC, its code valid until {current.expires_at:%H:%M:%S} UTC): "
+            "finish or cancel it first."
         )
 
 
@@ -60,7 +74,7 @@ class DeviceSignInService:
         self,
         sign_ins: DeviceSignInRepository,
         client: DeviceAuthorizationClient,
-        browser_flow: OAuthSignInService,
+        browser_flow: SignInSteps,
         *,
         clock: Clock = utc_now,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -70,7 +84,7 @@ class DeviceSignInService:
         self._flow = browser_flow
         self._clock = clock
         self._sleep = sleep
-        self._polling: set[asyncio.Task[SignInOutcome]] = set()
+        self._polling: dict[asyncio.Task[SignInOutcome], str] = {}  # task -> attempt
 
     async def start(self, administrator: str) -> DeviceSignIn:
         """Ask the provider for a code. Raises `SettingsValidationError` (settings that cannot sign
@@ -134,7 +148,7 @@ class DeviceSignInService:
     def wait_in_background(self, sign_in: DeviceSignIn) -> None:
         """Poll from this process while the administrator's page asks how it is going (`current`)."""
         task = asyncio.create_task(self.wait(sign_in), name=f"device-sign-in-{sign_in.attempt[:8]}")
-        self._polling.add(task)
+        self._polling[task] = sign_in.attempt
         task.add_done_callback(self._polled)
 
     async def current(self) -> DeviceSignIn | None:
@@ -150,10 +164,13 @@ class DeviceSignInService:
         return await self._sign_ins.move(current.attempt, "pending", "cancelled", message=CANCELLED)
 
     async def close(self) -> None:
-        """Stop polling from this process (shutdown); the sign-ins are left to lapse."""
-        for task in list(self._polling):
+        """Stop polling from this process (shutdown), and say so on the sign-ins it polled."""
+        polling = dict(self._polling)
+        for task in polling:
             task.cancel()
-        await asyncio.gather(*self._polling, return_exceptions=True)
+        await asyncio.gather(*polling, return_exceptions=True)
+        for attempt in polling.values():
+            await self._sign_ins.move(attempt, "pending", "cancelled", message=STOPPED)
 
     # --- endings ------------------------------------------------------------------------------
 
@@ -172,8 +189,9 @@ class DeviceSignInService:
     async def _refused(
         self, sign_in: DeviceSignIn, settings: MailSettings, error: OAuthError
     ) -> SignInOutcome:
-        if await self._status(sign_in) != "pending":
-            return _stopped(await self._status(sign_in))
+        status = await self._status(sign_in)
+        if status != "pending":  # cancelled meanwhile: that is the news, not the refusal
+            return _stopped(status)
         outcome = await self._flow.failed(error, settings)
         await self._sign_ins.move(
             sign_in.attempt, "pending", "failed", message=outcome.message, reason=outcome.reason
@@ -185,7 +203,7 @@ class DeviceSignInService:
         return current.status if current is not None and current.attempt == sign_in.attempt else None
 
     def _polled(self, task: asyncio.Task[SignInOutcome]) -> None:
-        self._polling.discard(task)
+        self._polling.pop(task, None)
         if not task.cancelled() and task.exception() is not None:
             logger.error("the device sign-in stopped on an error", exc_info=task.exception())
 

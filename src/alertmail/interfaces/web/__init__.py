@@ -18,6 +18,7 @@ from alertmail.interfaces.web.routes import (
     cluster,
     delivery,
     delivery_events,
+    device_sign_in,
     mail_logs,
     mail_settings,
 )
@@ -30,7 +31,16 @@ __all__ = ["install"]
 
 def install(app: FastAPI, setup: FirstRunSetup) -> None:
     app.state.first_run_setup = setup
-    for module in (auth, mail_settings, mail_logs, delivery, delivery_events, administrators, cluster):
+    for module in (
+        auth,
+        mail_settings,
+        device_sign_in,
+        mail_logs,
+        delivery,
+        delivery_events,
+        administrators,
+        cluster,
+    ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_api_route("/favicon.ico", _favicon, include_in_schema=False)

@@ -10,7 +10,13 @@ from starlette.responses import Response
 
 from alertmail.domain import messages
 from alertmail.domain.ports import WebSession
-from alertmail.domain.settings import MICROSOFT_AUTHORIZE, MICROSOFT_TOKEN, PRESETS, MailSettings
+from alertmail.domain.settings import (
+    MICROSOFT_AUTHORIZE,
+    MICROSOFT_DEVICE,
+    MICROSOFT_TOKEN,
+    PRESETS,
+    MailSettings,
+)
 from alertmail.domain.settings_presets import CLOUD_LOGIN, GMAIL_SEND_SCOPE
 from alertmail.errors import (
     AdministratorEmailMissingError,
@@ -36,7 +42,7 @@ from alertmail.services.oauth_signin import CALLBACK_PATH, SignInFailedError, Si
 from alertmail.services.settings_service import SaveResult
 from alertmail.services.test_email import TestEmailResult
 
-__all__ = ["outcome_page", "router"]
+__all__ = ["outcome_notices", "outcome_page", "router"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -97,7 +103,7 @@ async def sign_in(request: Request, session: SessionDep) -> Response:
         )
     except SignInFailedError as failed:
         # Post/Redirect/Get: a refresh must not ask the provider (and log the failure) again.
-        return redirect_with_notices(request, session, "/mail-settings", _outcome_notices(failed.outcome))
+        return redirect_with_notices(request, session, "/mail-settings", outcome_notices(failed.outcome))
     except SettingsValidationError as refused:
         return await _page(
             request,
@@ -122,7 +128,7 @@ async def verify_token(request: Request, session: SessionDep) -> Response:
     return redirect_with_notices(request, session, "/mail-settings", verification_notices(outcome))
 
 
-def _outcome_notices(outcome: SignInOutcome) -> list[Notice]:
+def outcome_notices(outcome: SignInOutcome) -> list[Notice]:
     notice = Notice(
         outcome.succeeded, outcome.message, failure=outcome.failure, log_entry_id=outcome.log_entry_id
     )
@@ -232,7 +238,11 @@ async def _configuration_in_force(request: Request) -> ConfigurationInForce | No
 def _presets() -> dict[str, dict[str, Any]]:
     """What choosing a provider fills in the form (Microsoft's endpoints follow the Tenant ID)."""
     presets = {name: dict(values) for name, values in PRESETS.items()}
-    presets["microsoft"] |= {"authorization_endpoint": MICROSOFT_AUTHORIZE, "token_endpoint": MICROSOFT_TOKEN}
+    presets["microsoft"] |= {
+        "authorization_endpoint": MICROSOFT_AUTHORIZE,
+        "token_endpoint": MICROSOFT_TOKEN,
+        "device_authorization_endpoint": MICROSOFT_DEVICE,
+    }
     # What a field a previous preset filled goes back to when another provider is chosen.
     filled = {name for preset in presets.values() for name in preset}
     defaults = form_values(MailSettings.unconfigured())

@@ -42,10 +42,23 @@
     if (field) { field.value = String(value); }
   }
 
+  // Microsoft's clouds: a sovereign cloud's login host (US Government, China) is kept when the
+  // tenant changes, as the server keeps it.
+  var MICROSOFT_LOGIN = "login.microsoftonline.com";
+  var MICROSOFT_LOGIN_HOSTS = [MICROSOFT_LOGIN, "login.microsoftonline.us", "login.chinacloudapi.cn",
+    "login.partner.microsoftonline.cn"];
+
+  function microsoftLoginHost() {
+    var match = /^https:\/\/([^\/]+)\//.exec(current("token_endpoint") || "");
+    return match && MICROSOFT_LOGIN_HOSTS.indexOf(match[1]) >= 0 ? match[1] : MICROSOFT_LOGIN;
+  }
+
   function microsoftEndpoints(preset) {
     var tenant = current("tenant_id") || "{tenant}";
-    setField("authorization_endpoint", preset.authorization_endpoint.replace("{tenant}", tenant));
-    setField("token_endpoint", preset.token_endpoint.replace("{tenant}", tenant));
+    var host = microsoftLoginHost();
+    ["authorization_endpoint", "token_endpoint", "device_authorization_endpoint"].forEach(function (name) {
+      setField(name, preset[name].replace("{tenant}", tenant).replace(MICROSOFT_LOGIN, host));
+    });
   }
 
   // What the previous provider's preset filled is cleared, so none of it lingers under another.
@@ -89,7 +102,7 @@
       if (!name.endsWith("_endpoint")) { setField(name, preset[name]); }
     });
     if (provider === "microsoft") { microsoftEndpoints(preset); } else {
-      ["authorization_endpoint", "token_endpoint"].forEach(function (name) {
+      ["authorization_endpoint", "token_endpoint", "device_authorization_endpoint"].forEach(function (name) {
         if (preset[name]) { setField(name, preset[name]); }
       });
     }
