@@ -204,3 +204,28 @@ async def test_the_local_mta_can_be_the_fallback(
         assert len(subjects) == 3
     finally:
         await clocked.close()
+
+
+async def test_a_worker_restarted_after_the_threshold_sends_what_the_primary_held_at_once(
+    container: Container, sinks: Sinks, refused_port: int
+) -> None:
+    clock = FakeClock()
+    fallback_relay = await sinks.start()
+    await container.settings.save(
+        fallback_changes(refused_port, fallback_relay, fallback_after_minutes=1), actor="test"
+    )
+    held = await queue_messages(container, 3, now=clock())
+    long_backoff = RetryPolicy(first_delay=timedelta(minutes=10), max_delay=timedelta(minutes=30), jitter=0)
+    before = clocked_fallback(container, clock, long_backoff)
+    try:
+        await before.worker.run_once()  # refused: each message now waits 10 minutes
+    finally:
+        await before.close()
+    clock.advance(timedelta(minutes=1))
+    after = clocked_fallback(container, clock, long_backoff)  # a restart, past the threshold
+    try:
+        await drain(after.worker, container)  # no clock move: what was held goes now
+        assert {m.transport for m in await statuses(container, held)} == {"fallback"}
+        assert all(fallback_relay.message_ids[m.message_id] == 1 for m in held)
+    finally:
+        await after.close()

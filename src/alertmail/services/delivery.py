@@ -207,7 +207,8 @@ class DeliveryWorker:
             return Route("primary", settings)
         route = await self._fallback.route(settings)
         seen = (route.name, self._fallback.generation)
-        if self._seen_route is not None and seen != self._seen_route:
+        # A worker that starts on the fallback frees what the primary held before the restart too.
+        if seen != self._seen_route and (self._seen_route is not None or route.name == "fallback"):
             relay = self._outcomes.relay
             relay.blocked_on, relay.backoff_until, relay.failures = None, None, 0
             now = self._clock()
