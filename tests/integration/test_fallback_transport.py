@@ -20,7 +20,7 @@ import trustme
 from alertmail.adapters.storage.transport_state_repository import SqlTransportStateRepository
 from alertmail.composition import Container
 from alertmail.config import AppConfig
-from alertmail.domain.fallback import TransportSwitch
+from alertmail.domain.fallback import PrimaryFailure, TransportSwitch
 from alertmail.domain.outbox import RetryPolicy
 from tests.support.delivery import DeliverySink, FakeClock, Sinks, queue_messages, relay_changes
 from tests.support.delivery_checks import drain, statuses
@@ -126,25 +126,34 @@ async def test_a_refused_primary_hands_over_to_the_fallback_and_mail_comes_back_
         await clocked.close()
 
 
+@pytest.mark.parametrize(
+    "refusal", [user_unknown("gone@example.com"), "450 4.2.1 <gone@example.com>: Mailbox busy, try later"]
+)
 async def test_a_recipient_refused_by_the_primary_never_starts_the_fallback(
-    container: Container, sinks: Sinks
+    container: Container, sinks: Sinks, refusal: str
 ) -> None:
     clock = FakeClock()
-    primary_relay = await sinks.start(rcpt_replies={"gone@example.com": user_unknown("gone@example.com")})
+    primary_relay = await sinks.start(rcpt_replies={"gone@example.com": refusal})
     fallback_relay = await sinks.start()
     await container.settings.save(
         fallback_changes(primary_relay, fallback_relay, fallback_after_minutes=1), actor="test"
     )
+    # The primary had just failed for the whole relay (say, a restart of its mail service): the
+    # recipient's refusal that follows shows it answering again, which ends that run of failures.
+    failure = PrimaryFailure("connect_refused", "Connection refused", "Start the relay.")
+    await SqlTransportStateRepository(container.database.sessionmaker).primary_failed(clock(), failure)
     clocked = clocked_fallback(container, clock, BACKOFF)
     try:
         for _ in range(4):
             await queue_messages(container, 2, now=clock(), recipients=("gone@example.com",))
-            await drain(clocked.worker, container, clock)
-            clock.advance(timedelta(minutes=1))
+            while await clocked.worker.run_once():  # the refusals, then any dead-letter notice
+                pass
+            clock.advance(timedelta(minutes=1))  # past the retries' backoff, and the threshold
         state = await clocked.fallback.state()
         assert (state.active, state.primary_failing_since) == ("primary", None)
         assert fallback_relay.connections == 0
-        # the one recipient was refused each time; only the dead-letter notices reached the contacts
+        assert len([r for r in primary_relay.commands if r.verb == "RCPT"]) >= 8  # refused each round
+        # the one recipient was refused each time; only dead-letter notices (550) reached the contacts
         assert all("gone@example.com" not in received.rcpt_tos for received in primary_relay.messages)
     finally:
         await clocked.close()
@@ -204,3 +213,28 @@ async def test_the_local_mta_can_be_the_fallback(
         assert len(subjects) == 3
     finally:
         await clocked.close()
+
+
+async def test_a_worker_restarted_after_the_threshold_sends_what_the_primary_held_at_once(
+    container: Container, sinks: Sinks, refused_port: int
+) -> None:
+    clock = FakeClock()
+    fallback_relay = await sinks.start()
+    await container.settings.save(
+        fallback_changes(refused_port, fallback_relay, fallback_after_minutes=1), actor="test"
+    )
+    held = await queue_messages(container, 3, now=clock())
+    long_backoff = RetryPolicy(first_delay=timedelta(minutes=10), max_delay=timedelta(minutes=30), jitter=0)
+    before = clocked_fallback(container, clock, long_backoff)
+    try:
+        await before.worker.run_once()  # refused: each message now waits 10 minutes
+    finally:
+        await before.close()
+    clock.advance(timedelta(minutes=1))
+    after = clocked_fallback(container, clock, long_backoff)  # a restart, past the threshold
+    try:
+        await drain(after.worker, container)  # no clock move: what was held goes now
+        assert {m.transport for m in await statuses(container, held)} == {"fallback"}
+        assert all(fallback_relay.message_ids[m.message_id] == 1 for m in held)
+    finally:
+        await after.close()

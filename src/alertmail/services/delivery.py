@@ -18,6 +18,11 @@ Failures are sorted in two (see `delivery_lanes.affects_whole_relay`):
   that message, or that recipient, alone fails (delivery_outcomes.py).
 Deliveries are recorded once per batch: a crash between a send and that record sends those
 messages again (same Message-ID), never loses them.
+
+Each batch goes through the transport `FallbackService.route` names (fallback_transport.py): the
+primary, or the fallback once the primary's relay-wide failures have lasted `fallback_after_minutes`.
+Only relay-wide failures of the primary count towards that; a switch, made by any node, frees what
+the other transport held.
 """
 
 from __future__ import annotations
@@ -230,7 +235,8 @@ class DeliveryWorker:
             return Route("primary", settings)
         route = await self._fallback.route(settings)
         seen = (route.name, self._fallback.generation)
-        if self._seen_route is not None and seen != self._seen_route:
+        # A worker that starts on the fallback frees what the primary held before the restart too.
+        if seen != self._seen_route and (self._seen_route is not None or route.name == "fallback"):
             relay = self._outcomes.relay
             relay.blocked_on, relay.backoff_until, relay.failures = None, None, 0
             now = self._clock()
@@ -284,7 +290,9 @@ class DeliveryWorker:
             return
         if batch.relay_failure is not None:
             await self._fallback.primary_failed(batch.relay_failure[2])
-        elif any(attempt.whole_message_sent for attempt in batch.attempts):
+        elif any(attempt.internal is None for attempt in batch.attempts):
+            # The relay answered about a message (took it, or refused one recipient or its content):
+            # it works, whatever that message's own fate.
             await self._fallback.primary_worked()
 
     async def _drain(
