@@ -6,6 +6,7 @@ The limits are the real ones, over a real minute: 45 messages, 15 claimed by eac
 take one window and a bit (30 at once, the other 15 a minute after those were answered). Per-node
 pacing would let each node send 30 a minute and open 3 connections: 45 within half a minute over up
 to 9 connections. The bound is checked on the relay's own receipt times, with a sliding window.
+The same tokens hold `serve` and `worker` on one SQLite file to one `max_connections` together.
 """
 
 from __future__ import annotations
@@ -33,8 +34,6 @@ from tests.support.delivery import (
 from tests.support.delivery_checks import most_in_any_window
 from tests.support.smtp import HOST, server_context
 
-pytestmark = pytest.mark.postgres
-
 NODES = ("node-1", "node-2", "node-3")
 MESSAGES = 45
 PER_MINUTE = 30
@@ -47,6 +46,7 @@ async def sinks(tls_server_cert: trustme.LeafCert) -> AsyncIterator[Sinks]:
         yield started
 
 
+@pytest.mark.postgres
 @pytest.mark.timeout(240)
 async def test_three_nodes_hold_30_messages_a_minute_and_3_connections_for_the_whole_cluster(
     tmp_path: Path, postgres_url: str, sinks: Sinks
@@ -109,3 +109,31 @@ async def _shares(urls: dict[str, str]) -> dict[str, int]:
                 break
             await asyncio.sleep(0.1)
     return shares
+
+
+@pytest.mark.timeout(90)
+async def test_serve_and_worker_on_one_sqlite_file_share_max_connections(
+    tmp_path: Path, sinks: Sinks
+) -> None:
+    """`serve` and `worker` on one SQLite file, two connections between them (not two each)."""
+    sink = await sinks.start(data_delay=0.05)
+    data_dir = tmp_path / "data"
+    async with open_container(AppConfig(data_dir=data_dir, node_name="box")) as container:
+        queued = await queue_messages(container, 40)
+    env = alertmail_env(data_dir, node_name="box", delivery_batch_size="10", delivery_poll_seconds="0.2")
+    url = f"http://{HOST}:{free_port()}"
+    serve = AlertmailProcess(["serve", "--port", url.rsplit(":", 1)[1]], env, tmp_path / "serve.log")
+    worker = AlertmailProcess(["worker"], env, tmp_path / "worker.log")
+    try:
+        await serve.start()
+        await worker.start()
+        await serve.wait_healthy(url)
+        async with open_container(AppConfig(data_dir=data_dir, node_name="box")) as container:
+            await container.settings.save(relay_changes(sink, max_connections=2), actor="test")
+            await wait_until(lambda: len(sink.messages) >= len(queued), within=60, interval=0.05)
+        assert worker.process.returncode is None, worker.output()
+    finally:
+        await worker.stop()
+        await serve.stop()
+    assert sink.message_ids == {m.message_id: 1 for m in queued}
+    assert sink.peak_open <= 2, sink.peak_open
