@@ -7,7 +7,7 @@ from __future__ import annotations
 from playwright.async_api import Page, expect
 
 from alertmail.domain import messages
-from tests.support.api_settings import MAILBOX, strict_tokens
+from tests.support.api_settings import MAILBOX, graph_app_only, strict_tokens
 from tests.support.browser import ADMIN_EMAIL, LiveApp, screenshot, sign_in
 from tests.support.leaks import find_leaks, needles_for
 from tests.support.mail_api_fakes import MailApiFake
@@ -57,3 +57,33 @@ async def test_graph_is_chosen_filled_saved_verified_and_sends_a_test_email(
     assert received.api == "graph" and received.message["To"] == ADMIN_EMAIL
     leaks = find_leaks({"settings page": await page.content()}, needles_for({"client secret": CLIENT_SECRET}))
     assert not leaks, leaks
+
+
+async def test_an_smtp_oauth_configuration_switches_to_graph_keeping_tenant_client_and_secret(
+    page: Page, live_app: LiveApp, provider_fake: ProviderFake, mail_api_fake: MailApiFake
+) -> None:
+    """SMTP AUTH switched off for the tenant (535 5.7.139): the same app registration sends through
+    Graph; only the E-mail Type, the Grant and the Graph Endpoint change on the page."""
+    strict_tokens(provider_fake, mail_api_fake)
+    provider_fake.client_secret = CLIENT_SECRET
+    smtp = graph_app_only(
+        provider_fake, mail_api_fake, email_type="smtp", auth_type="oauth2", hostname="smtp.office365.com"
+    )
+    await live_app.container.settings.save(smtp, actor="test")
+    await sign_in(page, live_app)
+    await expect(page.get_by_label("Hostname (SMTP Relay Server)")).to_be_visible()
+
+    await page.get_by_label("E-mail Type").select_option("graph")
+    await expect(page.get_by_label("Tenant ID")).to_have_value(TENANT_ID)
+    await expect(page.get_by_label("Application (Client) ID")).to_have_value(CLIENT_ID)
+    await expect(page.get_by_label("Scopes")).to_have_value(f"{mail_api_fake.base_url}/.default")
+    await page.get_by_label("Token Endpoint").fill(provider_fake.microsoft_token())
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await expect(page.get_by_text(messages.CHANGES_SAVED)).to_be_visible()
+    await page.get_by_role("button", name="Send test e-mail").click()
+
+    await expect(page.locator("#test-email-result")).to_contain_text(messages.test_email_sent(ADMIN_EMAIL))
+    saved = (await live_app.container.settings.current()).settings
+    assert saved.email_type == "graph" and saved.client_secret is not None
+    assert saved.client_secret.get_secret_value() == CLIENT_SECRET  # kept, never shown or retyped
+    assert [mail.api for mail in mail_api_fake.received] == ["graph"]

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 import pytest
+import trustme
 
 from alertmail.adapters.mail_api_transport import MailApiTransport, graph_request
 from alertmail.adapters.secret_box import FernetSecretBox
@@ -22,7 +23,7 @@ from tests.support.api_settings import CONTACTS, MAILBOX, graph_app_only, strict
 from tests.support.delivery import FakeClock, free_port, outbox_of, queue_messages
 from tests.support.mail_api_errors import GRAPH_ERRORS
 from tests.support.mail_api_fakes import MailApiFake
-from tests.support.provider_fakes import ProviderFake
+from tests.support.provider_fakes import ProviderFake, serving
 
 
 async def test_an_event_goes_out_through_graph_app_only_with_both_parts_and_its_message_id(
@@ -255,3 +256,19 @@ async def test_switching_smtp_app_only_to_graph_replaces_the_outlook_token_on_gr
     assert result.sent, result.failure
     assert provider_fake.token_requests[-1].form["scope"] == f"{mail_api_fake.base_url}/.default"
     assert len(mail_api_fake.attempts) == 2  # the outlook token refused once, then Graph's own
+
+
+async def test_graph_over_https_trusts_the_configured_ca_and_only_it(
+    container: Container, provider_fake: ProviderFake, tls_server_cert: trustme.LeafCert, tls_ca_pem: str
+) -> None:
+    async with serving(MailApiFake(), tls=tls_server_cert) as graph:
+        assert graph.base_url.startswith("https://")
+        untrusted = graph_app_only(provider_fake, graph)
+        await container.settings.save(untrusted, actor="test")
+        refused = await container.test_email.send_test(to="ops@example.com")
+        assert refused.failure is not None and refused.failure.category == "tls_handshake"
+        assert "Trusted CA" in refused.failure.hint and graph.attempts == []  # nothing reached it
+
+        await container.settings.save({"tls_trusted_ca": tls_ca_pem}, actor="test")
+        assert (await container.test_email.send_test(to="ops@example.com")).sent
+        assert [mail.api for mail in graph.received] == ["graph"]

@@ -6,6 +6,9 @@ import re
 
 from alertmail.domain import messages
 from tests.integration.test_web_sessions import Web, admin, log_in, page_token, web
+from tests.support.api_settings import graph_app_only
+from tests.support.mail_api_fakes import MailApiFake
+from tests.support.provider_fakes import ProviderFake
 
 __all__ = ["admin", "web"]
 
@@ -62,3 +65,20 @@ async def test_a_refused_graph_save_names_the_field_on_the_form(web: Web, admin:
     assert refused.status_code == 422
     assert '<a href="#f-graph_endpoint">Graph Endpoint</a> must be an https:// URL' in refused.text
     assert SECRET not in refused.text
+
+
+async def test_mail_server_logs_show_graphs_request_id_and_date_for_support(
+    web: Web, admin: None, provider_fake: ProviderFake, mail_api_fake: MailApiFake
+) -> None:
+    await web.container.settings.save(graph_app_only(provider_fake, mail_api_fake), actor="test")
+    mail_api_fake.fail_always("MailboxNotEnabledForRESTAPI")
+    assert not (await web.container.test_email.send_test(to="ops@example.com")).sent
+    (entry,) = await web.container.mail_logs.list(limit=1)
+
+    async with web.client() as http:
+        await log_in(http)
+        page = (await http.get("/mail-settings/logs")).text
+
+    assert "MailboxNotEnabledForRESTAPI" in page and "Exchange Online license" in page
+    assert "<dt>Request ID</dt>" in page and entry.support_details["request_id"] in page
+    assert "<dt>Provider date</dt>" in page and entry.support_details["date"] in page

@@ -37,6 +37,7 @@ from typing import Any, Literal, Protocol, TypeVar
 from urllib.parse import unquote, urlencode
 
 import pytest
+import trustme
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -588,11 +589,21 @@ _Fake = TypeVar("_Fake", bound=Servable)
 
 
 @contextlib.asynccontextmanager
-async def serving(fake: _Fake) -> AsyncIterator[_Fake]:
-    """Serve `fake` on 127.0.0.1, a free port, on the running event loop, until the block ends."""
+async def serving(fake: _Fake, *, tls: trustme.LeafCert | None = None) -> AsyncIterator[_Fake]:
+    """Serve `fake` on 127.0.0.1, a free port, on the running event loop, until the block ends;
+    over HTTPS with `tls` (a trustme certificate), else plain HTTP."""
+    with contextlib.ExitStack() as files:
+        pem = str(files.enter_context(tls.private_key_and_cert_chain_pem.tempfile())) if tls else None
+        async with _served(fake, pem) as served:
+            yield served
+
+
+@contextlib.asynccontextmanager
+async def _served(fake: _Fake, pem: str | None) -> AsyncIterator[_Fake]:
     config = uvicorn.Config(
-        fake.app(), host=HOST, port=0, log_level="warning", log_config=None, lifespan="off", ws="none"
-    )
+        fake.app(), host=HOST, port=0, log_level="warning", log_config=None, lifespan="off", ws="none",
+        ssl_certfile=pem, ssl_keyfile=pem,
+    )  # fmt: skip
     server = _QuietServer(config)
     task = asyncio.create_task(server.serve())
     try:
@@ -602,7 +613,7 @@ async def serving(fake: _Fake) -> AsyncIterator[_Fake]:
                 raise RuntimeError("the provider fake stopped before it started")
             await asyncio.sleep(0.01)
         port = server.servers[0].sockets[0].getsockname()[1]
-        with fake._serving_at(f"http://{HOST}:{port}"):
+        with fake._serving_at(f"{'https' if pem else 'http'}://{HOST}:{port}"):
             yield fake
     finally:
         server.should_exit = True

@@ -25,6 +25,7 @@ from urllib.parse import quote, urlsplit
 
 from alertmail.adapters.header_recipients import addressed_to
 from alertmail.adapters.smtp_errors import Where, translate
+from alertmail.adapters.smtp_transport import tls_context
 from alertmail.domain.mail_api import (
     MAILBOX_CONCURRENCY,
     api_error,
@@ -101,7 +102,8 @@ class MailApiTransport:
 
     async def open_session(self, settings: MailSettings) -> MailApiSession:
         """An HTTP client for these settings; no request is made until the first message."""
-        context = await asyncio.to_thread(_tls_context, settings.tls_trusted_ca)
+        # The system trust store plus the Trusted CA (a proxy that inspects HTTPS), off the event loop.
+        context = await asyncio.to_thread(tls_context, settings.tls_trusted_ca)
         return MailApiSession(self, settings, self._client(settings, context))
 
     def _client(self, settings: MailSettings, context: ssl.SSLContext) -> httpx.AsyncClient:
@@ -211,12 +213,3 @@ class MailApiSession:
 
     async def close(self) -> None:
         await self._client.aclose()
-
-
-def _tls_context(trusted_ca_pem: str) -> ssl.SSLContext:
-    """The system trust store plus the configured CA; hostname checked, TLS 1.2 at least."""
-    context = ssl.create_default_context()
-    if trusted_ca_pem.strip():
-        context.load_verify_locations(cadata=trusted_ca_pem)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    return context

@@ -40,7 +40,7 @@ from alertmail.domain.ports import AccessTokenSource
 from alertmail.domain.settings import MailSettings
 from alertmail.errors import SmtpReplyError, TlsUnavailableError, TransportError
 
-__all__ = ["SmtpSession", "SmtpTransport"]
+__all__ = ["SmtpSession", "SmtpTransport", "tls_context"]
 
 logger = logging.getLogger(__name__)
 
@@ -254,10 +254,10 @@ async def _tls_context_for(settings: MailSettings) -> ssl.SSLContext | None:
     if settings.encryption == "none":
         return None
     # Loading the system trust store reads files: keep it off the event loop.
-    return await asyncio.to_thread(_tls_context, settings.tls_trusted_ca)
+    return await asyncio.to_thread(tls_context, settings.tls_trusted_ca)
 
 
-def _tls_context(trusted_ca_pem: str) -> ssl.SSLContext:
+def tls_context(trusted_ca_pem: str) -> ssl.SSLContext:
     """The system trust store plus the configured CA; hostname checked, TLS 1.2 at least."""
     context = ssl.create_default_context()
     if trusted_ca_pem.strip():
