@@ -77,7 +77,7 @@ async def test_an_smtp_oauth_configuration_switches_to_graph_keeping_tenant_clie
     await expect(page.get_by_label("Tenant ID")).to_have_value(TENANT_ID)
     await expect(page.get_by_label("Application (Client) ID")).to_have_value(CLIENT_ID)
     await expect(page.get_by_label("Scopes")).to_have_value(f"{mail_api_fake.base_url}/.default")
-    await page.get_by_label("Token Endpoint").fill(provider_fake.microsoft_token())
+    await expect(page.get_by_label("Token Endpoint")).to_have_value(provider_fake.microsoft_token())  # kept
     await page.get_by_role("button", name="Save", exact=True).click()
     await expect(page.get_by_text(messages.CHANGES_SAVED)).to_be_visible()
     await page.get_by_role("button", name="Send test e-mail").click()

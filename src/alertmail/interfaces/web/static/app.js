@@ -72,6 +72,10 @@
     if (provider !== "microsoft") { setField("tenant_id", ""); }
   }
 
+  function loginHosts(clouds) {
+    return Object.keys(clouds).map(function (graph) { return clouds[graph]; });
+  }
+
   // Graph: the endpoints on its cloud's login host for the tenant, the scope by the grant.
   function graphPreset() {
     if (current("email_type") !== "graph" || current("oauth_provider") !== "microsoft") { return false; }
@@ -79,8 +83,13 @@
     var graph = (current("graph_endpoint") || "https://graph.microsoft.com").replace(/\/+$/, "");
     var login = (clouds[graph.toLowerCase()] || clouds["https://graph.microsoft.com"]) + "/" +
       (current("tenant_id") || "{tenant}") + "/oauth2/v2.0";
-    setField("authorization_endpoint", login + "/authorize");
-    setField("token_endpoint", login + "/token");
+    // An endpoint the admin typed (not on a Microsoft login host) stays, as the server keeps it.
+    ["authorization_endpoint", "token_endpoint"].forEach(function (name) {
+      var value = current(name);
+      if (!value || loginHosts(clouds).some(function (host) { return value.indexOf(host + "/") === 0; })) {
+        setField(name, login + (name === "token_endpoint" ? "/token" : "/authorize"));
+      }
+    });
     setField("scopes", graph + (current("oauth_grant") === "client_credentials" ? "/.default" : "/Mail.Send offline_access"));
     return true;
   }
