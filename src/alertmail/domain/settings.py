@@ -105,7 +105,8 @@ class MailSettings(BaseModel):
     connect_timeout: float = 30.0
     allow_plaintext_auth: bool = False  # Basic auth without TLS: refused unless the admin says so
     # Sending well: at most this many connections to the relay at once, and at most this many
-    # messages a minute (0: no limit). The Microsoft preset sets Exchange Online's 3 and 30.
+    # messages a minute (0: no limit), for every node together (domain/pacing.py). The Microsoft
+    # preset sets Exchange Online's 3 and 30.
     max_connections: int = 3
     messages_per_minute: int = 0
 
