@@ -74,3 +74,16 @@ async def test_a_freed_token_goes_to_the_longest_waiting_taker_not_to_a_newcomer
     # A waiter that stopped asking (withdrew, or went silent past WAITING_ALIVE) holds no one up.
     await tokens.withdraw(CONNECTIONS, "holder")
     assert not await tokens.others_wait(CONNECTIONS, "waiter", soon)
+
+
+async def test_a_refused_taker_is_told_when_enough_tokens_come_back(database: Database) -> None:
+    tokens = SqlPacingRepository(database.sessionmaker, dialect=database.dialect)
+    for seconds in (30, 10, 20):
+        until = NOW + timedelta(seconds=seconds)
+        assert (await tokens.take(MESSAGES, "a", limit=3, now=NOW, until=until)).token is not None
+    assert (await tokens.take(MESSAGES, "b", limit=3, now=NOW, until=LATER)).wait == timedelta(seconds=10)
+    # The limit lowered to 2 meanwhile: two of the three must come back first, and one more for b,
+    # waiting longer.
+    assert (await tokens.take(MESSAGES, "c", limit=2, now=NOW, until=LATER)).wait == timedelta(seconds=30)
+    await tokens.withdraw(MESSAGES, "b")
+    assert (await tokens.take(MESSAGES, "c", limit=2, now=NOW, until=LATER)).wait == timedelta(seconds=20)

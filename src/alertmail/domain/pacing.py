@@ -38,6 +38,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 __all__ = [
+    "AHEAD_POLL",
     "CONNECTIONS",
     "MESSAGES",
     "WAITING_ALIVE",
@@ -46,6 +47,7 @@ __all__ = [
     "Taken",
     "busy",
     "in_flight_until",
+    "position_to_wait_for",
     "returned_at",
     "wait_for_token",
     "wanted",
@@ -55,7 +57,7 @@ CONNECTIONS = "connections"
 MESSAGES = "messages"
 WINDOW = timedelta(minutes=1)  # `messages_per_minute`: the relay counts over a minute
 WAITING_ALIVE = timedelta(seconds=3)  # a waiting taker that stopped asking this long is gone
-_AHEAD_POLL = timedelta(milliseconds=250)  # free tokens, all for takers waiting longer: ask soon
+AHEAD_POLL = timedelta(milliseconds=250)  # free tokens, all for takers waiting longer: ask soon
 
 
 def wanted(bucket: str) -> str:
@@ -76,19 +78,24 @@ def busy(free_at: Iterable[datetime], now: datetime) -> list[datetime]:
     return sorted(moment for moment in free_at if moment > now)
 
 
+def position_to_wait_for(busy_count: int, limit: int, *, ahead: int = 0) -> int | None:
+    """None when a token may be taken now: fewer than `limit` busy, with one left over for each of
+    the `ahead` takers waiting longer. Otherwise which busy token (0: the soonest free) must come
+    back first; `busy_count` or more means none: the free ones are all for the takers ahead."""
+    needed = busy_count + ahead - limit
+    return None if needed < 0 else needed
+
+
 def wait_for_token(
     free_at: Sequence[datetime], now: datetime, limit: int, *, ahead: int = 0
 ) -> timedelta | None:
-    """None when a token may be taken at `now`: fewer than `limit` busy, with one left over for each
-    of the `ahead` takers waiting longer. Otherwise how long until enough are free, as far as is
-    known now (a token in flight may come back sooner)."""
+    """None when a token may be taken at `now`; otherwise how long until enough are free, as far as
+    is known now (a token in flight may come back sooner)."""
     taken = busy(free_at, now)
-    needed = len(taken) + ahead - limit  # busy tokens that must come back first, less one
-    if needed < 0:
+    position = position_to_wait_for(len(taken), limit, ahead=ahead)
+    if position is None:
         return None
-    if needed >= len(taken):
-        return _AHEAD_POLL
-    return taken[needed] - now
+    return AHEAD_POLL if position >= len(taken) else taken[position] - now
 
 
 def in_flight_until(now: datetime, lease: timedelta, *, bucket: str, window: timedelta = WINDOW) -> datetime:

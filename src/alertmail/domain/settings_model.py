@@ -85,7 +85,8 @@ class MailSettings(BaseModel):
     graph_endpoint: str = DEFAULT_GRAPH_ENDPOINT
     gmail_endpoint: str = DEFAULT_GMAIL_ENDPOINT
     # Sending well: at most this many connections to the relay at once, and at most this many
-    # messages a minute (0: no limit). The Microsoft preset sets Exchange Online's 3 and 30.
+    # messages a minute (0: no limit), for every node together (domain/pacing.py). The Microsoft
+    # preset sets Exchange Online's 3 and 30.
     max_connections: int = 3
     messages_per_minute: int = 0
     # The fallback transport (domain/fallback.py): used once the primary has failed relay-wide for

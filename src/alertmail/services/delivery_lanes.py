@@ -158,17 +158,19 @@ class Lanes:
         email = email_for(message, settings, now)
         recipients = message.pending_recipients
         loop = asyncio.get_running_loop()
-        fresh = await self._session(lane, settings)
+        fresh = True  # a connection that failed to open is not tried again here
         try:
+            # The message's token first: the wait for it may outlast the connection's idle time.
             async with self._pacing.message(settings.messages_per_minute):
+                fresh = await self._session(lane, settings)
                 refused = await _session_of(lane).send(email, recipients)
         except TransportError as error:
             if fresh or isinstance(error, SmtpReplyError):
                 raise
             # A reused connection the relay dropped since: one new connection, one more try.
             await close_lane(lane)
-            await self._session(lane, settings)
             async with self._pacing.message(settings.messages_per_minute):
+                await self._session(lane, settings)
                 refused = await _session_of(lane).send(email, recipients)
         lane.last_used = loop.time()
         return refused

@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alertmail.adapters.storage.database import SQLITE_BEGIN
 from alertmail.adapters.storage.models import PacingBucketRow, PacingTokenRow
-from alertmail.domain.pacing import WAITING_ALIVE, Taken, wait_for_token, wanted
+from alertmail.domain.pacing import AHEAD_POLL, WAITING_ALIVE, Taken, position_to_wait_for, wanted
 
 __all__ = ["SqlPacingRepository"]
 
@@ -42,21 +42,36 @@ class SqlPacingRepository:
                 .where(tokens.bucket.in_((bucket, waiting)), tokens.free_at <= now)
                 .execution_options(synchronize_session=False)
             )
-            rows = (await session.scalars(select(tokens).where(tokens.bucket.in_((bucket, waiting))))).all()
-            waiters = [row for row in rows if row.bucket == waiting]
+            # Counted, not loaded: a bucket of 10,000 a minute holds that many busy tokens.
+            busy = await session.scalar(select(func.count()).where(tokens.bucket == bucket)) or 0
+            waiters = (await session.scalars(select(tokens).where(tokens.bucket == waiting))).all()
             mine = next((row for row in waiters if row.holder == holder), None)
             ahead = sum(1 for row in waiters if row is not mine and _before(row, mine))
-            wait = wait_for_token(
-                [row.free_at for row in rows if row.bucket == bucket], now, limit, ahead=ahead
-            )
-            if wait is not None:
+            position = position_to_wait_for(busy, limit, ahead=ahead)
+            if position is not None:
                 await self._keep_waiting(session, mine, waiting, holder, now)
-                return Taken(None, wait)
+                return Taken(None, await self._wait(session, bucket, position, busy, now))
             if mine is not None:
                 await session.delete(mine)
             token = uuid.uuid4().hex
             session.add(PacingTokenRow(id=token, bucket=bucket, holder=holder, free_at=until, created_at=now))
         return Taken(token)
+
+    async def _wait(
+        self, session: AsyncSession, bucket: str, position: int, busy: int, now: datetime
+    ) -> timedelta:
+        """How long until the busy token at `position` (soonest free first) is free."""
+        if position >= busy:
+            return AHEAD_POLL
+        tokens = PacingTokenRow
+        free_at = await session.scalar(
+            select(tokens.free_at)
+            .where(tokens.bucket == bucket)
+            .order_by(tokens.free_at)
+            .offset(position)
+            .limit(1)
+        )
+        return AHEAD_POLL if free_at is None else free_at - now
 
     async def _keep_waiting(
         self, session: AsyncSession, mine: PacingTokenRow | None, waiting: str, holder: str, now: datetime

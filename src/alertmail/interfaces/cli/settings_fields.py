@@ -35,8 +35,8 @@ FIELD_HELP = {
     "send_test_on_save": "true to send a test e-mail after every save",
     "tls_trusted_ca": "PEM certificates trusted for the relay, e.g. your own CA",
     "connect_timeout": "seconds to wait for the relay, 1-600 (default 30)",
-    "max_connections": "connections to the relay at once, 1-20",
-    "messages_per_minute": "at most this many messages a minute, 0 for no limit",
+    "max_connections": "connections to the relay at once, all nodes together, 1-20",
+    "messages_per_minute": "at most this many messages a minute, all nodes together, 0 for no limit",
     "allow_plaintext_auth": "true to allow Basic authentication without TLS (default false)",
     "graph_endpoint": "Microsoft Graph's base URL: https://graph.microsoft.com (default), "
     "https://graph.microsoft.us or https://microsoftgraph.chinacloudapi.cn",
