@@ -347,8 +347,8 @@ def _oldest_due_ids(now: datetime, limit: int) -> Select[tuple[str]]:
     and sort them all, a cost that grows with the queue (issue #18).
     """
     kinds = [
-        OutboxRow.status.in_(("queued",)) & (OutboxRow.next_attempt_at <= now),
-        OutboxRow.status.in_(("retry_wait",)) & (OutboxRow.next_attempt_at <= now),
+        (OutboxRow.status == "queued") & (OutboxRow.next_attempt_at <= now),
+        (OutboxRow.status == "retry_wait") & (OutboxRow.next_attempt_at <= now),
         (OutboxRow.status == "sending") & (OutboxRow.lease_expires_at <= now),
     ]
     oldest = [
