@@ -29,6 +29,7 @@ __all__ = [
     "OUTBOX_STATUSES",
     "FailureDecision",
     "FailureStatus",
+    "HeldStatus",
     "OutboxMessage",
     "OutboxStatus",
     "RecipientOutcome",
@@ -45,6 +46,7 @@ __all__ = [
 
 OutboxStatus = Literal["queued", "sending", "sent", "retry_wait", "waiting_config", "dead"]
 FailureStatus = Literal["retry_wait", "waiting_config", "dead"]
+HeldStatus = Literal["retry_wait", "waiting_config"]  # where a claimed message that was never tried goes
 RecipientState = Literal["sent", "pending", "dead"]
 OUTBOX_STATUSES: tuple[OutboxStatus, ...] = get_args(OutboxStatus)
 _MAX_EXPONENT = 64  # far past any cap; keeps `factor ** n` finite

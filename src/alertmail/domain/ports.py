@@ -15,7 +15,14 @@ from alertmail.domain.delivery_report import HourOutcomes, PageCursor
 from alertmail.domain.events import Digest, Event, EventRecorded, EventType, RenderedMail, StoredEvent
 from alertmail.domain.fallback import TransportSwitch
 from alertmail.domain.oauth import OAuthTokens, PendingAuthorization, TokenGrant
-from alertmail.domain.outbox import FailureStatus, OutboxMessage, OutboxStatus, RecipientsSettled, WaitingFor
+from alertmail.domain.outbox import (
+    FailureStatus,
+    HeldStatus,
+    OutboxMessage,
+    OutboxStatus,
+    RecipientsSettled,
+    WaitingFor,
+)
 from alertmail.domain.records import (
     Administrator,
     ApiToken,
@@ -318,7 +325,7 @@ class OutboxRepository(Protocol):
         ids: Sequence[str],
         owner: str,
         *,
-        status: FailureStatus,
+        status: HeldStatus,
         next_attempt_at: datetime | None,
         waiting_for: WaitingFor | None = None,
     ) -> int: ...

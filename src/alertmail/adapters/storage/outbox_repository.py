@@ -30,6 +30,7 @@ from alertmail.adapters.storage.models import OutboxRow
 from alertmail.domain.outbox import (
     OUTBOX_STATUSES,
     FailureStatus,
+    HeldStatus,
     OutboxMessage,
     OutboxStatus,
     RecipientReply,
@@ -125,7 +126,7 @@ class SqlOutboxRepository:
         ids: Sequence[str],
         owner: str,
         *,
-        status: FailureStatus,
+        status: HeldStatus,
         next_attempt_at: datetime | None,
         waiting_for: WaitingFor | None = None,
     ) -> int:
