@@ -92,10 +92,9 @@ class ClusterPacing:
 
     async def give_back(self, token: str) -> None:
         bucket = self._held.pop(token, CONNECTIONS)
+        free_at = returned_at(self._clock(), bucket=bucket, window=self._window)
         try:
-            await self._tokens.give_back(
-                token, self._holder, returned_at(self._clock(), bucket=bucket, window=self._window)
-            )
+            await self._unhurried(self._tokens.give_back(token, self._holder, free_at))
         except Exception:
             # Not given back, the token comes back when its lease runs out: later, never lost.
             logger.exception("pacing: giving back a %s token failed", bucket)
@@ -142,8 +141,11 @@ class ClusterPacing:
                 self._keep_renewing()
                 return taken.token
             await self._sleep(min(max(taken.wait.total_seconds(), _MIN_WAIT), self._max_poll))
-        if failures < _TRIES:
+        try:
             await self._unhurried(self._tokens.withdraw(bucket, self._holder))
+        except Exception:
+            # Left registered, the taker holds others up until WAITING_ALIVE has passed: seconds.
+            logger.exception("pacing: withdrawing from the %s waiting line failed", bucket)
         return None
 
     async def _unhurried(
