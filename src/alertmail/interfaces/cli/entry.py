@@ -17,7 +17,7 @@ def main() -> None:
     if sys.argv[1:2] == ["sendmail"]:
         from alertmail.interfaces.cli.sendmail_command import main as sendmail
 
-        sys.exit(sendmail(sys.argv[2:]))
+        sendmail(sys.argv[2:])
     if sys.argv[1:2] == ["serve"]:
         from alertmail.interfaces.cli.serve_command import main as serve
 
