@@ -13,7 +13,7 @@ from alertmail.domain import messages
 from tests.integration.test_oauth_device_flow import configured
 from tests.support.app import Api
 from tests.support.oauth_server import LOGIN, DeviceOptions, OAuthServer
-from tests.support.oauth_settings import google_settings
+from tests.support.oauth_settings import google_settings, microsoft_settings
 from tests.support.provider_fakes import ProviderFake
 from tests.support.smtp import SmtpServerFactory
 
@@ -136,3 +136,26 @@ async def test_google_and_settings_without_oauth_are_refused_naming_the_field(
     assert problem["field"] == "oauth_provider" and "Invalid device flow scope" in problem["message"]
     assert provider_fake.requests == []
     assert (await api.client.get(DEVICE)).json()["state"] == "none"
+
+
+async def test_a_sign_in_polled_by_another_process_is_reported_from_the_database(
+    api: Api, provider_fake: ProviderFake
+) -> None:
+    """A CLI (another process) polled these: the server knows them only from the database row."""
+    provider_fake.device_interval = 1
+    await api.client.patch("/api/v1/mail-settings", json=microsoft_settings(provider_fake))
+    elsewhere = api.container.oauth_device_sign_in  # waited on here, not in the server's background
+    approved_here = await elsewhere.start("admin")
+    provider_fake.approve_device(approved_here.user_code)
+    assert (await elsewhere.wait(approved_here)).succeeded
+
+    approved = (await api.client.get(DEVICE)).json()
+
+    assert (approved["state"], approved["account"]) == ("approved", provider_fake.account)
+    provider_fake.token_error("AADSTS53003")  # Conditional Access blocks the device code flow
+    refused_here = await elsewhere.start("admin")
+    assert not (await elsewhere.wait(refused_here)).succeeded
+    failed = (await api.client.get(DEVICE)).json()
+    assert failed["state"] == "failed" and failed["message"] == messages.AUTHORIZATION_FAILED
+    assert failed["failure"]["category"] == ""  # only the process that polled classified it
+    assert failed["failure"]["message"] and "Use Sign In" in failed["failure"]["fix"]

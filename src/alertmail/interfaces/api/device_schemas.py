@@ -43,7 +43,7 @@ class DeviceSignInPublic(BaseModel):
         return cls(
             user_code=sign_in.user_code,
             verification_uri=sign_in.verification_uri,
-            verification_uri_complete=sign_in.link if sign_in.verification_uri_complete else "",
+            verification_uri_complete=sign_in.verification_uri_complete,  # checked when it came in
             expires_at=sign_in.expires_at,
             interval=sign_in.interval,
         )
@@ -90,7 +90,7 @@ class DeviceSignInStatusPublic(BaseModel):
             message=ABANDONED if state == "abandoned" else sign_in.message,
             user_code=sign_in.user_code,
             verification_uri=sign_in.verification_uri,
-            verification_uri_complete=sign_in.link if sign_in.verification_uri_complete else "",
+            verification_uri_complete=sign_in.verification_uri_complete,  # checked when it came in
             expires_at=sign_in.expires_at,
             interval=sign_in.interval,
             slowed_down=poll is not None and sign_in.interval > poll.first_interval,
