@@ -23,8 +23,10 @@ from tests.support.smtp import SmtpServerFactory, SmtpSink
 REDIRECT_URI = "http://alertmail.test/login/smtp-verification"
 
 
-async def configure(cli: Cli, server: OAuthServer, sink: SmtpSink, pem: str) -> None:
-    client = await server.register_client([REDIRECT_URI], device=DeviceOptions(poll_interval=1))
+async def configure(
+    cli: Cli, server: OAuthServer, sink: SmtpSink, pem: str, device: DeviceOptions | None = None
+) -> None:
+    client = await server.register_client([REDIRECT_URI], device=device or DeviceOptions(poll_interval=1))
     fields = {
         "from_address": LOGIN,
         "hostname": "127.0.0.1",
@@ -64,13 +66,17 @@ class DeviceSignIn:
 
     async def address_with_code(self) -> str:
         """The `verification_uri_complete` it printed, once it is waiting."""
+        line = await self.line_starting("(or open ")
+        return line.removeprefix("(or open ").split(",")[0]
+
+    async def line_starting(self, prefix: str) -> str:
         assert self.process.stdout is not None
         while True:
             line = (await asyncio.wait_for(self.process.stdout.readline(), timeout=60)).decode()
-            assert line, "the sign-in ended before printing the code: " + "".join(self.lines)
+            assert line, f"the sign-in ended before printing {prefix!r}: " + "".join(self.lines)
             self.lines.append(line)
-            if line.startswith("(or open "):
-                return line.removeprefix("(or open ").split(",")[0]
+            if line.startswith(prefix):
+                return line
 
     async def finish(self) -> tuple[int, str, str]:
         out, err = await asyncio.wait_for(self.process.communicate(), timeout=60)
@@ -107,6 +113,26 @@ async def test_sign_in_with_a_code_then_send(
     sent = await cli.run("test-email", "--to", "ops@example.com")
     assert sent.returncode == 0, sent.stderr
     assert [m.authenticated_as for m in sink.messages] == [LOGIN]
+
+
+async def test_a_slow_down_is_said_once_with_the_new_interval(
+    cli: Cli, oauth_server: OAuthServer, smtp_server_factory: SmtpServerFactory, tls_ca_pem: str
+) -> None:
+    sink, _ = await relay_for(smtp_server_factory, oauth_server)
+    # The second poll comes 1 s after the first: slow_down; then every 6 s, which is slow enough.
+    await configure(cli, oauth_server, sink, tls_ca_pem, DeviceOptions(poll_interval=1, min_poll_gap=1.5))
+    process = await DeviceSignIn.start(cli)
+    address = await process.address_with_code()
+    said = await process.line_starting("The provider asked")
+    await asyncio.sleep(7)  # the next poll: pending again, and nothing more is printed for it
+
+    await oauth_server.approve_device(address, login=LOGIN)
+    code, out, err = await process.finish()
+
+    assert code == 0, err
+    assert said == "The provider asked alertmail to poll less often (slow_down): now every 6 seconds.\n"
+    assert out.count("slow_down") == 1 and "pending" not in out  # one line, nothing per poll
+    assert messages.AUTHORIZATION_COMPLETE in out
 
 
 async def test_ctrl_c_cancels_cleanly(cli: Cli, signing_in: tuple[DeviceSignIn, str, SmtpSink]) -> None:

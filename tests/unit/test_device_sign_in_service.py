@@ -131,11 +131,14 @@ async def test_polls_at_the_interval_and_five_seconds_more_after_each_slow_down(
     provider = Provider(["authorization_pending", "slow_down", "authorization_pending", "slow_down", GRANT])
     devices, rows, steps, clock = service(provider)
 
-    outcome = await devices.wait(await devices.start("admin"))
+    told: list[float] = []
+
+    outcome = await devices.wait(await devices.start("admin"), on_slow_down=told.append)
 
     assert outcome.succeeded and steps.stored == [GRANT]
     assert clock.slept == [5, 5, 10, 10, 15]
     assert rows.row is not None and rows.row.status == "succeeded" and rows.row.interval == 15
+    assert told == [10, 15]  # once per slow_down, never for a pending poll
 
 
 async def test_a_provider_briefly_unreachable_does_not_end_the_sign_in() -> None:

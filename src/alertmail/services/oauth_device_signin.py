@@ -16,6 +16,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
@@ -33,7 +34,14 @@ from alertmail.errors import AlertmailError, OAuthError, SettingsValidationError
 from alertmail.services.clock import Clock, utc_now
 from alertmail.services.oauth_signin import SignInFailedError, SignInOutcome
 
-__all__ = ["CANCELLED", "DeviceSignInBusyError", "DeviceSignInService", "SignInSteps"]
+__all__ = [
+    "CANCELLED",
+    "BackgroundPoll",
+    "DeviceSignInBusyError",
+    "DeviceSignInService",
+    "SignInSteps",
+    "SlowDownListener",
+]
 
 logger = logging.getLogger("alertmail.oauth")
 
@@ -53,6 +61,19 @@ class SignInSteps(Protocol):
     async def signed_in(self, settings: MailSettings, grant: TokenGrant) -> SignInOutcome: ...
 
     async def failed(self, error: OAuthError, settings: MailSettings) -> SignInOutcome: ...
+
+
+SlowDownListener = Callable[[float], None]  # told the new interval after each slow_down
+
+
+@dataclass
+class BackgroundPoll:
+    """What this process's poller saw of one sign-in: the interval it started with, and how it
+    ended. Only the poller knows the classified failure; the database row holds its sentences."""
+
+    attempt: str
+    first_interval: float
+    outcome: SignInOutcome | None = None
 
 
 class DeviceSignInBusyError(AlertmailError):
@@ -85,6 +106,7 @@ class DeviceSignInService:
         self._clock = clock
         self._sleep = sleep
         self._polling: dict[asyncio.Task[SignInOutcome], str] = {}  # task -> attempt
+        self._last_background: BackgroundPoll | None = None
 
     async def start(self, administrator: str) -> DeviceSignIn:
         """Ask the provider for a code. Raises `SettingsValidationError` (settings that cannot sign
@@ -119,8 +141,11 @@ class DeviceSignInService:
             raise DeviceSignInBusyError(other)
         return sign_in
 
-    async def wait(self, sign_in: DeviceSignIn) -> SignInOutcome:
-        """Poll until the sign-in ends: approved (tokens stored), refused, expired or cancelled."""
+    async def wait(
+        self, sign_in: DeviceSignIn, *, on_slow_down: SlowDownListener | None = None
+    ) -> SignInOutcome:
+        """Poll until the sign-in ends: approved (tokens stored), refused, expired or cancelled.
+        `on_slow_down` hears the new interval each time the provider answers slow_down."""
         settings = await self._flow.oauth_settings()
         current = sign_in
         while True:
@@ -142,6 +167,8 @@ class DeviceSignInService:
                 if answer == "slow_down":  # stored at once: the page shows the interval in force
                     current = current.slowed_down()
                     await self._sign_ins.polled(current.attempt, self._clock(), current.interval)
+                    if on_slow_down is not None:
+                        on_slow_down(current.interval)
                 continue
             return await self._approved(current, settings, grant)
 
@@ -149,7 +176,13 @@ class DeviceSignInService:
         """Poll from this process while the administrator's page asks how it is going (`current`)."""
         task = asyncio.create_task(self.wait(sign_in), name=f"device-sign-in-{sign_in.attempt[:8]}")
         self._polling[task] = sign_in.attempt
+        self._last_background = BackgroundPoll(sign_in.attempt, sign_in.interval)
         task.add_done_callback(self._polled)
+
+    def background_poll(self, attempt: str) -> BackgroundPoll | None:
+        """What this process's poller saw of `attempt`, if this process polled it last."""
+        last = self._last_background
+        return last if last is not None and last.attempt == attempt else None
 
     async def current(self) -> DeviceSignIn | None:
         """The device sign-in in progress, or the last one finished."""
@@ -203,9 +236,15 @@ class DeviceSignInService:
         return current.status if current is not None and current.attempt == sign_in.attempt else None
 
     def _polled(self, task: asyncio.Task[SignInOutcome]) -> None:
-        self._polling.pop(task, None)
-        if not task.cancelled() and task.exception() is not None:
+        attempt = self._polling.pop(task, None)
+        if task.cancelled():
+            return
+        if task.exception() is not None:
             logger.error("the device sign-in stopped on an error", exc_info=task.exception())
+            return
+        last = self._last_background
+        if last is not None and last.attempt == attempt:
+            last.outcome = task.result()
 
 
 def _stopped(status: DeviceStatus | None) -> SignInOutcome:

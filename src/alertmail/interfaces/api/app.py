@@ -34,6 +34,7 @@ from alertmail.interfaces.api.routes import (
     metrics,
     oauth,
     oauth_callback,
+    oauth_device,
     tokens,
 )
 from alertmail.services.web_sessions import FirstRunSetup
@@ -80,7 +81,7 @@ def create_app(config: AppConfig, *, setup_token: str | None = None) -> FastAPI:
     )
     app.add_middleware(NulGuard)
     install_error_handlers(app)
-    for module in (mail_settings, mail_server_logs, oauth, events, messages, cluster, tokens):
+    for module in (mail_settings, mail_server_logs, oauth, oauth_device, events, messages, cluster, tokens):
         app.include_router(module.router, responses=AUTHENTICATED_RESPONSES)
     for module in (oauth_callback, health, metrics):
         app.include_router(module.router)

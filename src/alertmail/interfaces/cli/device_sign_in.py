@@ -29,11 +29,18 @@ async def sign_in_with_code(container: Container, administrator: str) -> SignInO
         except SignInFailedError as refused:
             return refused.outcome
         _print_code(started)
-        return await service.wait(started)
+        return await service.wait(started, on_slow_down=_print_slow_down)
     except asyncio.CancelledError:
         if started is not None:
             await service.cancel(started.attempt)
         return SignInOutcome(False, INTERRUPTED)
+
+
+def _print_slow_down(interval: float) -> None:
+    # Once per slow_down, which lengthens every later wait: a pending poll prints nothing.
+    console.print(
+        f"The provider asked alertmail to poll less often (slow_down): now every {interval:g} seconds."
+    )
 
 
 def _print_code(sign_in: DeviceSignIn) -> None:

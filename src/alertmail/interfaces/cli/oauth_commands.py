@@ -53,6 +53,9 @@ def sign_in(
     With --device, prints a code and an address instead: open the address on any device, enter the
     code and sign in as the mailbox that sends; alertmail waits for the provider to say so. The app
     registration must allow it (Microsoft: Authentication, Allow public client flows: Yes).
+    Each slow_down from the provider is said in one line, with the new interval.
+    The API does the same: POST /api/v1/oauth/device starts it (the server polls), GET says
+    how it is going, DELETE cancels it.
     Exit status 0 when signed in, 1 when refused, expired, declined or cancelled.
     """
     administrator = admin or cli_actor()
