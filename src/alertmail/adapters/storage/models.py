@@ -459,6 +459,7 @@ class TransportStateRow(Base):
     active: Mapped[str] = mapped_column(String(16))  # primary | fallback
     active_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
     primary_failing_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    primary_last_failed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     failure_category: Mapped[str] = mapped_column(String(32))
     failure_message: Mapped[str] = mapped_column(Text)
     failure_hint: Mapped[str] = mapped_column(Text)
