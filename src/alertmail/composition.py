@@ -142,11 +142,13 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
         on_refresh=metrics.token_refreshed,
     )
     smtp, native = SmtpTransport(tokens=oauth_tokens), NativeTransport(config.sendmail_path)
+    graph = MailApiTransport("graph", graph_request, tokens=oauth_tokens)
+    gmail = MailApiTransport("gmail_api", gmail_request, tokens=oauth_tokens)
     transports: dict[str, MailTransport] = {
         "smtp": smtp,
         "native": native,
-        "graph": MailApiTransport("graph", graph_request, tokens=oauth_tokens),
-        "gmail_api": MailApiTransport("gmail_api", gmail_request, tokens=oauth_tokens),
+        "graph": graph,
+        "gmail_api": gmail,
     }
     sending = MailSendingService(transports, mail_log, log_file, node=node)
     test_email = TestEmailService(settings_repository, administrators, sending)
@@ -186,7 +188,7 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
         settings_repository,
         notifications,
         sending,
-        {"smtp": smtp, "native": native},
+        {"smtp": smtp, "native": native, "graph": graph, "gmail_api": gmail},  # every primary can be probed
         probe_every=timedelta(seconds=config.fallback_probe_seconds),
     )
     worker = DeliveryWorker(

@@ -42,6 +42,8 @@ async def primary_failing_since(postgres_url: str, since: datetime) -> None:
                 .where(TransportStateRow.id == 1)
                 .values(
                     primary_failing_since=since,
+                    # ...and went on until now: a run broken by a quiet period would not count.
+                    primary_last_failed_at=datetime.now(UTC),
                     failure_category="connect_refused",
                     failure_message="Connection refused by the primary relay",
                     failure_hint="Check that the relay's mail service is running.",

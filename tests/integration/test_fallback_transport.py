@@ -141,7 +141,9 @@ async def test_a_recipient_refused_by_the_primary_never_starts_the_fallback(
     # The primary had just failed for the whole relay (say, a restart of its mail service): the
     # recipient's refusal that follows shows it answering again, which ends that run of failures.
     failure = PrimaryFailure("connect_refused", "Connection refused", "Start the relay.")
-    await SqlTransportStateRepository(container.database.sessionmaker).primary_failed(clock(), failure)
+    await SqlTransportStateRepository(container.database.sessionmaker).primary_failed(
+        clock(), failure, THRESHOLD
+    )
     clocked = clocked_fallback(container, clock, BACKOFF)
     try:
         for _ in range(4):
@@ -238,3 +240,35 @@ async def test_a_worker_restarted_after_the_threshold_sends_what_the_primary_hel
         assert all(fallback_relay.message_ids[m.message_id] == 1 for m in held)
     finally:
         await after.close()
+
+
+async def test_a_failure_hours_ago_with_nothing_tried_since_does_not_send_the_next_message_to_the_fallback(
+    container: Container, sinks: Sinks, refused_port: int
+) -> None:
+    clock = FakeClock()
+    fallback_relay = await sinks.start()
+    await container.settings.save(
+        fallback_changes(refused_port, fallback_relay, fallback_after_minutes=2), actor="test"
+    )
+    # One relay-wide failure three hours ago, and no mail since (the primary is still down).
+    failure = PrimaryFailure("connect_refused", "Connection refused", "Start the relay.")
+    state = SqlTransportStateRepository(container.database.sessionmaker)
+    await state.primary_failed(clock() - timedelta(hours=3), failure, THRESHOLD)
+    clocked = clocked_fallback(container, clock, BACKOFF)
+    try:
+        [message] = await queue_messages(container, 1, now=clock())
+        await clocked.worker.run_once()  # the primary is tried first: a new run starts now
+        current = await clocked.fallback.state()
+        assert (current.active, current.primary_failing_since) == ("primary", clock())
+        assert fallback_relay.connections == 0
+        assert [m.status for m in await statuses(container, [message])] == ["retry_wait"]
+
+        for _ in range(4):  # the new run goes on without a break: after the threshold, the fallback
+            clock.advance(THRESHOLD / 4)
+            while await clocked.worker.run_once():
+                pass
+        assert (await clocked.fallback.state()).active == "fallback"
+        assert [m.transport for m in await statuses(container, [message])] == ["fallback"]
+        assert len(titled(fallback_relay, FALLBACK_STARTED)) == 1
+    finally:
+        await clocked.close()

@@ -294,7 +294,8 @@ async def test_the_fallback_password_never_leaks_while_mail_goes_through_the_fal
     assert "fallback_password" not in body["settings"]["settings"]
     state = SqlTransportStateRepository(api.container.database.sessionmaker)
     failure = PrimaryFailure("connect_refused", "Connection refused", "Start the relay.")
-    await state.primary_failed(datetime.now(UTC) - timedelta(minutes=5), failure)
+    for ago in (5, 0):  # failing for five minutes, until now
+        await state.primary_failed(datetime.now(UTC) - timedelta(minutes=ago), failure, timedelta(minutes=10))
 
     assert (await api.client.post("/api/v1/events", json={"type": "test"})).status_code == 202
     await wait_for(lambda: _received(good, 2), "the notice and the event through the fallback")

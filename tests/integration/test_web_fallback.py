@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -121,7 +121,7 @@ async def test_every_page_says_while_mail_goes_through_the_fallback_and_the_deli
     assert 'id="fallback-in-use"' not in (await http.get("/mail-settings")).text
     state = SqlTransportStateRepository(container.database.sessionmaker)
     failure = PrimaryFailure("smtp_auth", "535 5.7.3 Authentication unsuccessful", "Check the Password.")
-    await state.primary_failed(datetime.now(UTC), failure)
+    await state.primary_failed(datetime.now(UTC), failure, timedelta(minutes=10))
     assert await state.switch(TransportSwitch("fallback", datetime.now(UTC), expected_generation=0))
     await seed(container, "Sent through the spare", "sent", transport="fallback")
     for path in ("/mail-settings", "/mail-settings/delivery", "/mail-settings/logs", "/administrators"):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from alertmail.adapters.mail_api_transport import MailApiTransport, gmail_request, graph_request
 from alertmail.adapters.native_transport import NativeTransport
 from alertmail.adapters.secret_box import FernetSecretBox
 from alertmail.adapters.smtp_transport import SmtpTransport
@@ -63,17 +64,24 @@ def clocked_fallback(
     settings = SqlSettingsRepository(database.sessionmaker, box)
     smtp = SmtpTransport(tokens=container.oauth_tokens)
     native = NativeTransport(sendmail or container.config.sendmail_path)
+    graph = MailApiTransport("graph", graph_request, tokens=container.oauth_tokens)
+    gmail = MailApiTransport("gmail_api", gmail_request, tokens=container.oauth_tokens)
     notifications = clocked_notifications(container, clock)
     fallback = FallbackService(
         SqlTransportStateRepository(database.sessionmaker),
         settings,
         notifications,
         container.sending,
-        {"smtp": smtp, "native": native},
+        {"smtp": smtp, "native": native, "graph": graph, "gmail_api": gmail},
         probe_every=PROBE_EVERY,
         clock=clock,
     )
-    transports: dict[str, MailTransport] = {"smtp": smtp, "native": native}
+    transports: dict[str, MailTransport] = {
+        "smtp": smtp,
+        "native": native,
+        "graph": graph,
+        "gmail_api": gmail,
+    }
     worker = DeliveryWorker(
         outbox_of(container),
         settings,

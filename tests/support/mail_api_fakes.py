@@ -10,6 +10,11 @@
   `413 RequestEntityTooLarge`.
 - Gmail: `POST /gmail/v1/users/me/messages/send`, `{"raw": base64url(MIME)}`: `200` with
   `{"id", "threadId", "labelIds": ["SENT"]}`.
+- The reads a probe makes (`GRAPH_PROBE`, `GMAIL_PROBE`): with a good token, the refusal an app
+  holding only Mail.Send (Graph: `403 Authorization_RequestDenied` "Insufficient privileges to
+  complete the operation.", as Graph answers a directory read without User.Read.All) or only
+  gmail.send (`403 insufficientPermissions`, ACCESS_TOKEN_SCOPE_INSUFFICIENT) gets; the token check
+  and the scripted failures come first, as for a send.
 
 A bearer token is checked by `token_check` (an async callable: the provider fake's issued tokens,
 or the real OAuth server's introspection); a refused one gets `401 InvalidAuthenticationToken`
@@ -50,9 +55,11 @@ from tests.support.mail_api_errors import (
 )
 from tests.support.provider_fakes import serving
 
-__all__ = ["MailApiFake", "ReceivedMail", "mail_api_fake"]
+__all__ = ["GMAIL_PROBE", "GRAPH_PROBE", "MailApiFake", "ReceivedMail", "mail_api_fake"]
 
 GRAPH_MAX_BYTES = 4 * 1024 * 1024
+GRAPH_PROBE = "/v1.0/users/{mailbox}"
+GMAIL_PROBE = "/gmail/v1/users/me/profile"
 TokenCheck = Callable[[str], Awaitable[bool]]
 
 
@@ -109,6 +116,8 @@ class MailApiFake:
             routes=[
                 Route("/v1.0/users/{mailbox}/sendMail", self._graph_send, methods=["POST"]),
                 Route("/gmail/v1/users/me/messages/send", self._gmail_send, methods=["POST"]),
+                Route(GRAPH_PROBE, self._graph_read, methods=["GET"]),
+                Route(GMAIL_PROBE, self._gmail_read, methods=["GET"]),
             ]
         )
 
@@ -170,6 +179,13 @@ class MailApiFake:
             self.received.append(ReceivedMail("graph", mailbox, _parsed(mime), mime, token, request_id))
         return Response(status_code=202, headers=graph_headers(request_id))
 
+    async def _graph_read(self, request: Request) -> Response:
+        self.attempts.append(("graph", request.url.path))
+        request_id = str(uuid.uuid4())
+        if await self._token(request) is None:
+            return self._graph_refusal("InvalidAuthenticationToken", request_id)
+        return self._graph_refusal(self._scripted() or "Authorization_RequestDenied", request_id)
+
     def _graph_refusal(self, key: str, request_id: str) -> Response:
         spec = GRAPH_ERRORS[key]
         headers = graph_headers(request_id) | spec.headers
@@ -193,6 +209,12 @@ class MailApiFake:
             self.received.append(ReceivedMail("gmail_api", "me", _parsed(raw), raw, token))
         message_id = secrets.token_hex(8)
         return JSONResponse({"id": message_id, "threadId": message_id, "labelIds": ["SENT"]})
+
+    async def _gmail_read(self, request: Request) -> Response:
+        self.attempts.append(("gmail_api", request.url.path))
+        if await self._token(request) is None:
+            return self._gmail_refusal("authError")
+        return self._gmail_refusal(self._scripted() or "insufficientPermissions")
 
     def _gmail_refusal(self, key: str) -> Response:
         spec = GMAIL_ERRORS[key]

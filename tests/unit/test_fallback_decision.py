@@ -7,7 +7,13 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alertmail.domain.fallback import fallback_configured, fallback_view, should_use_fallback
+from alertmail.domain.fallback import (
+    failure_run_start,
+    fallback_configured,
+    fallback_view,
+    run_is_broken,
+    should_use_fallback,
+)
 from alertmail.domain.settings import validate_settings
 
 instants = st.datetimes(
@@ -19,37 +25,109 @@ spans = st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=3))
 
 @given(now=instants, threshold=thresholds)
 def test_a_primary_that_is_not_failing_never_needs_the_fallback(now: datetime, threshold: timedelta) -> None:
-    assert not should_use_fallback(None, threshold, now)
+    assert not should_use_fallback(None, threshold, now, last_failed_at=None)
 
 
 @given(since=instants, threshold=thresholds, span=spans)
 def test_the_fallback_is_used_exactly_once_the_failures_have_lasted_the_threshold(
     since: datetime, threshold: timedelta, span: timedelta
 ) -> None:
-    assert should_use_fallback(since, threshold, since + span) == (span >= threshold)
+    assert should_use_fallback(since, threshold, since + span, last_failed_at=since + span) == (
+        span >= threshold
+    )
 
 
 @given(since=instants, threshold=thresholds, earlier=spans, later=spans)
 def test_once_due_the_fallback_stays_due_while_the_failures_go_on(
     since: datetime, threshold: timedelta, earlier: timedelta, later: timedelta
 ) -> None:
-    if should_use_fallback(since, threshold, since + earlier):
-        assert should_use_fallback(since, threshold, since + earlier + later)
+    if should_use_fallback(since, threshold, since + earlier, last_failed_at=since + earlier):
+        assert should_use_fallback(
+            since, threshold, since + earlier + later, last_failed_at=since + earlier + later
+        )
 
 
 @given(since=instants, threshold=thresholds, span=spans, more=st.integers(min_value=1, max_value=1440))
 def test_a_longer_threshold_is_never_due_sooner(
     since: datetime, threshold: timedelta, span: timedelta, more: int
 ) -> None:
-    if should_use_fallback(since, threshold + timedelta(minutes=more), since + span):
-        assert should_use_fallback(since, threshold, since + span)
+    if should_use_fallback(
+        since, threshold + timedelta(minutes=more), since + span, last_failed_at=since + span
+    ):
+        assert should_use_fallback(since, threshold, since + span, last_failed_at=since + span)
 
 
 def test_the_boundary_is_inclusive_and_a_moment_short_is_not_enough() -> None:
     since = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
     ten = timedelta(minutes=10)
-    assert should_use_fallback(since, ten, since + ten)
-    assert not should_use_fallback(since, ten, since + ten - timedelta(microseconds=1))
+    assert should_use_fallback(since, ten, since + ten, last_failed_at=since + ten)
+    short = since + ten - timedelta(microseconds=1)
+    assert not should_use_fallback(since, ten, short, last_failed_at=short)
+
+
+# --- a run of failures broken by a quiet period (issue #16: a failure hours ago is not an outage now)
+
+gaps = st.lists(st.timedeltas(min_value=timedelta(0), max_value=timedelta(hours=30)), min_size=1, max_size=12)
+
+
+def _run_start(
+    first: datetime, gaps_between: list[timedelta], threshold: timedelta
+) -> tuple[datetime, datetime]:
+    """Fold failures at `first` and then after each gap: (the run's start, the last failure)."""
+    since, last = failure_run_start(None, None, threshold, first), first
+    for gap in gaps_between:
+        at = last + gap
+        since, last = failure_run_start(since, last, threshold, at), at
+    return since, last
+
+
+@given(first=instants, gaps_between=gaps, threshold=thresholds)
+def test_a_run_of_failures_starts_after_the_last_quiet_period_longer_than_the_threshold(
+    first: datetime, gaps_between: list[timedelta], threshold: timedelta
+) -> None:
+    since, _ = _run_start(first, gaps_between, threshold)
+    times = [first]
+    for gap in gaps_between:
+        times.append(times[-1] + gap)
+    broken_after = [i for i in range(1, len(times)) if times[i] - times[i - 1] > threshold]
+    assert since == (times[broken_after[-1]] if broken_after else first)
+
+
+@given(first=instants, gaps_between=gaps, threshold=thresholds, quiet=spans)
+def test_after_a_quiet_period_longer_than_the_threshold_the_next_message_tries_the_primary(
+    first: datetime, gaps_between: list[timedelta], threshold: timedelta, quiet: timedelta
+) -> None:
+    since, last = _run_start(first, gaps_between, threshold)
+    now = last + quiet
+    due = should_use_fallback(since, threshold, now, last_failed_at=last)
+    if quiet > threshold:
+        assert not due
+        assert run_is_broken(last, threshold, now)
+        assert failure_run_start(since, last, threshold, now) == now  # the next failure starts anew
+    else:
+        assert due == (now - since >= threshold)
+
+
+@given(since=instants, threshold=thresholds, span=spans, quiet=spans)
+def test_mail_held_back_for_the_primary_is_not_a_quiet_period(
+    since: datetime, threshold: timedelta, span: timedelta, quiet: timedelta
+) -> None:
+    last = since + span
+    now = last + quiet
+    assert should_use_fallback(since, threshold, now, last_failed_at=last, primary_held=True) == (
+        now - since >= threshold
+    )
+
+
+def test_a_failure_hours_ago_with_nothing_tried_since_does_not_send_the_next_message_to_the_fallback() -> (
+    None
+):
+    ten = timedelta(minutes=10)
+    hours_ago = datetime(2026, 12, 4, 6, 0, tzinfo=UTC)
+    now = hours_ago + timedelta(hours=3)
+    assert not should_use_fallback(hours_ago, ten, now, last_failed_at=hours_ago)
+    assert not should_use_fallback(hours_ago, ten, now, last_failed_at=None)  # a row from before
+    assert should_use_fallback(hours_ago, ten, hours_ago + ten, last_failed_at=hours_ago)  # the boundary
 
 
 PRIMARY = {

@@ -31,6 +31,7 @@ from alertmail.domain.mail_api import (
     api_error,
     gmail_request_body,
     graph_request_body,
+    probe_passed,
 )
 from alertmail.domain.ports import AccessTokenSource
 from alertmail.domain.settings import MailSettings
@@ -40,7 +41,14 @@ from alertmail.errors import AlertmailError, ApiReplyError, TransportError
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["ApiRequest", "MailApiSession", "MailApiTransport", "gmail_request", "graph_request"]
+__all__ = [
+    "ApiRequest",
+    "MailApiSession",
+    "MailApiTransport",
+    "gmail_request",
+    "graph_request",
+    "probe_url",
+]
 
 _READ_TIMEOUT = 60.0  # seconds for the API to answer once connected (a 4 MB upload included)
 
@@ -68,6 +76,19 @@ def gmail_request(mime: bytes, settings: MailSettings) -> ApiRequest:
 
 
 RequestBuilder = Callable[[bytes, MailSettings], ApiRequest]
+
+
+def probe_url(api: str, settings: MailSettings) -> str:
+    """The read a probe makes: one that sends nothing, changes nothing and needs no permission.
+
+    Neither API has a request a sender's token (Mail.Send / gmail.send alone) may make without
+    sending, so the probe reads what a send reaches, the mailbox, and takes the refusal for want
+    of a read permission as proof: the API answered over TLS and accepted the token before refusing
+    (see domain/mail_api.probe_passed). Graph: the mailbox's id only (`$select`: a tiny answer
+    when the app may read users); Gmail: the account's profile."""
+    if api == "graph":
+        return f"{settings.graph_endpoint}/v1.0/users/{quote(settings.username, safe='@')}?$select=id"
+    return f"{settings.gmail_endpoint}/gmail/v1/users/me/profile"
 
 
 class MailApiTransport:
@@ -114,6 +135,44 @@ class MailApiTransport:
         return httpx.AsyncClient(
             timeout=timeout, verify=context, transport=self._transport, follow_redirects=False
         )
+
+    async def probe(self, settings: MailSettings) -> None:
+        """What a send needs, without sending: a token from the token service (app-only or the
+        stored sign-in, refreshed as for a send) and the API's acceptance of it over TLS; raises
+        the `TransportError` a send would (a refused connection, a 503, a token refused twice)."""
+        url = probe_url(self.api, settings)
+        problem = endpoint_problem(url)
+        if problem is not None:
+            raise TransportError(
+                f"{self._endpoint_field} {problem}", host=urlsplit(url).hostname, stage="api"
+            )
+        context = await asyncio.to_thread(tls_context, settings.tls_trusted_ca)
+        async with self._client(settings, context) as client:
+            token = await self._tokens.access_token(settings)
+            try:
+                await self._read(client, url, token, settings)
+            except ApiReplyError as refused:
+                if refused.http_status != 401:
+                    raise
+                fresh = await self._tokens.access_token(settings, force_refresh=True)
+                await self._read(client, url, fresh, settings)
+
+    async def _read(self, client: httpx.AsyncClient, url: str, token: str, settings: MailSettings) -> None:
+        with self._translated(url, settings):
+            response = await client.get(url, headers={"Authorization": f"Bearer {token}"})
+            if response.is_success:
+                return
+            text = (await response.aread()).decode("utf-8", errors="replace")[:20_000]
+        error = api_error(
+            self.api,
+            response.status_code,
+            text,
+            dict(response.headers),
+            now=self._clock(),
+            host=urlsplit(url).hostname,
+        )
+        if not probe_passed(self.api, error):
+            raise error
 
     def mailbox_slots(self, settings: MailSettings) -> asyncio.Semaphore:
         key = (self._endpoint(settings), settings.username.lower())

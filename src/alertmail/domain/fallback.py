@@ -3,9 +3,11 @@
 The primary transport is the one the mail settings describe. The fallback is a second, complete
 transport (`fallback_*` settings). When the primary has failed relay-wide without a break for
 `fallback_after_minutes`, mail goes through the fallback until a probe of the primary (connect,
-TLS, authenticate, no message) succeeds. A failure that is one message's or one recipient's own
-never counts: only failures whose classification scope is the relay do (see
-services/delivery_lanes.affects_whole_relay).
+TLS, authenticate, no message) succeeds. A run of failures is broken by a quiet period: when the
+primary was not tried for longer than the threshold (no mail, none held), a failure hours ago says
+nothing about the primary now, and the next failure starts a new run (`run_is_broken`). A
+failure that is one message's or one recipient's own never counts: only failures whose
+classification scope is the relay do (see services/delivery_lanes.affects_whole_relay).
 
 The state lives in the database (one row) so that every node sends through the same transport; it
 changes only by compare-and-set on `generation`, and the notice that tells the administrators is
@@ -32,8 +34,10 @@ __all__ = [
     "TransportState",
     "TransportStateRepository",
     "TransportSwitch",
+    "failure_run_start",
     "fallback_configured",
     "fallback_view",
+    "run_is_broken",
     "should_use_fallback",
 ]
 
@@ -74,11 +78,14 @@ class TransportState:
     """Which transport every node sends through, since when, and how the primary is doing.
 
     `primary_failing_since`: the start of the primary's current run of relay-wide failures (None
-    while it works); `failure` the latest of them. `generation` moves with every switch."""
+    while it works), `primary_last_failed_at` the latest of them (None in a row written before it
+    was kept: the run's start stands in); `failure` what the latest said. `generation` moves with
+    every switch."""
 
     active: ActiveTransport = "primary"
     active_since: datetime | None = None
     primary_failing_since: datetime | None = None
+    primary_last_failed_at: datetime | None = None
     failure: PrimaryFailure | None = None
     next_probe_at: datetime | None = None
     generation: int = 0
@@ -97,9 +104,42 @@ class TransportSwitch:
     next_probe_at: datetime | None = None
 
 
-def should_use_fallback(failing_since: datetime | None, threshold: timedelta, now: datetime) -> bool:
-    """Whether the primary has failed relay-wide without a break for at least `threshold` at `now`."""
-    return failing_since is not None and now - failing_since >= threshold
+def run_is_broken(last_failed_at: datetime, threshold: timedelta, now: datetime) -> bool:
+    """Whether the primary's run of failures ended in a quiet period: nothing was tried (and failed)
+    on it for longer than `threshold` before `now`. Within the threshold a relay that is down is
+    tried again (the worker's backoff, a probe, the next message), so a longer silence means there
+    was nothing to send, not that the relay kept failing."""
+    return now - last_failed_at > threshold
+
+
+def failure_run_start(
+    failing_since: datetime | None, last_failed_at: datetime | None, threshold: timedelta, at: datetime
+) -> datetime:
+    """The start of the run a relay-wide failure at `at` belongs to: the current run's, or `at`
+    itself when there is none or it was broken by a quiet period."""
+    if failing_since is None or run_is_broken(last_failed_at or failing_since, threshold, at):
+        return at
+    return failing_since
+
+
+def should_use_fallback(
+    failing_since: datetime | None,
+    threshold: timedelta,
+    now: datetime,
+    *,
+    last_failed_at: datetime | None,
+    primary_held: bool = False,
+) -> bool:
+    """Whether the primary has failed relay-wide without a break for at least `threshold` at `now`.
+
+    A run broken by a quiet period never counts (the next message tries the primary first), unless
+    this node holds mail back because of the primary (its backoff, or a configuration it waits on):
+    held mail is not quiet, the primary is simply not being tried in the meantime."""
+    if failing_since is None:
+        return False
+    if not primary_held and run_is_broken(last_failed_at or failing_since, threshold, now):
+        return False
+    return now - failing_since >= threshold
 
 
 def fallback_configured(settings: MailSettings) -> bool:
@@ -119,8 +159,11 @@ class TransportStateRepository(Protocol):
 
     async def load(self) -> TransportState: ...
 
-    async def primary_failed(self, at: datetime, failure: PrimaryFailure) -> TransportState:
-        """Note a relay-wide failure of the primary: the run's start is kept, the failure replaced."""
+    async def primary_failed(
+        self, at: datetime, failure: PrimaryFailure, threshold: timedelta
+    ) -> TransportState:
+        """Note a relay-wide failure of the primary: the run's start is kept unless a quiet period
+        longer than `threshold` broke it (`failure_run_start`), the failure replaced."""
         ...
 
     async def primary_worked(self) -> None:

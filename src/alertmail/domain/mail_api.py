@@ -29,6 +29,7 @@ __all__ = [
     "graph_encoded_size",
     "graph_request_body",
     "graph_size_problem",
+    "probe_passed",
     "retry_after_seconds",
 ]
 
@@ -38,6 +39,18 @@ GRAPH_MAX_REQUEST_BYTES = 4 * 1024 * 1024
 MAILBOX_CONCURRENCY = 4
 _MESSAGE_LIMIT = 500  # characters of a provider's message kept: enough to read, never a page
 _LONGEST_WAIT = 24 * 3600.0  # a Retry-After beyond a day is not a wait, it is a mistake
+
+# The refusal of a probe's read that proves the token good: the API checked the token (signature,
+# audience, expiry) and then found no read permission in it, which a sender needs no more than
+# this. Graph answers a directory read without User.Read.All with 403 Authorization_RequestDenied;
+# Gmail a read without a read scope with 403 insufficientPermissions. Other 403s (the Gmail API
+# switched off, a daily limit reached, an access policy) would stop a send too: they fail the probe.
+_PROBE_PERMISSION_ONLY = {"graph": "Authorization_RequestDenied", "gmail_api": "insufficientPermissions"}
+
+
+def probe_passed(api: str, error: ApiReplyError) -> bool:
+    """Whether a probe's refused read still proves what a send needs (see `_PROBE_PERMISSION_ONLY`)."""
+    return error.http_status == 403 and error.code == _PROBE_PERMISSION_ONLY.get(api)
 
 
 def graph_request_body(mime: bytes) -> bytes:

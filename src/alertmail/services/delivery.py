@@ -233,11 +233,12 @@ class DeliveryWorker:
         the relay's hold, the messages waiting on its configuration or its backoff."""
         if self._fallback is None:
             return Route("primary", settings)
-        route = await self._fallback.route(settings)
+        relay = self._outcomes.relay
+        held = self.blocked or (relay.backoff_until is not None and self._clock() < relay.backoff_until)
+        route = await self._fallback.route(settings, primary_held=held)
         seen = (route.name, self._fallback.generation)
         # A worker that starts on the fallback frees what the primary held before the restart too.
         if seen != self._seen_route and (self._seen_route is not None or route.name == "fallback"):
-            relay = self._outcomes.relay
             relay.blocked_on, relay.backoff_until, relay.failures = None, None, 0
             now = self._clock()
             released = await self._outbox.release_waiting(now) + await self._outbox.release_retrying(now)

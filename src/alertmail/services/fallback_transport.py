@@ -80,6 +80,7 @@ class FallbackService:
         self._clock = clock
         self._last = TransportState()
         self._settings_seen: int | None = None  # the settings version the last probe look saw
+        self._threshold = timedelta(minutes=10)  # the settings' fallback_after_minutes, as last seen
 
     async def state(self) -> TransportState:
         return await self._state.load()
@@ -89,10 +90,14 @@ class FallbackService:
         """The generation of the state `route` last saw: it moves with every switch."""
         return self._last.generation
 
-    async def route(self, settings: MailSettings) -> Route:
-        """The transport to send through now; starts the fallback when the primary's time is up."""
+    async def route(self, settings: MailSettings, *, primary_held: bool = False) -> Route:
+        """The transport to send through now; starts the fallback when the primary's time is up.
+
+        `primary_held`: the caller holds mail back because of the primary (its backoff, or a
+        configuration it waits on), so the time since its last failure is no quiet period."""
         state = self._last = await self._state.load()
         now = self._clock()
+        self._threshold = timedelta(minutes=settings.fallback_after_minutes)
         if not fallback_configured(settings):
             if state.active == "fallback":  # the fallback was switched off: back to the primary
                 if await self._state.switch(TransportSwitch("primary", now, state.generation)):
@@ -100,8 +105,14 @@ class FallbackService:
                     await self._log(settings, "info", message, "", now)
                 self._last = await self._state.load()
             return Route("primary", settings)
-        threshold = timedelta(minutes=settings.fallback_after_minutes)
-        if state.active == "primary" and should_use_fallback(state.primary_failing_since, threshold, now):
+        due = should_use_fallback(
+            state.primary_failing_since,
+            self._threshold,
+            now,
+            last_failed_at=state.primary_last_failed_at,
+            primary_held=primary_held,
+        )
+        if state.active == "primary" and due:
             await self._start_fallback(state, settings, now)
             state = self._last = await self._state.load()
         if state.active == "fallback":
@@ -111,7 +122,7 @@ class FallbackService:
     async def primary_failed(self, classification: Classification) -> None:
         """The primary failed for the whole relay (never for one message or recipient alone)."""
         failure = PrimaryFailure(classification.category, classification.message, classification.hint)
-        self._last = await self._state.primary_failed(self._clock(), failure)
+        self._last = await self._state.primary_failed(self._clock(), failure, self._threshold)
 
     async def primary_worked(self) -> None:
         if self._last.primary_failing_since is not None:
@@ -123,6 +134,7 @@ class FallbackService:
         (and mail is back on it), False when it failed, None when no probe was due."""
         stored = await self._settings.load()
         settings, now = stored.settings, self._clock()
+        self._threshold = timedelta(minutes=settings.fallback_after_minutes)
         probe = self._probes.get(settings.email_type)
         if probe is None or not fallback_configured(settings):
             return None

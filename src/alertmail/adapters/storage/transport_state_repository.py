@@ -7,10 +7,10 @@ failure, taking a probe or switching at once never both win: a switch is a compa
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import false, func, or_, select, true, update
+from sqlalchemy import case, false, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alertmail.adapters.storage.models import TransportStateRow
@@ -32,9 +32,19 @@ class SqlTransportStateRepository:
             row = await session.scalar(select(TransportStateRow).where(_ROW))
         return TransportState() if row is None else _state(row)
 
-    async def primary_failed(self, at: datetime, failure: PrimaryFailure) -> TransportState:
+    async def primary_failed(
+        self, at: datetime, failure: PrimaryFailure, threshold: timedelta
+    ) -> TransportState:
+        # domain/fallback.failure_run_start in one statement: a quiet period longer than the
+        # threshold since the last failure (or the run's start, in a row from before) starts anew.
+        last = func.coalesce(
+            TransportStateRow.primary_last_failed_at, TransportStateRow.primary_failing_since
+        )
         values = {
-            "primary_failing_since": func.coalesce(TransportStateRow.primary_failing_since, at),
+            "primary_failing_since": case(
+                (last < at - threshold, at), else_=func.coalesce(TransportStateRow.primary_failing_since, at)
+            ),
+            "primary_last_failed_at": at,
             "failure_category": failure.category,
             "failure_message": failure.message[:2000],
             "failure_hint": failure.hint[:2000],
@@ -46,6 +56,7 @@ class SqlTransportStateRepository:
     async def primary_worked(self) -> None:
         cleared = {
             "primary_failing_since": None,
+            "primary_last_failed_at": None,
             "failure_category": "",
             "failure_message": "",
             "failure_hint": "",
@@ -92,6 +103,7 @@ async def apply_switch(session: AsyncSession, switch: TransportSwitch) -> None:
     if switch.to == "primary":
         values |= {
             "primary_failing_since": None,
+            "primary_last_failed_at": None,
             "failure_category": "",
             "failure_message": "",
             "failure_hint": "",
@@ -119,6 +131,7 @@ def _state(row: TransportStateRow) -> TransportState:
         active="fallback" if row.active == "fallback" else "primary",
         active_since=row.active_since,
         primary_failing_since=row.primary_failing_since,
+        primary_last_failed_at=row.primary_last_failed_at,
         failure=failure,
         next_probe_at=row.next_probe_at,
         generation=row.generation,
