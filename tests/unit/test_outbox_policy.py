@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from alertmail.domain.classification_matchers import Scope
 from alertmail.domain.outbox import RetryPolicy, decide, new_outbox_message, next_attempt
 
 POLICY = RetryPolicy()
@@ -78,10 +79,13 @@ def test_a_nonsense_policy_is_refused() -> None:
 # --- the decision table, one case per row ---------------------------------------------------------
 
 
-def decision(retryable: bool, category: str, now: datetime = NOW) -> tuple[str, datetime | None]:
+def decision(
+    retryable: bool, category: str, now: datetime = NOW, scope: Scope = Scope.RELAY
+) -> tuple[str, datetime | None]:
     found = decide(
         retryable=retryable,
         category=category,
+        scope=scope,
         policy=POLICY,
         attempts=2,
         now=now,
@@ -122,3 +126,18 @@ def test_a_new_message_is_queued_due_now_with_a_message_id() -> None:
     assert (message.status, message.attempts, message.next_attempt_at) == ("queued", 0, NOW)
     assert message.expires_at == NOW + timedelta(days=2)
     assert message.message_id.startswith("<") and message.message_id.endswith("@example.com>")
+
+
+@pytest.mark.parametrize("scope", [Scope.MESSAGE, Scope.RECIPIENT])
+@pytest.mark.parametrize("category", ["graph", "gmail_api", "smtp_other"])
+def test_a_permanent_refusal_of_the_message_itself_is_dead_at_once(category: str, scope: Scope) -> None:
+    assert decision(False, category, scope=scope) == ("dead", None)
+
+
+@pytest.mark.parametrize("category", ["graph", "gmail_api"])
+def test_a_permanent_refusal_of_the_configuration_waits_for_it(category: str) -> None:
+    assert decision(False, category, scope=Scope.RELAY) == ("waiting_config", None)
+
+
+def test_a_retryable_refusal_of_the_message_still_waits_for_the_backoff() -> None:
+    assert decision(True, "graph", scope=Scope.MESSAGE) == ("retry_wait", NOW + timedelta(seconds=60))

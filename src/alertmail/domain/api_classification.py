@@ -3,8 +3,9 @@
 Graph names the cause in `error.code` (`ErrorAccessDenied`), Gmail in `errors[].reason`
 (`insufficientPermissions`); `evidence.gather` puts either in `provider_code`. Every refusal is of
 category `graph` or `gmail_api`. The scope says what waits: a missing permission or a throttled
-mailbox holds every message (the relay scope), a message too large or a bad recipient holds only
-that message. Each hint names the setting, or the admin-center step, that fixes it.
+mailbox holds every message (the relay scope), a message too large or a bad recipient is refused for
+good, so only that message is dead-lettered, at once (domain/outbox.py `decide`).
+Each hint names the setting, or the admin-center step, that fixes it.
 """
 
 from __future__ import annotations

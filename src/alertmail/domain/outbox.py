@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, get_args
 
+from alertmail.domain.classification_matchers import Scope
 from alertmail.domain.message import new_message_id
 
 __all__ = [
@@ -228,6 +229,7 @@ def decide(
     *,
     retryable: bool,
     category: str,
+    scope: Scope = Scope.RELAY,
     policy: RetryPolicy,
     attempts: int,
     now: datetime,
@@ -239,12 +241,16 @@ def decide(
     | failure                                               | next status                        |
     |-------------------------------------------------------|------------------------------------|
     | category in DEAD_AT_ONCE (`smtp_recipient`)           | dead                               |
+    | non-retryable, about this message or its recipient    | dead: no configuration change can  |
+    | (scope message/recipient: too large, bad recipient)   | make the same message go           |
     | retryable (timeout, refused, DNS, 4xx, quota...)      | retry_wait, at `next_attempt(...)` |
     | retryable, past the lifetime                          | dead                               |
     | other non-retryable (smtp_auth, oauth, oauth_reauth,  | waiting_config, until the settings |
     | tls_*, smtp_policy...)                                | change or a re-authorization       |
     """
     if category in DEAD_AT_ONCE:
+        return FailureDecision("dead", None)
+    if not retryable and scope is not Scope.RELAY:
         return FailureDecision("dead", None)
     if not retryable:
         return FailureDecision("waiting_config", None)

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from alertmail.domain.classification import Classification, classify
+from alertmail.domain.classification import Classification, Scope, classify
 from alertmail.domain.outbox import (
     MAX_REPLY_TEXT,
     FailureDecision,
@@ -28,7 +28,7 @@ from alertmail.domain.outbox import (
 from alertmail.domain.ports import DeliveryObserver, OutboxRepository
 from alertmail.domain.records import MailLogEntry
 from alertmail.domain.settings import MailSettings, settings_snapshot
-from alertmail.errors import SmtpReplyError, TransportError
+from alertmail.errors import ApiReplyError, SmtpReplyError, TransportError
 from alertmail.services.clock import Clock
 from alertmail.services.delivery_lanes import Attempt
 from alertmail.services.sending import MailSendingService
@@ -74,6 +74,7 @@ class _Failure:
     retryable: bool
     reason: str
     retry_after: float | None = None  # seconds the provider asked to wait
+    scope: Scope = Scope.RELAY  # what the refusal is about: only the relay's can wait for a fix
 
 
 class Outcomes:
@@ -213,6 +214,7 @@ class Outcomes:
             classification.retryable,
             classification.message,
             classification.retry_after,
+            _settled_scope(error, classification),
         )
         return await self._settle_failure(failure, now, attempts=attempts)
 
@@ -220,7 +222,7 @@ class Outcomes:
         self, failure: _Failure, now: datetime, *, attempts: int | None = None
     ) -> FailureDecision:
         message = failure.message
-        decision = self._decide(failure.retryable, failure.category, message, now, attempts)
+        decision = self._decide(failure, message, now, attempts)
         if decision.status == "retry_wait" and failure.retry_after is not None:
             # The provider said how long (Retry-After): exactly that, no backoff, no jitter.
             decision = FailureDecision("retry_wait", now + timedelta(seconds=failure.retry_after))
@@ -243,11 +245,12 @@ class Outcomes:
         return decision
 
     def _decide(
-        self, retryable: bool, category: str, message: OutboxMessage, now: datetime, attempts: int | None
+        self, failure: _Failure, message: OutboxMessage, now: datetime, attempts: int | None
     ) -> FailureDecision:
         return decide(
-            retryable=retryable,
-            category=category,
+            retryable=failure.retryable,
+            category=failure.category,
+            scope=failure.scope,
             policy=self._policy,
             attempts=message.attempts if attempts is None else attempts,
             now=now,
@@ -272,7 +275,10 @@ class Outcomes:
             decision = await self._fail(message, error, classification, settings, now, attempts=attempts)
         else:  # a 421 to a recipient: that recipient's outcome, and a hold on the relay
             await self._recipients(attempt, settings, now)
-            decision = self._decide(classification.retryable, classification.category, message, now, attempts)
+            failure = _Failure(
+                message, classification.category, classification.retryable, "", scope=classification.scope
+            )
+            decision = self._decide(failure, message, now, attempts)
         await self._hold_relay(decision, untried, now)
 
     async def _hold_relay(
@@ -336,6 +342,16 @@ def _entry(
         settings_snapshot=settings_snapshot(settings),
         context=context_of(message),
     )
+
+
+def _settled_scope(error: TransportError, classification: Classification) -> Scope:
+    """What a failed message's refusal is about, for deciding whether it may wait for a fix.
+
+    A mail API's rule names it (a recipient or the size: the message dies at once; a permission: it
+    waits). An SMTP reply after DATA gets the message scope from its stage alone, and there a
+    refusal such as DMARC's is about the sender's configuration, so it keeps waiting for a fix.
+    """
+    return classification.scope if isinstance(error, ApiReplyError) else Scope.RELAY
 
 
 def reply_of(error: TransportError) -> RecipientReply:
