@@ -25,4 +25,12 @@ def main() -> None:
         return
     from alertmail.interfaces.cli.main import main as commands
 
-    commands()
+    if sys.argv[1:2] != ["notify"]:
+        commands()
+        return
+    from alertmail.interfaces.cli.quick_exit import leave, status_of
+
+    try:
+        commands()
+    except SystemExit as done:  # Typer's end, after the event was recorded or refused
+        leave(status_of(done))

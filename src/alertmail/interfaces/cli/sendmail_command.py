@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import getopt
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -29,6 +28,7 @@ from alertmail.config import AppConfig
 from alertmail.domain.outbox import OutboxMessage
 from alertmail.domain.submission import MessageTooLargeError, NoRecipientsError, SubmissionError
 from alertmail.errors import AlertmailError
+from alertmail.interfaces.cli.quick_exit import leave
 from alertmail.interfaces.cli.terminal import terminal_safe
 
 __all__ = ["SendmailArguments", "SendmailUsageError", "main", "parse_arguments", "read_message", "run"]
@@ -204,11 +204,4 @@ def _failed(stderr: TextIO, message: str, status: int) -> int:
 def main(args: Sequence[str] | None = None) -> NoReturn:
     """The `alertmail-sendmail` program (link it as /usr/sbin/sendmail)."""
     arguments = sys.argv[1:] if args is None else args
-    status = run(arguments, stdin=sys.stdin.buffer, stdout=sys.stdout, stderr=sys.stderr)
-    # By now the row is committed and the database closed. The interpreter's own shutdown (every
-    # module torn down, a last collection) would cost a third of the command's time on a busy
-    # machine, for nothing this process still holds: so flush what was printed and leave.
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
+    leave(run(arguments, stdin=sys.stdin.buffer, stdout=sys.stdout, stderr=sys.stderr))
