@@ -150,6 +150,8 @@ async def test_the_graph_fallback_client_secret_is_write_only_encrypted_and_neve
         await asyncio.sleep(0.05)
     assert len(mail_api_fake.received) >= 2
     assert (await api.client.get("/healthz")).json()["status"] == "degraded"
+    async with api.container.database.sessionmaker() as session:  # the app's fallback token: memory only
+        assert (await session.scalars(select(OAuthTokenRow))).all() == []
 
     with closing(sqlite3.connect(app_config.data_dir / "alertmail.db")) as connection:
         [stored] = connection.execute("SELECT fallback_client_secret FROM mail_settings").fetchone()
