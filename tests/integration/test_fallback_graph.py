@@ -99,7 +99,8 @@ async def test_a_refused_smtp_primary_hands_over_to_a_graph_fallback_signed_in_a
     ids = {str(r.message["Message-ID"]) for r in mail_api_fake.received}
     assert {m.message_id for m in queued} <= ids
     assert {r.mailbox for r in mail_api_fake.received} == {MAILBOX}
-    assert any(str(r.message["Subject"]).endswith(FALLBACK_STARTED) for r in mail_api_fake.received)
+    [notice] = [r for r in mail_api_fake.received if str(r.message["Subject"]).endswith(FALLBACK_STARTED)]
+    assert f"graph {MAILBOX}" in notice.mime.decode()  # which transport mail now goes through
     (token_request,) = provider_fake.token_requests  # one app-only token, reused for every message
     assert token_request.form["grant_type"] == "client_credentials"
     assert token_request.form["scope"] == f"{mail_api_fake.base_url}/.default"
