@@ -51,6 +51,7 @@ from alertmail.domain.event_catalog import EventCatalog
 from alertmail.domain.outbox import OutboxMessage
 from alertmail.domain.ports import MailTransport, PrimaryLock
 from alertmail.services.administrators import AdministratorService
+from alertmail.services.app_only_tokens import AppOnlyTokens
 from alertmail.services.clock import utc_now
 from alertmail.services.cluster import ClusterOptions, ClusterService
 from alertmail.services.cluster_checks import CheckOptions, FailoverChecks, OncePerIncident
@@ -208,6 +209,10 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
         authorization_marker=sign_in_marker,
         on_dead_letter=lambda message, reason: dead_letter_notice(notifications, message, reason),
         fallback=fallback,
+        fallback_transports={
+            **transports,
+            "graph": MailApiTransport("graph", graph_request, tokens=AppOnlyTokens(oauth_client)),
+        },
     )
     admin_service = AdministratorService(
         administrators,

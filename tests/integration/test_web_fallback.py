@@ -100,6 +100,44 @@ async def test_the_fallback_section_saves_and_never_renders_its_password(
     assert re.search(r'id="f-fallback_password-state">set<', again.text)
 
 
+GRAPH_SECRET = "Web-Graph-Fallback-Secret-4c"
+
+
+async def test_a_graph_fallback_is_set_in_the_fallback_section_and_its_secret_never_rendered(
+    container: Container, http: httpx.AsyncClient
+) -> None:
+    page = await http.get("/mail-settings")
+    assert 'id="f-fallback_client_secret"' in page.text and 'id="f-fallback_tenant_id"' in page.text
+    form = {
+        "fallback_email_type": "graph",
+        "fallback_graph_endpoint": "https://graph.microsoft.com",
+        "fallback_tenant_id": "fabrikam.onmicrosoft.com",
+        "fallback_client_id": "fallback-app",
+        "fallback_client_secret": GRAPH_SECRET,
+        "fallback_auth_type": "none",
+        "fallback_username": "alerts@fabrikam.com",
+        "fallback_after_minutes": "5",
+    }
+    missing = await http.post(
+        "/mail-settings", data={"csrf_token": csrf_of(page), **form, "fallback_client_id": ""}
+    )
+    assert missing.status_code == 422 and 'href="#f-fallback_client_id"' in missing.text
+    assert "Fallback Client ID" in html.unescape(missing.text) and GRAPH_SECRET not in missing.text
+    saved = await http.post("/mail-settings", data={"csrf_token": csrf_of(page), **form})
+    assert saved.status_code == 303, saved.text
+    settings = (await container.settings.current()).settings
+    assert (settings.fallback_email_type, settings.fallback_tenant_id, settings.fallback_client_id) == (
+        "graph",
+        "fabrikam.onmicrosoft.com",
+        "fallback-app",
+    )
+    assert settings.fallback_client_secret is not None
+    assert settings.fallback_client_secret.get_secret_value() == GRAPH_SECRET
+    again = await http.get("/mail-settings")
+    assert GRAPH_SECRET not in again.text
+    assert re.search(r'id="f-fallback_client_secret-state">set<', again.text)
+
+
 async def test_a_bad_fallback_value_is_refused_naming_its_field_and_nothing_is_saved(
     container: Container, http: httpx.AsyncClient
 ) -> None:

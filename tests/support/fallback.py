@@ -14,6 +14,7 @@ from typing import Any
 
 from alertmail.adapters.mail_api_transport import MailApiTransport, gmail_request, graph_request
 from alertmail.adapters.native_transport import NativeTransport
+from alertmail.adapters.oauth_client import HttpOAuthClient
 from alertmail.adapters.secret_box import FernetSecretBox
 from alertmail.adapters.smtp_transport import SmtpTransport
 from alertmail.adapters.storage.pacing_repository import SqlPacingRepository
@@ -22,6 +23,7 @@ from alertmail.adapters.storage.transport_state_repository import SqlTransportSt
 from alertmail.composition import Container, dead_letter_notice
 from alertmail.domain.outbox import RetryPolicy
 from alertmail.domain.ports import MailTransport
+from alertmail.services.app_only_tokens import AppOnlyTokens
 from alertmail.services.delivery import DeliveryWorker
 from alertmail.services.fallback_transport import FallbackService
 from tests.support.delivery import FakeClock, clocked_notifications, outbox_of, relay_changes
@@ -92,6 +94,8 @@ def clocked_fallback(
         node="test-node",
         on_dead_letter=lambda message, reason: dead_letter_notice(notifications, message, reason),
         fallback=fallback,
+        fallback_transports=transports
+        | {"graph": MailApiTransport("graph", graph_request, tokens=AppOnlyTokens(HttpOAuthClient()))},
         clock=clock,
         random_fraction=lambda: 0.0,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -15,6 +16,7 @@ from alertmail.domain.fallback import (
     should_use_fallback,
 )
 from alertmail.domain.settings import validate_settings
+from alertmail.errors import SettingsValidationError
 
 instants = st.datetimes(
     min_value=datetime(2020, 1, 1), max_value=datetime(2040, 1, 1), timezones=st.just(UTC)
@@ -186,3 +188,72 @@ def test_no_fallback_by_default_and_an_empty_type_means_none() -> None:
 def test_a_native_fallback_needs_no_relay_fields() -> None:
     settings = validate_settings(PRIMARY | {"fallback_email_type": "native"})
     assert fallback_view(settings).email_type == "native"
+
+
+# --- Graph as the fallback: app-only, its own app, endpoint and mailbox ------------------------
+
+GRAPH_FALLBACK = {
+    "fallback_email_type": "graph",
+    "fallback_graph_endpoint": "https://graph.microsoft.us",
+    "fallback_tenant_id": "fabrikam.onmicrosoft.com",
+    "fallback_client_id": "fallback-app",
+    "fallback_client_secret": "fallback app secret",
+    "fallback_username": "alerts-fallback@fabrikam.com",
+}
+
+
+def test_a_graph_fallback_sends_app_only_with_its_own_app_tenant_endpoint_and_mailbox() -> None:
+    view = fallback_view(validate_settings(PRIMARY | GRAPH_FALLBACK))
+    assert (view.email_type, view.auth_type, view.oauth_provider, view.oauth_grant) == (
+        "graph",
+        "oauth2",
+        "microsoft",
+        "client_credentials",
+    )
+    assert (view.graph_endpoint, view.tenant_id, view.client_id, view.username) == (
+        "https://graph.microsoft.us",
+        "fabrikam.onmicrosoft.com",
+        "fallback-app",
+        "alerts-fallback@fabrikam.com",
+    )
+    assert view.client_secret is not None and view.client_secret.get_secret_value() == "fallback app secret"
+    # The US Government cloud signs in on its own login host.
+    assert (
+        view.token_endpoint == "https://login.microsoftonline.us/fabrikam.onmicrosoft.com/oauth2/v2.0/token"
+    )
+    assert view.scopes == "https://graph.microsoft.us/.default"
+    assert (view.from_address, view.admin_contacts) == ("alerts@example.com", ["ops@example.com"])
+
+
+def test_an_smtp_fallback_never_carries_the_primary_s_client_secret() -> None:
+    view = fallback_view(
+        validate_settings(PRIMARY | {"fallback_email_type": "smtp", "fallback_hostname": "r.example"})
+    )
+    assert view.client_secret is None and view.oauth_provider is None
+
+
+@pytest.mark.parametrize(
+    ("missing", "field"),
+    [
+        ("fallback_tenant_id", "fallback_tenant_id"),
+        ("fallback_client_id", "fallback_client_id"),
+        ("fallback_client_secret", "fallback_client_secret"),
+        ("fallback_username", "fallback_username"),
+    ],
+)
+def test_a_graph_fallback_needs_its_app_and_mailbox(missing: str, field: str) -> None:
+    with pytest.raises(SettingsValidationError) as error:
+        validate_settings(PRIMARY | GRAPH_FALLBACK | {missing: ""})
+    assert [e.field for e in error.value.errors] == [field]
+    assert "Graph" in error.value.errors[0].message
+
+
+@pytest.mark.parametrize(
+    "asked", [{"fallback_auth_type": "oauth2"}, {"fallback_auth_type": "basic", "fallback_password": "pw"}]
+)
+def test_a_graph_fallback_signs_in_app_only_and_says_so(asked: dict[str, str]) -> None:
+    with pytest.raises(SettingsValidationError) as error:
+        validate_settings(PRIMARY | GRAPH_FALLBACK | asked)
+    [problem] = error.value.errors
+    assert problem.field == "fallback_auth_type"
+    assert "app-only (client credentials)" in problem.message

@@ -63,7 +63,8 @@ STRING_FIELDS = [
     "from_address", "hostname", "username", "password", "tenant_id", "client_id", "client_secret",
     "scopes", "authorization_endpoint", "token_endpoint", "device_authorization_endpoint", "redirect_uri",
     "admin_contacts", "daily_notice_time", "graph_endpoint", "gmail_endpoint", "fallback_hostname",
-    "fallback_username", "fallback_password",
+    "fallback_username", "fallback_password", "fallback_graph_endpoint", "fallback_tenant_id",
+    "fallback_client_id", "fallback_client_secret",
 ]  # fmt: skip
 
 

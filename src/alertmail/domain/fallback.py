@@ -41,9 +41,9 @@ __all__ = [
     "should_use_fallback",
 ]
 
-# The kinds of transport a fallback can be: the one list to extend (a Graph fallback goes here,
-# with the `fallback_` fields it needs in `FALLBACK_FIELDS` and a transport under that name).
-FallbackEmailType = Literal["none", "smtp", "native"]
+# The kinds of transport a fallback can be: the one list to extend (with the `fallback_` fields a
+# kind needs in `FALLBACK_FIELDS` and a transport under that name). Graph: app-only only.
+FallbackEmailType = Literal["none", "smtp", "native", "graph"]
 FALLBACK_EMAIL_TYPES: tuple[str, ...] = get_args(FallbackEmailType)
 NO_FALLBACK = "none"
 FallbackAuthType = Literal["none", "basic"]
@@ -61,6 +61,10 @@ FALLBACK_FIELDS: dict[str, str] = {
     "fallback_auth_type": "auth_type",
     "fallback_username": "username",
     "fallback_password": "password",
+    "fallback_graph_endpoint": "graph_endpoint",
+    "fallback_tenant_id": "tenant_id",
+    "fallback_client_id": "client_id",
+    "fallback_client_secret": "client_secret",
 }
 
 
@@ -148,10 +152,31 @@ def fallback_configured(settings: MailSettings) -> bool:
 
 def fallback_view(settings: MailSettings) -> MailSettings:
     """The settings the fallback transport sends with: the primary's From address, contacts, trust
-    store, time-outs and pacing, with the fallback's own transport fields; no OAuth2."""
-    update: dict[str, object] = {primary: getattr(settings, own) for own, primary in FALLBACK_FIELDS.items()}
-    update |= {"oauth_provider": None, "oauth_grant": "authorization_code", "client_secret": None}
+    store, time-outs and pacing, with the fallback's own transport fields. No OAuth2 but a Graph
+    fallback's app-only sign-in: its token endpoint on its cloud's login host for its tenant, the
+    scope `{endpoint}/.default`."""
+    update: dict[str, object] = {"oauth_provider": None, "oauth_grant": "authorization_code"}
+    update |= {primary: getattr(settings, own) for own, primary in FALLBACK_FIELDS.items()}
+    if settings.fallback_email_type == "graph":
+        update |= _graph_app_only(settings.fallback_graph_endpoint, settings.fallback_tenant_id)
+    else:
+        update["client_secret"] = None
     return settings.model_copy(update=update)
+
+
+def _graph_app_only(endpoint: str, tenant: str) -> dict[str, object]:
+    # Imported here: settings_presets imports the settings model, which imports this module.
+    from alertmail.domain.settings_presets import login_host
+
+    return {
+        "auth_type": "oauth2",
+        "oauth_provider": "microsoft",
+        "oauth_grant": "client_credentials",
+        "token_endpoint": f"{login_host(endpoint)}/{tenant}/oauth2/v2.0/token",
+        "authorization_endpoint": "",
+        "device_authorization_endpoint": "",
+        "scopes": f"{endpoint}/.default",
+    }
 
 
 class TransportStateRepository(Protocol):

@@ -34,7 +34,7 @@ AuthType = Literal["none", "basic", "oauth2"]
 OAuthProvider = Literal["microsoft", "google", "custom"]
 OAuthGrant = Literal["authorization_code", "client_credentials"]
 
-SECRET_FIELDS = frozenset({"password", "client_secret", "fallback_password"})
+SECRET_FIELDS = frozenset({"password", "client_secret", "fallback_password", "fallback_client_secret"})
 DEFAULT_GRAPH_ENDPOINT = "https://graph.microsoft.com"
 DEFAULT_GMAIL_ENDPOINT = "https://gmail.googleapis.com"
 
@@ -98,6 +98,12 @@ class MailSettings(BaseModel):
     fallback_auth_type: FallbackAuthType = "none"
     fallback_username: str = ""
     fallback_password: SecretStr | None = None
+    # A Graph fallback signs in app-only (client credentials) with its own app, in its own tenant
+    # and at its own endpoint; it sends as the mailbox fallback_username.
+    fallback_graph_endpoint: str = DEFAULT_GRAPH_ENDPOINT
+    fallback_tenant_id: str = ""
+    fallback_client_id: str = ""
+    fallback_client_secret: SecretStr | None = None
     fallback_after_minutes: int = 10
 
     @classmethod
@@ -128,6 +134,18 @@ class MailSettings(BaseModel):
         if not value:
             raise _problem("missing", "is required: the address automatic messages are sent from")
         return _email(value)
+
+    @field_validator("fallback_auth_type", mode="before")
+    @classmethod
+    def _fallback_sign_in(cls, value: Any) -> Any:
+        # The one thing a fallback cannot do is sign in as a person: say how it signs in instead.
+        if value not in (None, "none", "basic"):
+            raise _problem(
+                "fallback_auth",
+                "must be none or basic; a Graph fallback signs in app-only (client credentials) with"
+                " fallback_client_id and fallback_client_secret, nothing else",
+            )
+        return value
 
     @field_validator("fallback_email_type", mode="before")
     @classmethod
@@ -183,7 +201,7 @@ class MailSettings(BaseModel):
             raise _problem("url", problem)
         return value
 
-    @field_validator("graph_endpoint", "gmail_endpoint")
+    @field_validator("graph_endpoint", "gmail_endpoint", "fallback_graph_endpoint")
     @classmethod
     def _api_endpoint(cls, value: str) -> str:
         # Access tokens travel to these with every message: https, or http on loopback only.
@@ -197,7 +215,7 @@ class MailSettings(BaseModel):
             raise _problem("url", "must be the API's base URL without a path, e.g. " + DEFAULT_GRAPH_ENDPOINT)
         return base
 
-    @field_validator("tenant_id")
+    @field_validator("tenant_id", "fallback_tenant_id")
     @classmethod
     def _tenant(cls, value: str) -> str:
         if value and not _TENANT.match(value):

@@ -96,6 +96,7 @@ class DeliveryWorker:
         authorization_marker: Marker | None = None,
         on_dead_letter: DeadLetterHook | None = None,
         fallback: FallbackService | None = None,
+        fallback_transports: Mapping[str, MailTransport] | None = None,
         clock: Clock = utc_now,
         random_fraction: Callable[[], float] = random.random,
     ) -> None:
@@ -106,6 +107,12 @@ class DeliveryWorker:
         self._options = options or DeliveryOptions()
         self._authorization_marker = authorization_marker
         self._fallback = fallback
+        # The fallback's transports: its own token source (a Graph fallback's app-only tokens must
+        # never land in the primary's stored token row); the primary's where they need none apart.
+        self._by_route: dict[str, Mapping[str, MailTransport]] = {
+            "primary": transports,
+            "fallback": fallback_transports or transports,
+        }
         self._clock = clock
         self._pacing = ClusterPacing(
             pacing,
@@ -266,7 +273,7 @@ class DeliveryWorker:
         self, messages: list[OutboxMessage], route: Route, version: int, config: WaitingFor
     ) -> None:
         settings = route.settings
-        await self._lanes.prepare((version, route.name), settings.max_connections)
+        await self._lanes.prepare((version, route.name), settings.max_connections, self._by_route[route.name])
         pending = list(reversed(messages))
         batch = Batch()
         in_flight: dict[str, OutboxMessage] = {}

@@ -99,19 +99,24 @@ class Lanes:
     def __init__(
         self, transports: Mapping[str, MailTransport], pacing: ClusterPacing, *, idle_close: float
     ) -> None:
+        self._default = transports
         self._transports = transports
         self._pacing = pacing
         self._idle_close = idle_close
         self._lanes: list[Lane] = []
         self._version: object = None
 
-    async def prepare(self, version: object, max_connections: int) -> bool:
-        """Lanes for settings `version` (and transport); True when they changed since the last batch."""
+    async def prepare(
+        self, version: object, max_connections: int, transports: Mapping[str, MailTransport] | None = None
+    ) -> bool:
+        """Lanes for settings `version` (and transport), sending through `transports` (by E-mail
+        Type; the fallback has its own); True when they changed since the last batch."""
         changed = version != self._version
         if changed:
             # New settings: connections opened under the old ones must not be reused.
             await self.close()
             self._version = version
+            self._transports = transports or self._default
         while len(self._lanes) < max_connections:
             self._lanes.append(Lane())
         return changed

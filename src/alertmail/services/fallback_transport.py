@@ -222,6 +222,11 @@ def describe_transport(settings: MailSettings) -> str:
     """How an administrator recognises a transport: its type and where it sends."""
     if settings.email_type == "smtp":
         return f"smtp {settings.hostname}:{settings.port}"
+    if settings.email_type in (
+        "graph",
+        "gmail_api",
+    ):  # the mailbox: a Graph primary and fallback differ in it
+        return f"{settings.email_type} {settings.username}"
     return settings.email_type
 
 

@@ -78,6 +78,10 @@ class MailSettingsRow(Base):
     fallback_auth_type: Mapped[str] = mapped_column(String(16), server_default="none")
     fallback_username: Mapped[str] = mapped_column(Text, server_default="")
     fallback_password: Mapped[str | None] = mapped_column(Text)
+    fallback_graph_endpoint: Mapped[str] = mapped_column(Text, server_default="https://graph.microsoft.com")
+    fallback_tenant_id: Mapped[str] = mapped_column(Text, server_default="")
+    fallback_client_id: Mapped[str] = mapped_column(Text, server_default="")
+    fallback_client_secret: Mapped[str | None] = mapped_column(Text)  # encrypted, as every secret
     fallback_after_minutes: Mapped[int] = mapped_column(Integer, server_default="10")
     version: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

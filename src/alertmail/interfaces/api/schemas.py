@@ -68,9 +68,15 @@ class MailSettingsUpdate(BaseModel):
     fallback_hostname: str | None = None
     fallback_port: int | None = None
     fallback_encryption: Literal["none", "tls", "starttls"] | None = None
-    fallback_auth_type: Literal["none", "basic"] | None = None
+    # Checked by the settings rules, whose refusal says how a fallback signs in (never as a person).
+    fallback_auth_type: str | None = None
     fallback_username: str | None = None
     fallback_password: str | None = None
+    # A Graph fallback (app-only): an empty fallback_client_secret keeps the stored one.
+    fallback_graph_endpoint: str | None = None
+    fallback_tenant_id: str | None = None
+    fallback_client_id: str | None = None
+    fallback_client_secret: str | None = None
     fallback_after_minutes: int | None = None
 
     def changes(self) -> dict[str, Any]:
@@ -78,8 +84,8 @@ class MailSettingsUpdate(BaseModel):
 
 
 class MailSettingsPublic(BaseModel):
-    """The settings as anyone may see them: secrets appear only as `password_set`, `client_secret_set`
-    and `fallback_password_set`."""
+    """The settings as anyone may see them: secrets appear only as `password_set`, `client_secret_set`,
+    `fallback_password_set` and `fallback_client_secret_set`."""
 
     version: int
     updated_at: datetime | None

@@ -41,13 +41,18 @@ FIELD_HELP = {
     "graph_endpoint": "Microsoft Graph's base URL: https://graph.microsoft.com (default), "
     "https://graph.microsoft.us or https://microsoftgraph.chinacloudapi.cn",
     "gmail_endpoint": "the Gmail API's base URL (default https://gmail.googleapis.com)",
-    "fallback_email_type": "the fallback transport: none (default), smtp or native",
+    "fallback_email_type": "the fallback transport: none (default), smtp, native or graph (app-only)",
     "fallback_hostname": "the fallback SMTP relay's host name or IP address",
     "fallback_port": "the fallback relay's port, 1-65535",
     "fallback_encryption": "the fallback relay's encryption: none, tls or starttls",
     "fallback_auth_type": "the fallback relay's authentication: none or basic",
-    "fallback_username": "the fallback relay account",
+    "fallback_username": "the fallback relay account; with graph, the mailbox the fallback sends as",
     "fallback_password": "the fallback relay password (write-only; fallback_password=- reads standard input)",
+    "fallback_graph_endpoint": "a Graph fallback's base URL (default https://graph.microsoft.com)",
+    "fallback_tenant_id": "a Graph fallback app's directory (tenant) ID",
+    "fallback_client_id": "a Graph fallback app's application (client) ID",
+    "fallback_client_secret": "a Graph fallback app's client secret, app-only (client credentials) only"
+    " (write-only; fallback_client_secret=- reads standard input)",
     "fallback_after_minutes": "minutes the primary fails relay-wide before the fallback is used (default 10)",
 }
 

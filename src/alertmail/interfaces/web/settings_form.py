@@ -48,6 +48,9 @@ TEXT_FIELDS = (
     "fallback_hostname",
     "fallback_port",
     "fallback_username",
+    "fallback_graph_endpoint",
+    "fallback_tenant_id",
+    "fallback_client_id",
     "fallback_after_minutes",
 )
 CHOICES = (
@@ -61,7 +64,7 @@ CHOICES = (
     "fallback_auth_type",
 )
 CHECKBOXES = ("daily_notice", "send_test_on_save", "oauth_app_testing", "allow_plaintext_auth")
-SECRETS = ("password", "client_secret", "fallback_password")
+SECRETS = ("password", "client_secret", "fallback_password", "fallback_client_secret")
 # The form's words for each field, for the error summary above it.
 LABELS = {
     "from_address": "From Address",
@@ -104,6 +107,10 @@ LABELS = {
     "fallback_auth_type": "Fallback relay login",
     "fallback_username": "Fallback relay account",
     "fallback_password": "Fallback relay passphrase",
+    "fallback_graph_endpoint": "Fallback Graph Endpoint",
+    "fallback_tenant_id": "Fallback Tenant ID",
+    "fallback_client_id": "Fallback Client ID",
+    "fallback_client_secret": "Fallback Client Secret",
     "fallback_after_minutes": "Use the fallback after (minutes)",
 }
 # The Fallback E-mail Type's choices, from the one list of fallback types (domain/fallback.py).
