@@ -52,7 +52,11 @@ class Cluster:
         self.database_url = database_url
         self.headers = {"Authorization": f"Bearer {token}"}
         self.nodes: dict[str, Node] = {}
-        self.http = httpx.AsyncClient(trust_env=False, timeout=10)
+        # No keep-alive: uvicorn closes an idle connection after 5 s, and a request sent on it just
+        # as it closes fails with "Server disconnected" (the tests sleep through heartbeats).
+        self.http = httpx.AsyncClient(
+            trust_env=False, timeout=10, limits=httpx.Limits(max_keepalive_connections=0)
+        )
 
     def env(self, name: str, port: int, **extra: str) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items() if not key.startswith("ALERTMAIL_")}
