@@ -94,6 +94,8 @@ async def test_smtp_auth_off_offers_microsoft_graph_and_its_guide(page: Page, li
     await expect(result).to_contain_text("OAuth2 included")
     await expect(result).to_contain_text("set the E-mail Type to Microsoft Graph (sendMail)")
     await expect(result).to_contain_text("Mail Settings > Sending with Microsoft Graph")
+    switch = result.get_by_role("link", name="Send with Microsoft Graph instead")
+    await expect(switch).to_have_attribute("href", "/mail-settings?email_type=graph#f-email_type")
 
     guide = page.locator("#graph-guide")
     await guide.get_by_text("Sending with Microsoft Graph").click()

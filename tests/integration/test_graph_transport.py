@@ -238,9 +238,12 @@ async def test_an_unreachable_graph_endpoint_is_named_in_the_fix(
     assert "Graph Endpoint" in result.failure.hint and "SMTP Port" not in result.failure.hint
 
 
-async def test_switching_smtp_app_only_to_graph_replaces_the_outlook_token_on_graphs_401(
+async def test_switching_smtp_app_only_to_graph_sends_a_graph_token_at_once(
     container: Container, provider_fake: ProviderFake, mail_api_fake: MailApiFake
 ) -> None:
+    """The cached app-only token is for outlook.office365.com: its `aud` says so, and it is not
+    reused for Graph, whose first request carries a token for Graph (no 401 first)."""
+    provider_fake.jwt_access_tokens = True  # Entra's access tokens are JWTs with an `aud`
     smtp_app_only = graph_app_only(
         provider_fake, mail_api_fake, email_type="smtp", auth_type="oauth2", hostname="127.0.0.1"
     )
@@ -255,7 +258,10 @@ async def test_switching_smtp_app_only_to_graph_replaces_the_outlook_token_on_gr
 
     assert result.sent, result.failure
     assert provider_fake.token_requests[-1].form["scope"] == f"{mail_api_fake.base_url}/.default"
-    assert len(mail_api_fake.attempts) == 2  # the outlook token refused once, then Graph's own
+    assert len(mail_api_fake.attempts) == 1  # Graph's own token on the first request
+    assert [provider_fake.token_scopes[t] for t in mail_api_fake.bearer_tokens] == [
+        f"{mail_api_fake.base_url}/.default"
+    ]
 
 
 async def test_graph_over_https_trusts_the_configured_ca_and_only_it(

@@ -6,9 +6,13 @@ every message until the configuration changes, as SMTP's per-message 5xx and its
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import pytest
 
-from alertmail.composition import Container
+from alertmail.composition import Container, open_container
+from alertmail.config import AppConfig
 from tests.support.api_settings import gmail_delegated, graph_app_only
 from tests.support.delivery import queue_messages
 from tests.support.mail_api_fakes import MailApiFake
@@ -63,3 +67,38 @@ async def test_a_refusal_of_the_configuration_holds_every_message_until_it_chang
     assert [(await container.outbox.get(m.id)).status for m in queued] == ["waiting_config"] * 2
     # One message tried (twice for a 401: once more with a fresh token), the other held untried.
     assert len(mail_api_fake.attempts) <= 2 and mail_api_fake.received == []
+
+
+# --- at most 4 requests per mailbox, for every node together ------------------------------------
+
+
+async def test_two_workers_on_one_database_keep_four_requests_in_flight_per_mailbox(
+    tmp_path: Path, provider_fake: ProviderFake, mail_api_fake: MailApiFake
+) -> None:
+    """Two nodes' workers, each with a batch of its own: Graph's 4 per mailbox, not 4 per node. The
+    settings allow 8 connections; the mail API types' lanes take at most 4 of the cluster's."""
+    configs = [
+        AppConfig(data_dir=tmp_path / "data", node_name=name, delivery_batch_size=6) for name in ("a", "b")
+    ]
+    async with open_container(configs[0]) as first, open_container(configs[1]) as second:
+        settings = graph_app_only(provider_fake, mail_api_fake, max_connections=8)
+        await first.settings.save(settings, actor="test")
+        await queue_messages(first, 12)
+        mail_api_fake.hold = asyncio.Event()
+
+        sending = [asyncio.create_task(c.delivery_worker.run_once()) for c in (first, second)]
+        try:
+            async with asyncio.timeout(15):
+                while len(mail_api_fake.attempts) < 4:
+                    await asyncio.sleep(0.01)
+            await asyncio.sleep(0.5)  # room for a fifth request from either node, if one could start
+            held = len(mail_api_fake.attempts)
+        finally:
+            mail_api_fake.hold.set()
+        async with asyncio.timeout(30):
+            sent = await asyncio.gather(*sending)
+
+    assert held == 4, held
+
+    assert sorted(sent) == [6, 6], sent  # each node sent its own batch
+    assert mail_api_fake.max_in_flight == 4 and len(mail_api_fake.received) == 12

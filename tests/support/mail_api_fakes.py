@@ -86,6 +86,7 @@ class MailApiFake:
         self.token_check = token_check
         self.received: list[ReceivedMail] = []
         self.attempts: list[tuple[str, str]] = []  # (api, path) of every request, accepted or not
+        self.bearer_tokens: list[str] = []  # the access token of every request, in order
         self.hold: asyncio.Event | None = None
         self.max_in_flight = 0
         self._in_flight: dict[str, int] = {}
@@ -150,6 +151,7 @@ class MailApiFake:
 
     async def _token(self, request: Request) -> str | None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        self.bearer_tokens.append(token)  # which audience each request's token had: token_scopes
         if scheme.lower() != "bearer" or not await self.token_check(token):
             return None
         return token

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from alertmail.adapters.mail_api_transport import MailApiTransport, gmail_request, graph_request
+from alertmail.domain.mail_api import connection_limit
 from alertmail.domain.message import build_message
 from alertmail.domain.settings_model import MailSettings
 from alertmail.errors import TransportError
@@ -64,3 +65,13 @@ async def test_no_token_goes_to_an_endpoint_saved_before_the_https_rule() -> Non
     with pytest.raises(TransportError, match=r"graph_endpoint must be an https:// URL"):
         await transport.send(message, ["b@example.com"], old)
     assert tokens.asked == 0
+
+
+@pytest.mark.parametrize(
+    ("email_type", "allowed", "limit"),
+    [("graph", 8, 4), ("graph", 2, 2), ("gmail_api", 20, 4), ("smtp", 8, 8), ("native", 1, 1)],
+)
+def test_a_mail_api_never_gets_more_than_four_connections_for_the_cluster(
+    email_type: str, allowed: int, limit: int
+) -> None:
+    assert connection_limit(email_type, allowed) == limit

@@ -15,6 +15,7 @@ from alertmail.domain.token_checks import (
     GRAPH_APP_ID,
     Requirement,
     check_claims,
+    for_another_audience,
     not_inspectable,
     requirement_for,
 )
@@ -291,3 +292,19 @@ def test_a_custom_providers_app_only_token_may_carry_its_scope_in_scope() -> Non
 def test_smtp_send_as_app_in_scp_does_not_serve_an_app_only_grant() -> None:
     claims = {"aud": "https://outlook.office365.com", "scp": "SMTP.SendAsApp", "exp": HOUR}
     assert codes(claims, smtp_app_only()) == ["wrong_permission_type"]
+
+
+# --- a cached app-only token after a switch between SMTP and Graph ---------------------------------
+
+
+def test_a_cached_token_for_the_other_resource_is_not_for_these_settings() -> None:
+    outlook = jwt({"aud": "https://outlook.office365.com", "roles": ["SMTP.SendAsApp"], "exp": HOUR})
+    graph_token = jwt({"aud": "https://graph.microsoft.com", "roles": ["Mail.Send"], "exp": HOUR})
+    smtp = settings(oauth_grant="client_credentials")
+    to_graph = settings(
+        email_type="graph", oauth_grant="client_credentials", graph_endpoint="https://graph.microsoft.com"
+    )
+
+    assert for_another_audience(outlook, to_graph) and for_another_audience(graph_token, smtp)
+    assert not for_another_audience(graph_token, to_graph) and not for_another_audience(outlook, smtp)
+    assert not for_another_audience("EwB-an-opaque-token", to_graph)  # nothing to go by: kept

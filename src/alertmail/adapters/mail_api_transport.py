@@ -6,8 +6,12 @@ recipients from the headers. The API accepts or refuses the whole message: every
 the outcome.
 
 An access token is asked of the token service right before each request (it refreshes ahead of
-expiry, under its locks); a 401 gets one fresh token and one more try before it counts. At most
-`MAILBOX_CONCURRENCY` (4) requests per mailbox are in flight in this process, Graph's limit.
+expiry, under its locks); a 401 gets one fresh token and one more try before it counts.
+
+Graph allows 4 requests in flight per mailbox. The delivery worker keeps that for the whole cluster
+(its lanes hold at most `MAILBOX_CONCURRENCY` of the cluster's connection tokens, see
+domain/mail_api.py `connection_limit`); the semaphore here also counts what takes no token (test
+e-mails), within this process.
 httpx's and the socket layer's exceptions are translated here, the one place that knows them.
 """
 

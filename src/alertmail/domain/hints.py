@@ -11,7 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["API_NETWORK_HINTS", "HINTS", "Hint", "hint_text"]
+__all__ = ["API_NETWORK_HINTS", "HINTS", "OFFERS_GRAPH", "Hint", "hint_text"]
+
+# The rules (classification_rules.py) whose hint offers E-mail Type Microsoft Graph: Exchange Online
+# refuses SMTP AUTH. The web page links them to Mail Settings with Graph chosen.
+OFFERS_GRAPH = ("smtp_auth_disabled", "basic_auth_disabled_exchange")
 
 
 @dataclass(frozen=True)

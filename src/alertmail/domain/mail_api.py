@@ -25,6 +25,7 @@ __all__ = [
     "GRAPH_MAX_REQUEST_BYTES",
     "MAILBOX_CONCURRENCY",
     "api_error",
+    "connection_limit",
     "gmail_request_body",
     "graph_encoded_size",
     "graph_request_body",
@@ -37,6 +38,7 @@ __all__ = [
 GRAPH_MAX_REQUEST_BYTES = 4 * 1024 * 1024
 # Graph's Outlook limit: 4 concurrent requests per app per mailbox (Microsoft Learn, throttling-limits).
 MAILBOX_CONCURRENCY = 4
+_API_TYPES = ("graph", "gmail_api")
 _MESSAGE_LIMIT = 500  # characters of a provider's message kept: enough to read, never a page
 _LONGEST_WAIT = 24 * 3600.0  # a Retry-After beyond a day is not a wait, it is a mistake
 
@@ -51,6 +53,18 @@ _PROBE_PERMISSION_ONLY = {"graph": "Authorization_RequestDenied", "gmail_api": "
 def probe_passed(api: str, error: ApiReplyError) -> bool:
     """Whether a probe's refused read still proves what a send needs (see `_PROBE_PERMISSION_ONLY`)."""
     return error.http_status == 403 and error.code == _PROBE_PERMISSION_ONLY.get(api)
+
+
+def connection_limit(email_type: str, max_connections: int) -> int:
+    """How many of the cluster's connection tokens the delivery lanes may hold at once.
+
+    A mail API lane has one request in flight at a time and holds a connection token (shared by
+    every node) while open, so for the mail APIs this caps the requests per mailbox for the whole
+    cluster: never past MAILBOX_CONCURRENCY, whatever Max connections says.
+    """
+    if email_type in _API_TYPES:
+        return min(max_connections, MAILBOX_CONCURRENCY)
+    return max_connections
 
 
 def graph_request_body(mime: bytes) -> bytes:

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Literal
 
 from alertmail.domain.settings import MailSettings
-from alertmail.domain.token_claims import TokenClaims
+from alertmail.domain.token_claims import TokenClaims, decode_access_token
 
 __all__ = [
     "EXCHANGE_APP_ID",
@@ -27,6 +27,7 @@ __all__ = [
     "Finding",
     "Requirement",
     "check_claims",
+    "for_another_audience",
     "not_inspectable",
     "requirement_for",
 ]
@@ -181,6 +182,17 @@ def requirement_for(settings: MailSettings) -> Requirement | None:
 
 
 # --- the checks -------------------------------------------------------------------------------------
+
+
+def for_another_audience(access_token: str, settings: MailSettings) -> bool:
+    """Whether a stored token is for another resource than these settings send to: an app-only token
+    cached for SMTP (outlook.office365.com) after a switch to Graph, or the other way round. Only a
+    JWT says; an opaque token is taken as it is (the API's 401 then gets a fresh one)."""
+    claims = decode_access_token(access_token)
+    requirement = requirement_for(settings)
+    if claims is None or requirement is None:
+        return False
+    return _audience(claims, requirement) is not None
 
 
 def check_claims(claims: TokenClaims, requirement: Requirement, now: datetime) -> list[Finding]:

@@ -36,6 +36,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from alertmail.domain.mail_api import connection_limit
 from alertmail.domain.outbox import OutboxMessage, RetryPolicy, WaitingFor
 from alertmail.domain.pacing import WINDOW, PacingRepository
 from alertmail.domain.ports import DeliveryObserver, MailTransport, OutboxRepository, SettingsRepository
@@ -273,7 +274,7 @@ class DeliveryWorker:
         self, messages: list[OutboxMessage], route: Route, version: int, config: WaitingFor
     ) -> None:
         settings = route.settings
-        await self._lanes.prepare((version, route.name), settings.max_connections, self._by_route[route.name])
+        await self._lanes.prepare((version, route.name), _connections(settings), self._by_route[route.name])
         pending = list(reversed(messages))
         batch = Batch()
         in_flight: dict[str, OutboxMessage] = {}
@@ -315,10 +316,7 @@ class DeliveryWorker:
             return bool(pending) and batch.relay_failure is None
 
         while still_needed():
-            if (
-                not await self._lanes.ready(lane, settings.max_connections, still_needed)
-                or not still_needed()
-            ):
+            if not await self._lanes.ready(lane, _connections(settings), still_needed) or not still_needed():
                 return  # the other lanes sent the rest while this one waited for a connection
             message = pending.pop()
             in_flight[message.id] = message
@@ -336,6 +334,11 @@ class DeliveryWorker:
                 batch.attempts.append(attempt)  # a 421 to one recipient: the others' outcome counts
             await self._lanes.release(lane)
             return
+
+
+def _connections(settings: MailSettings) -> int:
+    # A mail API's per-mailbox limit holds for every node together: it caps the cluster's tokens.
+    return connection_limit(settings.email_type, settings.max_connections)
 
 
 def _sendable(settings: MailSettings) -> bool:

@@ -32,6 +32,7 @@ from alertmail.domain.oauth import (
 )
 from alertmail.domain.ports import OAuthClient, OAuthTokenRepository
 from alertmail.domain.settings import MailSettings
+from alertmail.domain.token_checks import for_another_audience
 from alertmail.errors import OAuthError
 from alertmail.services.clock import Clock, utc_now
 
@@ -239,6 +240,8 @@ class OAuthTokenService:
             and tokens.grant == "client_credentials"
             and self._fresh(tokens)
             and not settings_changed_since_sign_in(tokens, settings)
+            # After a switch between SMTP and Graph the cached token is for the other resource.
+            and not for_another_audience(tokens.access_token.get_secret_value(), settings)
         )
 
     async def _fetch_app_only(self, settings: MailSettings, tokens: OAuthTokens | None) -> OAuthTokens:

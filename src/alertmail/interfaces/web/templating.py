@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
 import alertmail
+from alertmail.domain.hints import OFFERS_GRAPH
 from alertmail.interfaces.web.labels import category_label, setting_value
 
 __all__ = ["PAGE_HEADERS", "render", "templates", "when"]
@@ -45,6 +46,7 @@ templates.env.filters["when"] = when
 templates.env.globals["version"] = alertmail.__version__
 templates.env.filters["category_label"] = category_label
 templates.env.globals["setting_value"] = setting_value
+templates.env.globals["OFFERS_GRAPH"] = OFFERS_GRAPH
 
 
 def render(request: Request, name: str, context: Mapping[str, Any], *, status_code: int = 200) -> Response:

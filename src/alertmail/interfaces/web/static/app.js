@@ -165,6 +165,17 @@
       if (field) { field.addEventListener("change", graphPreset); }
     });
     if (byId("f-auth_type")) { refreshVisibility(); }
+    chooseFromLink();
+  }
+
+  // "Send with Microsoft Graph instead" (a 5.7.139 failure) opens /mail-settings?email_type=graph:
+  // Graph is chosen as if picked by hand, tenant, client and secret stay; nothing is saved until Save.
+  function chooseFromLink() {
+    var wanted = new URLSearchParams(window.location.search).get("email_type");
+    var emailType = byId("f-email_type");
+    if (!emailType || !apiProviders[wanted] || emailType.value === wanted) { return; }
+    emailType.value = wanted;
+    emailType.dispatchEvent(new Event("change"));
   }
 
   // --- Import Google client JSON: fill the fields from the file Google Cloud offers -------------------
