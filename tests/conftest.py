@@ -1,6 +1,12 @@
 """Shared fixtures. Real servers and databases live in `tests/support/`, one module each."""
 
 import pytest
+from hypothesis import settings
+
+# No per-example deadline: a property test is about what holds, not how fast, and a loaded CI
+# machine (or the mutation run's tracer) makes a 2 ms example take 350 ms now and then.
+settings.register_profile("alertmail", deadline=None)
+settings.load_profile("alertmail")
 
 pytest_plugins = [
     "tests.support.smtp",
