@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from alertmail.domain import messages
-from alertmail.domain.settings import MailSettings
 from tests.support.app import Api
 from tests.support.leaks import find_leaks, needles_for
 from tests.support.oauth_server import OAuthServer
@@ -195,12 +194,9 @@ async def test_verify_before_any_sign_in_says_to_sign_in(api: Api, provider_fake
     assert body["failure"]["category"] == "oauth" and "sign" in body["failure"]["hint"].lower()
 
 
-# --- Microsoft Graph (E-mail Type `graph`, from its own branch): Mail.Send in `roles` ---------------
-
-GRAPH_TYPE_MISSING = "graph_endpoint" not in MailSettings.model_fields
+# --- Microsoft Graph (E-mail Type `graph`): Mail.Send in `roles` -----------------------------------
 
 
-@pytest.mark.skipif(GRAPH_TYPE_MISSING, reason="runs once the E-mail Type graph (issue #15 item 1) is merged")
 @pytest.mark.parametrize(("roles", "status"), [([], 502), (["Mail.Send"], 200)])
 async def test_graph_app_only_needs_mail_send_in_roles_before_anything_is_sent(
     api: Api, provider_fake: ProviderFake, roles: list[str], status: int
