@@ -122,7 +122,7 @@ async def test_a_graph_fallback_is_set_in_the_fallback_section_and_its_secret_ne
         "/mail-settings", data={"csrf_token": csrf_of(page), **form, "fallback_client_id": ""}
     )
     assert missing.status_code == 422 and 'href="#f-fallback_client_id"' in missing.text
-    assert "Fallback Client ID" in html.unescape(missing.text) and GRAPH_SECRET not in missing.text
+    assert "Fallback application (client)" in html.unescape(missing.text) and GRAPH_SECRET not in missing.text
     saved = await http.post("/mail-settings", data={"csrf_token": csrf_of(page), **form})
     assert saved.status_code == 303, saved.text
     settings = (await container.settings.current()).settings

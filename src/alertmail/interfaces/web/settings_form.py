@@ -107,10 +107,10 @@ LABELS = {
     "fallback_auth_type": "Fallback relay login",
     "fallback_username": "Fallback relay account",
     "fallback_password": "Fallback relay passphrase",
-    "fallback_graph_endpoint": "Fallback Graph Endpoint",
-    "fallback_tenant_id": "Fallback Tenant ID",
-    "fallback_client_id": "Fallback Client ID",
-    "fallback_client_secret": "Fallback Client Secret",
+    "fallback_graph_endpoint": "Fallback Graph base URL",
+    "fallback_tenant_id": "Fallback directory (tenant)",
+    "fallback_client_id": "Fallback application (client)",
+    "fallback_client_secret": "Fallback app secret",
     "fallback_after_minutes": "Use the fallback after (minutes)",
 }
 # The Fallback E-mail Type's choices, from the one list of fallback types (domain/fallback.py).
