@@ -137,6 +137,11 @@ async def test_pending_slow_down_approval_then_a_send_over_xoauth2(
     waiting = asyncio.create_task(service.wait(sign_in))
     await until(lambda: client.said("slow_down"))  # the second poll came 1 s after the first
     assert [said for _, said in client.answers] == ["authorization_pending", "slow_down"]
+    for _ in range(100):  # the answer is seen before the service has stored the new interval
+        stored = await service.current()
+        if stored is not None and stored.interval == 6:
+            break
+        await asyncio.sleep(0.05)
     assert (await service.current()).interval == 6  # type: ignore[union-attr]  # 1 + 5, stored
     await oauth_server.approve_device(sign_in.verification_uri_complete, login=LOGIN)
     outcome = await asyncio.wait_for(waiting, timeout=20)
