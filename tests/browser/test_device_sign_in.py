@@ -5,8 +5,6 @@ the administrator's phone, through the server's own device pages), a send over X
 
 from __future__ import annotations
 
-from typing import Any
-
 from playwright.async_api import Page, expect
 
 from alertmail.domain import messages
@@ -14,31 +12,8 @@ from alertmail.services.oauth_device_signin import CANCELLED
 from tests.support.browser import ADMIN, ADMIN_EMAIL, LiveApp, screenshot, sign_in
 from tests.support.leaks import find_leaks, needles_for
 from tests.support.oauth_server import LOGIN, DeviceOptions, OAuthClientRegistration, OAuthServer, relay_for
+from tests.support.oauth_settings import REDIRECT_URI, device_settings
 from tests.support.smtp import SmtpServerFactory, SmtpSink
-
-REDIRECT_URI = "http://alertmail.test/login/smtp-verification"
-
-
-def device_settings(
-    server: OAuthServer, client: OAuthClientRegistration, sink: SmtpSink, pem: str
-) -> dict[str, Any]:
-    return {
-        "from_address": LOGIN,
-        "hostname": "127.0.0.1",
-        "port": sink.port,
-        "encryption": "starttls",
-        "tls_trusted_ca": pem,
-        "auth_type": "oauth2",
-        "oauth_provider": "custom",
-        "client_id": client.client_id,
-        "client_secret": client.client_secret,
-        "authorization_endpoint": server.authorization_endpoint,
-        "token_endpoint": server.token_endpoint,
-        "device_authorization_endpoint": server.device_authorization_endpoint,
-        "scopes": "openid offline_access email smtp.send",
-        "redirect_uri": REDIRECT_URI,
-        "username": LOGIN,
-    }
 
 
 async def configured(

@@ -18,9 +18,8 @@ from alertmail.interfaces.cli.device_sign_in import INTERRUPTED
 from alertmail.services.oauth_device_signin import CANCELLED, DeviceSignInBusyError
 from tests.support.app import Cli
 from tests.support.oauth_server import LOGIN, DeviceOptions, OAuthServer, relay_for
+from tests.support.oauth_settings import REDIRECT_URI, device_settings
 from tests.support.smtp import SmtpServerFactory, SmtpSink
-
-REDIRECT_URI = "http://alertmail.test/login/smtp-verification"
 
 
 async def configure(
@@ -28,20 +27,9 @@ async def configure(
 ) -> None:
     client = await server.register_client([REDIRECT_URI], device=device or DeviceOptions(poll_interval=1))
     fields = {
-        "from_address": LOGIN,
-        "hostname": "127.0.0.1",
-        "port": str(sink.port),
-        "encryption": "starttls",
-        "tls_trusted_ca": pem,
-        "auth_type": "oauth2",
-        "oauth_provider": "custom",
-        "client_id": client.client_id,
-        "authorization_endpoint": server.authorization_endpoint,
-        "token_endpoint": server.token_endpoint,
-        "device_authorization_endpoint": server.device_authorization_endpoint,
-        "scopes": "openid offline_access email smtp.send",
-        "redirect_uri": REDIRECT_URI,
-        "username": LOGIN,
+        name: value
+        for name, value in device_settings(server, client, sink, pem).items()
+        if name != "client_secret"
     }
     args = [f"{name}={value}" for name, value in fields.items()]
     done = await cli.run("settings", "set", *args, "client_secret=-", stdin=client.client_secret + "\n")

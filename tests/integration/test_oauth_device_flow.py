@@ -35,12 +35,17 @@ from tests.support.leaks import (
     needles_for,
     record_responses,
 )
-from tests.support.oauth_server import LOGIN, DeviceOptions, OAuthClientRegistration, OAuthServer, relay_for
-from tests.support.oauth_settings import google_settings, microsoft_settings, token_repository
+from tests.support.oauth_server import LOGIN, DeviceOptions, OAuthServer, relay_for
+from tests.support.oauth_settings import (
+    REDIRECT_URI,
+    device_settings,
+    google_settings,
+    microsoft_settings,
+    token_repository,
+)
 from tests.support.provider_fakes import ProviderFake
 from tests.support.smtp import SmtpServerFactory, SmtpSink
 
-REDIRECT_URI = "http://alertmail.test/login/smtp-verification"
 POLLING = DeviceOptions(poll_interval=1, min_poll_gap=1.5)
 
 
@@ -73,28 +78,6 @@ def recording_service(container: Container) -> tuple[DeviceSignInService, Record
     repository = SqlDeviceSignInRepository(database.sessionmaker, box, dialect=database.dialect)
     client = RecordingClient()
     return DeviceSignInService(repository, client, container.oauth_sign_in), client
-
-
-def device_settings(
-    server: OAuthServer, client: OAuthClientRegistration, sink: SmtpSink, pem: str
-) -> dict[str, Any]:
-    return {
-        "from_address": LOGIN,
-        "hostname": "127.0.0.1",
-        "port": sink.port,
-        "encryption": "starttls",
-        "tls_trusted_ca": pem,
-        "auth_type": "oauth2",
-        "oauth_provider": "custom",
-        "client_id": client.client_id,
-        "client_secret": client.client_secret,
-        "authorization_endpoint": server.authorization_endpoint,
-        "token_endpoint": server.token_endpoint,
-        "device_authorization_endpoint": server.device_authorization_endpoint,
-        "scopes": "openid offline_access email smtp.send",
-        "redirect_uri": REDIRECT_URI,
-        "username": LOGIN,
-    }
 
 
 async def configured(

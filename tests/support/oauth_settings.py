@@ -18,7 +18,7 @@ from alertmail.adapters.secret_box import FernetSecretBox
 from alertmail.adapters.storage.oauth_repositories import SqlOAuthTokenRepository
 from alertmail.composition import Container
 from alertmail.domain.settings import MailSettings
-from tests.support.oauth_server import OAuthServer
+from tests.support.oauth_server import LOGIN, OAuthClientRegistration, OAuthServer
 from tests.support.provider_fakes import TENANT_ID, ProviderFake
 from tests.support.smtp import HOST, SmtpSink
 
@@ -146,3 +146,26 @@ def token_repository(container: Container) -> SqlOAuthTokenRepository:
     """The token repository over the container's database and key: to read or age stored tokens."""
     box = FernetSecretBox.from_key_file(container.config.resolved_secret_key_file)
     return SqlOAuthTokenRepository(container.database.sessionmaker, box, dialect=container.database.dialect)
+
+
+def device_settings(
+    server: OAuthServer, client: OAuthClientRegistration, sink: SmtpSink, pem: str
+) -> dict[str, Any]:
+    """A custom provider (the tests' oidc-provider) that signs in with a code, relaying over STARTTLS."""
+    return {
+        "from_address": LOGIN,
+        "hostname": "127.0.0.1",
+        "port": sink.port,
+        "encryption": "starttls",
+        "tls_trusted_ca": pem,
+        "auth_type": "oauth2",
+        "oauth_provider": "custom",
+        "client_id": client.client_id,
+        "client_secret": client.client_secret,
+        "authorization_endpoint": server.authorization_endpoint,
+        "token_endpoint": server.token_endpoint,
+        "device_authorization_endpoint": server.device_authorization_endpoint,
+        "scopes": "openid offline_access email smtp.send",
+        "redirect_uri": REDIRECT_URI,
+        "username": LOGIN,
+    }
