@@ -13,10 +13,9 @@ from typing import Any
 import pytest
 
 from alertmail.composition import Container
-from alertmail.domain import messages
 from alertmail.domain.settings_presets import GMAIL_SEND_SCOPE
 from alertmail.errors import SettingsValidationError
-from tests.support.api_settings import CONTACTS, gmail_delegated, strict_tokens
+from tests.support.api_settings import CONTACTS, gmail_delegated, refused_test_email, strict_tokens
 from tests.support.mail_api_errors import GMAIL_ERRORS
 from tests.support.mail_api_fakes import MailApiFake
 from tests.support.oauth_server import LOGIN, OAuthServer
@@ -68,13 +67,8 @@ async def test_a_gmail_refusal_is_classified_with_its_fix(
     await signed_in(container, gmail_delegated(provider_fake, mail_api_fake))
     mail_api_fake.fail_always(key)
 
-    result = await container.test_email.send_test(to="ops@example.com")
+    entry = await refused_test_email(container, category="gmail_api", rule=rule, fix=fix)
 
-    assert not result.sent and result.message == messages.TEST_EMAIL_FAILED
-    assert result.failure is not None
-    assert (result.failure.category, result.failure.rule) == ("gmail_api", rule)
-    assert fix in result.failure.hint
-    (entry,) = await container.mail_logs.list(limit=5)
     assert entry.provider_code == key and entry.settings_snapshot["gmail_endpoint"] == mail_api_fake.base_url
     assert GMAIL_ERRORS[key].message in entry.message or GMAIL_ERRORS[key].top_message in entry.message
 

@@ -19,7 +19,7 @@ from alertmail.domain import messages
 from alertmail.domain.outbox import RetryPolicy
 from alertmail.domain.submission import TooLargeForApiError
 from alertmail.services.delivery import DeliveryWorker
-from tests.support.api_settings import CONTACTS, MAILBOX, graph_app_only, strict_tokens
+from tests.support.api_settings import CONTACTS, MAILBOX, graph_app_only, refused_test_email, strict_tokens
 from tests.support.delivery import FakeClock, free_port, outbox_of, queue_messages
 from tests.support.mail_api_errors import GRAPH_ERRORS
 from tests.support.mail_api_fakes import MailApiFake
@@ -88,13 +88,8 @@ async def test_a_graph_refusal_is_classified_with_its_fix_and_its_request_id(
     await container.settings.save(graph_app_only(provider_fake, mail_api_fake), actor="test")
     mail_api_fake.fail_always(key)
 
-    result = await container.test_email.send_test(to="ops@example.com")
+    entry = await refused_test_email(container, category="graph", rule=rule, fix=fix)
 
-    assert not result.sent and result.message == messages.TEST_EMAIL_FAILED
-    assert result.failure is not None
-    assert (result.failure.category, result.failure.rule) == ("graph", rule)
-    assert fix in result.failure.hint
-    (entry,) = await container.mail_logs.list(limit=5)
     assert entry.category == "graph" and entry.provider_code == GRAPH_ERRORS[key].code
     assert GRAPH_ERRORS[key].message in entry.message
     assert set(entry.support_details) >= {"request_id", "date", "http_status"}

@@ -3,18 +3,30 @@
 `graph_app_only(provider, api)`: Microsoft Graph with client credentials, the token endpoint at the
 provider fake, the Graph endpoint at the mail API fake. `gmail_delegated(...)`: the Gmail API with a
 sign-in. `strict_tokens(provider, api)` makes the API fake accept only the tokens the provider fake
-issued, as Graph accepts only Entra's.
+issued, as Graph accepts only Entra's. `refused_test_email(...)` sends a test e-mail that the API
+refuses and returns its Mail Server Logs entry, once the failure was classified as expected.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from alertmail.composition import Container
+from alertmail.domain import messages
+from alertmail.domain.records import MailLogEntry
 from tests.support.mail_api_fakes import MailApiFake
 from tests.support.oauth_settings import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, TENANT_ID
 from tests.support.provider_fakes import ProviderFake
 
-__all__ = ["CONTACTS", "MAILBOX", "gmail_delegated", "graph_app_only", "graph_delegated", "strict_tokens"]
+__all__ = [
+    "CONTACTS",
+    "MAILBOX",
+    "gmail_delegated",
+    "graph_app_only",
+    "graph_delegated",
+    "refused_test_email",
+    "strict_tokens",
+]
 
 MAILBOX = "relay@contoso.com"  # the provider fake's account
 CONTACTS = ["ops@example.com", "oncall@example.com"]
@@ -72,3 +84,15 @@ def gmail_delegated(provider: ProviderFake, api: MailApiFake, **changes: Any) ->
         "connect_timeout": 5,
     }
     return fields | changes
+
+
+async def refused_test_email(container: Container, *, category: str, rule: str, fix: str) -> MailLogEntry:
+    """Send a test e-mail the API refuses; its one Mail Server Logs entry, once the failure shown
+    to the administrator has `category`, `rule` and a hint containing `fix`."""
+    result = await container.test_email.send_test(to="ops@example.com")
+    assert not result.sent and result.message == messages.TEST_EMAIL_FAILED
+    assert result.failure is not None
+    assert (result.failure.category, result.failure.rule) == (category, rule)
+    assert fix in result.failure.hint
+    (entry,) = await container.mail_logs.list(limit=5)
+    return entry
