@@ -48,6 +48,16 @@ async def sinks(tls_server_cert: trustme.LeafCert) -> AsyncIterator[Sinks]:
         yield started
 
 
+async def fallback_to_a_new_relay(
+    container: Container, sinks: Sinks, refused_port: int, *, after_minutes: int
+) -> DeliverySink:
+    """A fresh fallback relay, saved behind a primary that refuses connections; the relay."""
+    relay = await sinks.start()
+    changes = fallback_changes(refused_port, relay, fallback_after_minutes=after_minutes)
+    await container.settings.save(changes, actor="test")
+    return relay
+
+
 def titled(sink: DeliverySink, title: str) -> list[str]:
     subjects = [str(received.message["Subject"]) for received in sink.messages]
     return [subject for subject in subjects if subject.endswith("] " + title)]
@@ -57,10 +67,7 @@ async def test_a_refused_primary_hands_over_to_the_fallback_and_mail_comes_back_
     container: Container, sinks: Sinks, refused_port: int
 ) -> None:
     clock = FakeClock()
-    fallback_relay = await sinks.start()
-    await container.settings.save(
-        fallback_changes(refused_port, fallback_relay, fallback_after_minutes=2), actor="test"
-    )
+    fallback_relay = await fallback_to_a_new_relay(container, sinks, refused_port, after_minutes=2)
     first = await queue_messages(container, 5, now=clock())
     clocked = clocked_fallback(container, clock, BACKOFF)
     try:
@@ -221,10 +228,7 @@ async def test_a_worker_restarted_after_the_threshold_sends_what_the_primary_hel
     container: Container, sinks: Sinks, refused_port: int
 ) -> None:
     clock = FakeClock()
-    fallback_relay = await sinks.start()
-    await container.settings.save(
-        fallback_changes(refused_port, fallback_relay, fallback_after_minutes=1), actor="test"
-    )
+    fallback_relay = await fallback_to_a_new_relay(container, sinks, refused_port, after_minutes=1)
     held = await queue_messages(container, 3, now=clock())
     long_backoff = RetryPolicy(first_delay=timedelta(minutes=10), max_delay=timedelta(minutes=30), jitter=0)
     before = clocked_fallback(container, clock, long_backoff)
@@ -246,10 +250,7 @@ async def test_a_failure_hours_ago_with_nothing_tried_since_does_not_send_the_ne
     container: Container, sinks: Sinks, refused_port: int
 ) -> None:
     clock = FakeClock()
-    fallback_relay = await sinks.start()
-    await container.settings.save(
-        fallback_changes(refused_port, fallback_relay, fallback_after_minutes=2), actor="test"
-    )
+    fallback_relay = await fallback_to_a_new_relay(container, sinks, refused_port, after_minutes=2)
     # One relay-wide failure three hours ago, and no mail since (the primary is still down).
     failure = PrimaryFailure("connect_refused", "Connection refused", "Start the relay.")
     state = SqlTransportStateRepository(container.database.sessionmaker)
