@@ -33,12 +33,10 @@ from tests.support.delivery import FakeClock, Sinks, queue_messages, relay_chang
 from tests.support.delivery_checks import statuses
 from tests.support.fallback import FALLBACK_STARTED, clocked_fallback
 from tests.support.leaks import (
+    assert_nothing_leaked,
     assert_search_finds,
-    database_haystacks,
-    file_haystacks,
-    find_leaks,
+    data_dir_haystacks,
     log_haystacks,
-    needles_for,
     record_responses,
 )
 from tests.support.mail_api_fakes import MailApiFake
@@ -162,12 +160,10 @@ async def test_the_graph_fallback_client_secret_is_write_only_encrypted_and_neve
     output = capsys.readouterr()
     haystacks = {
         **responses,
-        **database_haystacks(app_config.data_dir),
-        **file_haystacks(app_config.data_dir, app_config.resolved_secret_key_file),
+        **data_dir_haystacks(app_config.data_dir, app_config.resolved_secret_key_file),
         **log_haystacks(caplog),
         **{f"message {n} received": m.mime for n, m in enumerate(mail_api_fake.received)},
         "stdout": output.out,
         "stderr": output.err,
     }
-    leaks = find_leaks(haystacks, needles_for(secrets))
-    assert not leaks, "secrets leaked:\n" + "\n".join(leaks)
+    assert_nothing_leaked(haystacks, secrets)

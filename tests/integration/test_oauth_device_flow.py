@@ -27,12 +27,10 @@ from alertmail.errors import OAuthError, SettingsValidationError
 from alertmail.services.oauth_device_signin import CANCELLED, DeviceSignInBusyError, DeviceSignInService
 from tests.support.app import Api
 from tests.support.leaks import (
+    assert_nothing_leaked,
     assert_search_finds,
-    database_haystacks,
-    file_haystacks,
-    find_leaks,
+    data_dir_haystacks,
     log_haystacks,
-    needles_for,
     record_responses,
 )
 from tests.support.oauth_server import LOGIN, DeviceOptions, OAuthServer, relay_for
@@ -154,12 +152,10 @@ async def test_pending_slow_down_approval_then_a_send_over_xoauth2(
     assert_search_finds(secrets)
     haystacks = {
         **responses,
-        **database_haystacks(app_config.data_dir),
-        **file_haystacks(app_config.data_dir, app_config.resolved_secret_key_file),
+        **data_dir_haystacks(app_config.data_dir, app_config.resolved_secret_key_file),
         **log_haystacks(caplog),
     }
-    leaks = find_leaks(haystacks, needles_for(secrets, username=LOGIN))
-    assert not leaks, "secrets leaked:\n" + "\n".join(leaks)
+    assert_nothing_leaked(haystacks, secrets, username=LOGIN)
 
 
 async def test_a_code_left_unused_expires(

@@ -25,12 +25,10 @@ from alertmail.domain import messages
 from alertmail.domain.oauth import OAuthTokens
 from tests.support.app import Api
 from tests.support.leaks import (
+    assert_nothing_leaked,
     assert_search_finds,
-    database_haystacks,
-    file_haystacks,
-    find_leaks,
+    data_dir_haystacks,
     log_haystacks,
-    needles_for,
     record_responses,
 )
 from tests.support.oauth_server import LOGIN, OAuthClientRegistration, OAuthServer, relay_for
@@ -156,12 +154,10 @@ async def test_sign_in_send_expire_refresh_revoke(
     assert_search_finds(secrets)
     haystacks = {
         **responses,
-        **database_haystacks(app_config.data_dir),
-        **file_haystacks(app_config.data_dir, app_config.resolved_secret_key_file),
+        **data_dir_haystacks(app_config.data_dir, app_config.resolved_secret_key_file),
         **log_haystacks(caplog),
     }
-    leaks = find_leaks(haystacks, needles_for(secrets, username=LOGIN))
-    assert not leaks, "secrets leaked:\n" + "\n".join(leaks)
+    assert_nothing_leaked(haystacks, secrets, username=LOGIN)
 
 
 async def test_refused_consent_ends_in_the_failure_message(

@@ -28,12 +28,10 @@ from tests.support.api_settings import gmail_delegated, graph_app_only, strict_t
 from tests.support.app import Api, Cli
 from tests.support.leaks import (
     USERNAME,
+    assert_nothing_leaked,
     assert_search_finds,
-    database_haystacks,
-    file_haystacks,
-    find_leaks,
+    data_dir_haystacks,
     log_haystacks,
-    needles_for,
     record_responses,
 )
 from tests.support.mail_api_fakes import MailApiFake
@@ -172,15 +170,13 @@ async def test_api_never_reveals_a_secret(
     output = capsys.readouterr()
     haystacks = {
         **responses,
-        **database_haystacks(app_config.data_dir),
-        **file_haystacks(app_config.data_dir, app_config.resolved_secret_key_file),
+        **data_dir_haystacks(app_config.data_dir, app_config.resolved_secret_key_file),
         **log_haystacks(caplog),
         **{f"e-mail {n} received": m.content for n, m in enumerate(sinks["good"].messages)},
         "stdout": output.out,
         "stderr": output.err,
     }
-    leaks = find_leaks(haystacks, needles_for(secrets))
-    assert not leaks, "secrets leaked:\n" + "\n".join(leaks)
+    assert_nothing_leaked(haystacks, secrets)
 
 
 # --- through the CLI ------------------------------------------------------------------------------
@@ -238,11 +234,9 @@ async def test_cli_never_reveals_a_secret(
     assert key_file.is_file()
     haystacks = {
         **outputs,
-        **database_haystacks(cli.data_dir),
-        **file_haystacks(cli.data_dir, key_file),
+        **data_dir_haystacks(cli.data_dir, key_file),
     }
-    leaks = find_leaks(haystacks, needles_for(secrets))
-    assert not leaks, "secrets leaked:\n" + "\n".join(leaks)
+    assert_nothing_leaked(haystacks, secrets)
 
 
 # --- the fallback transport's password ------------------------------------------------------------
@@ -316,15 +310,13 @@ async def test_the_fallback_password_never_leaks_while_mail_goes_through_the_fal
     output = capsys.readouterr()
     haystacks = {
         **responses,
-        **database_haystacks(app_config.data_dir),
-        **file_haystacks(app_config.data_dir, app_config.resolved_secret_key_file),
+        **data_dir_haystacks(app_config.data_dir, app_config.resolved_secret_key_file),
         **log_haystacks(caplog),
         **{f"e-mail {n} received": m.content for n, m in enumerate(good.messages)},
         "stdout": output.out,
         "stderr": output.err,
     }
-    leaks = find_leaks(haystacks, needles_for(secrets))
-    assert not leaks, "secrets leaked:\n" + "\n".join(leaks)
+    assert_nothing_leaked(haystacks, secrets)
 
 
 async def _received(sink: SmtpSink, count: int) -> bool:
@@ -357,9 +349,8 @@ async def test_the_cli_never_shows_the_fallback_password(
         [stored] = connection.execute("SELECT fallback_password FROM mail_settings").fetchone()
     assert stored.startswith("gAAAAA")
     key_file = AppConfig(data_dir=cli.data_dir).resolved_secret_key_file
-    haystacks = {**outputs, **database_haystacks(cli.data_dir), **file_haystacks(cli.data_dir, key_file)}
-    leaks = find_leaks(haystacks, needles_for(secrets))
-    assert not leaks, "secrets leaked:\n" + "\n".join(leaks)
+    haystacks = {**outputs, **data_dir_haystacks(cli.data_dir, key_file)}
+    assert_nothing_leaked(haystacks, secrets)
 
 
 # --- the mail APIs: Microsoft Graph and the Gmail API ---------------------------------------------
@@ -414,12 +405,10 @@ async def test_the_mail_apis_never_reveal_a_secret_or_a_token(
     output = capsys.readouterr()
     haystacks = {
         **responses,
-        **database_haystacks(app_config.data_dir),
-        **file_haystacks(app_config.data_dir, app_config.resolved_secret_key_file),
+        **data_dir_haystacks(app_config.data_dir, app_config.resolved_secret_key_file),
         **log_haystacks(caplog),
         **{f"message {n} received": m.mime for n, m in enumerate(mail_api_fake.received)},
         "stdout": output.out,
         "stderr": output.err,
     }
-    leaks = find_leaks(haystacks, needles_for(secrets))
-    assert not leaks, "secrets leaked:\n" + "\n".join(leaks)
+    assert_nothing_leaked(haystacks, secrets)

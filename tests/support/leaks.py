@@ -3,7 +3,8 @@
 `needles_for(secrets)` gives each secret in clear, base64 (standard and url-safe, padded or not, at
 any alignment inside a longer blob, as an XOAUTH2 string embeds a token), AUTH PLAIN, AUTH LOGIN
 and hex; `find_leaks(haystacks, needles)` names every needle found. The haystack builders collect
-database rows, files, log records and HTTP responses.
+database rows, files, log records and HTTP responses; `data_dir_haystacks` those of a data
+directory, and `assert_nothing_leaked` fails naming each secret found and where.
 """
 
 from __future__ import annotations
@@ -96,6 +97,13 @@ def leaky_samples(secret: str, username: str) -> Haystacks:
     }
 
 
+def assert_nothing_leaked(
+    haystacks: Mapping[str, bytes | str], secrets: Mapping[str, str], *, username: str = USERNAME
+) -> None:
+    leaks = find_leaks(haystacks, needles_for(secrets, username=username))
+    assert not leaks, "secrets leaked:\n" + "\n".join(leaks)
+
+
 def assert_search_finds(secrets: Mapping[str, str]) -> None:
     """The self-test: the search sees every form of each secret, and not its ciphertext."""
     needles = needles_for(secrets)
@@ -140,6 +148,11 @@ def file_haystacks(data_dir: Path, secret_key_file: Path) -> Haystacks:
         for path in sorted(data_dir.rglob("*"))
         if path.is_file() and path.resolve() != secret_key_file.resolve()
     }
+
+
+def data_dir_haystacks(data_dir: Path, secret_key_file: Path) -> Haystacks:
+    """The data directory's database tables and raw files (all but the key)."""
+    return {**database_haystacks(data_dir), **file_haystacks(data_dir, secret_key_file)}
 
 
 def log_haystacks(caplog: pytest.LogCaptureFixture) -> Haystacks:
