@@ -47,6 +47,11 @@ class SqlDirectOutbox:
         self._insert = insert
         self._encode = encode
 
+    @property
+    def connection(self) -> Any:
+        """The DB-API connection, as set up (see sqlite_connection.py)."""
+        return self._connection
+
     def sender(self) -> LocalSender | None:
         row = self._connection.execute(_SENDER_QUERY).fetchone()
         return None if row is None else LocalSender(from_address=row[0], email_type=row[1])
@@ -84,7 +89,7 @@ def open_direct_outbox(url: str) -> Iterator[SqlDirectOutbox | None]:
         try:
             yield outbox if outbox.schema_is_current() else None
         finally:
-            outbox._connection.close()
+            outbox.connection.close()
 
 
 def _connect(url: str) -> SqlDirectOutbox | None:
