@@ -11,9 +11,18 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from alertmail.config_defaults import (
+    DEFAULT_DATA_DIR,
+    DEFAULT_LOCAL_SUBMISSION_MAX_BYTES,
+    DEFAULT_MESSAGE_LIFETIME_HOURS,
+    ENV_PREFIX,
+    default_database_url,
+    default_secret_key_file,
+    to_async_url,
+)
 from alertmail.domain.cluster_checks import ProbeTarget, parse_test_addresses
 
-__all__ = ["AppConfig"]
+__all__ = ["AppConfig", "to_async_url"]
 
 
 class AppConfig(BaseSettings):
@@ -23,9 +32,9 @@ class AppConfig(BaseSettings):
     root (or pass values in tests) and hand it down.
     """
 
-    model_config = SettingsConfigDict(env_prefix="ALERTMAIL_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
-    data_dir: Path = Field(default=Path("./alertmail-data"))
+    data_dir: Path = Field(default=DEFAULT_DATA_DIR)
     database_url: str = ""
     secret_key_file: Path | None = None
     public_url: str = ""
@@ -36,7 +45,7 @@ class AppConfig(BaseSettings):
     oauth_refresh_margin: float = 300.0  # seconds before expiry at which an access token is refreshed
     oauth_keepalive_hours: float = 24.0  # refresh at least this often, so inactivity never kills a token
     timezone: str = ""  # the appliance's time zone (IANA name) for the daily notice; "" = the system's
-    message_lifetime_hours: float = 48.0  # a message not delivered by then is dead-lettered
+    message_lifetime_hours: float = DEFAULT_MESSAGE_LIFETIME_HOURS  # then a message is dead-lettered
     coalesce_window_minutes: float = 10.0  # repeats of one event and dedupe key fold into one digest
     coalesce_max_keys: int = 10  # dedupe keys of one type mailed one by one per window
     delivery_batch_size: int = 100
@@ -58,7 +67,7 @@ class AppConfig(BaseSettings):
     # message it and `alertmail sendmail` accept (Exchange Online's default limit is 25 MB).
     smtp_listener_port: int = Field(default=0, ge=0, le=65535)
     smtp_listener_host: str = "127.0.0.1"
-    local_submission_max_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
+    local_submission_max_bytes: int = Field(default=DEFAULT_LOCAL_SUBMISSION_MAX_BYTES, gt=0)
 
     # Several nodes on one PostgreSQL (docs/cluster.md). A traffic node never becomes the primary.
     node_role: Literal["primary-capable", "traffic"] = "primary-capable"
@@ -132,12 +141,11 @@ class AppConfig(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         """The SQLAlchemy async URL: SQLite in the data directory unless a URL is configured."""
-        url = self.database_url or f"sqlite:///{self.data_dir.resolve() / 'alertmail.db'}"
-        return to_async_url(url)
+        return to_async_url(self.database_url or default_database_url(self.data_dir))
 
     @property
     def resolved_secret_key_file(self) -> Path:
-        return self.secret_key_file or self.data_dir / "secret.key"
+        return self.secret_key_file or default_secret_key_file(self.data_dir)
 
     @property
     def mail_log_path(self) -> Path:
@@ -146,15 +154,3 @@ class AppConfig(BaseSettings):
 
 def _entries(value: str) -> list[str]:
     return [entry.strip() for entry in value.split(",") if entry.strip()]
-
-
-def to_async_url(url: str) -> str:
-    """Accept the URLs people write (`postgresql://`, `sqlite:///`) and name the async driver."""
-    for plain, driver in (
-        ("postgresql://", "postgresql+psycopg://"),
-        ("postgres://", "postgresql+psycopg://"),
-        ("sqlite://", "sqlite+aiosqlite://"),
-    ):
-        if url.startswith(plain):
-            return driver + url.removeprefix(plain)
-    return url

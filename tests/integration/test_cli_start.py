@@ -27,8 +27,10 @@ FORBIDDEN = ("fastapi", "starlette", "uvicorn", "alembic", "authlib", "psycopg",
 MESSAGE = b"From: app@example.com\nTo: ops@example.com\nSubject: disk full\n\n/var is 98% full\n"
 
 
-def imported_modules(args: list[str], data_dir: Path, stdin: bytes = b"") -> tuple[set[str], str]:
-    """Every module `alertmail ARGS` imported, and its output."""
+def imported_modules(
+    args: list[str], data_dir: Path, stdin: bytes = b"", *, status: int = 0
+) -> tuple[set[str], str]:
+    """Every module `alertmail ARGS` imported, and what it printed; it must exit with `status`."""
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "alertmail", *args],
         input=stdin,
@@ -40,8 +42,8 @@ def imported_modules(args: list[str], data_dir: Path, stdin: bytes = b"") -> tup
     stderr = done.stderr.decode()
     modules = {line.split("|")[-1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
     other = "\n".join(line for line in stderr.splitlines() if not line.startswith("import time:"))
-    assert done.returncode == 0, f"{args}: {done.stdout.decode()} {other}"
-    return modules, done.stdout.decode()
+    assert done.returncode == status, f"{args}: {done.stdout.decode()} {other}"
+    return modules, done.stdout.decode() + other
 
 
 def loaded(modules: set[str], prefix: str) -> bool:
@@ -87,6 +89,29 @@ NOT_FOR_SENDMAIL = (
     "alertmail.services.delivery",
     "alertmail.services.cluster",
 )
+
+
+# The root's help lists every command from command_index.py: it loads none of them.
+NOT_FOR_HELP = (
+    "sqlalchemy",
+    "pydantic",
+    "pydantic_settings",
+    "fastapi",
+    "alembic",
+    "authlib",
+    "alertmail.composition",
+    "alertmail.config",
+    "alertmail.services",
+    "alertmail.interfaces.cli.settings_commands",
+)
+
+
+@pytest.mark.parametrize(("args", "status"), [(["--help"], 0), ([], 2)], ids=["--help", "no arguments"])
+def test_the_root_help_imports_no_command(tmp_path: Path, args: list[str], status: int) -> None:
+    modules, output = imported_modules(args, tmp_path / "data", status=status)
+    assert "notify      Raise an event" in output  # it listed the commands
+    assert loaded(modules, "typer")  # the list is real
+    assert [name for name in NOT_FOR_HELP if loaded(modules, name)] == []
 
 
 def test_sendmail_builds_only_what_queueing_a_message_needs(current_data_dir: Path) -> None:

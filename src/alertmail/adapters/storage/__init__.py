@@ -1,29 +1,5 @@
-"""Storage: SQLAlchemy 2 (asyncio) on SQLite or PostgreSQL, Alembic migrations, repositories."""
+"""Storage: SQLAlchemy 2 (asyncio) on SQLite or PostgreSQL, Alembic migrations, repositories.
 
-from alertmail.adapters.storage.database import (
-    Database,
-    create_engine,
-    current_revision,
-    head_revision,
-    upgrade_database,
-)
-from alertmail.adapters.storage.repositories import (
-    SqlAdministratorRepository,
-    SqlApiTokenRepository,
-    SqlAuditRepository,
-    SqlMailLogRepository,
-    SqlSettingsRepository,
-)
-
-__all__ = [
-    "Database",
-    "SqlAdministratorRepository",
-    "SqlApiTokenRepository",
-    "SqlAuditRepository",
-    "SqlMailLogRepository",
-    "SqlSettingsRepository",
-    "create_engine",
-    "current_revision",
-    "head_revision",
-    "upgrade_database",
-]
+Import from the modules themselves: this package imports nothing, so that sendmail's direct path
+(direct_outbox.py) loads no SQLAlchemy.
+"""

@@ -6,9 +6,6 @@ Nothing is built at import time: the composition root calls
 
 from __future__ import annotations
 
-import os
-import stat
-from contextlib import suppress
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -22,6 +19,11 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from alertmail.adapters.storage.schema_version import schema_is_current
+from alertmail.adapters.storage.sqlite_connection import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    configure_sqlite_connection,
+    owner_only,
+)
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SQLITE_BEGIN",
+    "SQLITE_BUSY_TIMEOUT_MS",
     "Database",
     "alembic_config",
     "create_engine",
@@ -41,7 +44,6 @@ __all__ = [
 ]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Execution option naming how a SQLite transaction begins: "IMMEDIATE" takes the write lock at once.
 SQLITE_BEGIN = "alertmail_sqlite_begin"
 _SQLITE_BEGIN_MODES = {"": "BEGIN", "IMMEDIATE": "BEGIN IMMEDIATE"}
@@ -65,35 +67,8 @@ def create_engine(url: str) -> AsyncEngine:
     return engine
 
 
-def owner_only(database: Path) -> None:
-    """The database file and its companions readable by the owner alone (0600), whatever the
-    umask and the data directory's mode: they hold password hashes, tokens and encrypted secrets.
-
-    SQLite creates the -wal and -shm files with the mode of the database file, so the file is
-    created 0600 before SQLite ever opens it; files left by an older version are tightened.
-    """
-    with suppress(FileExistsError):
-        os.close(os.open(database, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-    for path in (database, *(database.with_name(database.name + s) for s in ("-wal", "-shm", "-journal"))):
-        with suppress(FileNotFoundError):
-            if stat.S_IMODE(path.stat().st_mode) != 0o600:
-                path.chmod(0o600)
-
-
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets the web UI read while the worker writes; busy_timeout makes a second writer wait
-    # instead of failing at once; SQLite enforces foreign keys only when asked, per connection.
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    finally:
-        cursor.close()
-    # Python's sqlite3 module begins transactions lazily (only before INSERT/UPDATE/DELETE), so DDL
-    # and reads would run outside them. Turn that off and emit BEGIN ourselves, as SQLAlchemy's
-    # SQLite documentation recommends: migrations then apply all-or-nothing.
-    dbapi_connection.isolation_level = None
+    configure_sqlite_connection(dbapi_connection)
 
 
 def _reset_sqlite_connection(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping, Sequence
-from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -27,6 +26,7 @@ from sqlalchemy import ColumnElement, Select, Table, and_, func, insert, or_, se
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alertmail.adapters.storage.models import OutboxRow
+from alertmail.adapters.storage.outbox_columns import OUTBOX_COLUMNS, outbox_values, replies_values
 from alertmail.domain.outbox import (
     OUTBOX_STATUSES,
     FailureStatus,
@@ -43,7 +43,6 @@ from alertmail.errors import ConflictError, NotFoundError
 __all__ = ["CANCELLED", "SqlOutboxRepository", "outbox_message", "outbox_values"]
 
 Sessions = async_sessionmaker[AsyncSession]
-_COLUMNS = tuple(f.name for f in fields(OutboxMessage))
 _RETRIABLE_BY_HAND = ("dead", "waiting_config")
 _CANCELLABLE = ("queued", "retry_wait")
 CANCELLED = "Cancelled by an administrator"
@@ -170,7 +169,7 @@ class SqlOutboxRepository:
             next_attempt_at=settled.next_attempt_at,
             sent_at=now if settled.status == "sent" else None,
             dead_at=now if settled.status == "dead" else None,
-            recipient_replies=_replies_values(settled.replies),
+            recipient_replies=replies_values(settled.replies),
             last_error=last_error,
             last_category=last_category,
         )
@@ -377,26 +376,14 @@ def _revived(states: Mapping[str, str]) -> dict[str, str]:
     return {recipient: "pending" if state == "dead" else state for recipient, state in states.items()}
 
 
-def _replies_values(replies: Mapping[str, RecipientReply]) -> dict[str, dict[str, Any]]:
-    return {address: {"code": reply.code, "text": reply.text} for address, reply in replies.items()}
-
-
 def _replies(stored: Mapping[str, Mapping[str, Any]] | None) -> dict[str, RecipientReply]:
     return {
         address: RecipientReply(reply["code"], reply["text"]) for address, reply in (stored or {}).items()
     }
 
 
-def outbox_values(message: OutboxMessage) -> dict[str, Any]:
-    values = {name: getattr(message, name) for name in _COLUMNS}
-    values["recipients"] = list(message.recipients)
-    values["recipient_states"] = dict(message.recipient_states)
-    values["recipient_replies"] = _replies_values(message.recipient_replies)
-    return values
-
-
 def outbox_message(row: OutboxRow) -> OutboxMessage:
-    values = {name: getattr(row, name) for name in _COLUMNS}
+    values = {name: getattr(row, name) for name in OUTBOX_COLUMNS}
     values["recipients"] = tuple(row.recipients)
     values["status"] = cast(OutboxStatus, row.status)
     values["recipient_states"] = cast(dict[str, RecipientState], dict(row.recipient_states or {}))

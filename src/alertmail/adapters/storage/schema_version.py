@@ -9,14 +9,20 @@ compared with `alembic_version` in one query. Alembic itself runs only when an u
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
-__all__ = ["migration_heads", "schema_is_current"]
+# SQLAlchemy is imported by the function that uses it: sendmail's direct path (direct_outbox.py)
+# reads the version with the driver alone and asks only `is_current`.
+
+__all__ = ["SCHEMA_VERSION_QUERY", "is_current", "migration_heads", "schema_is_current"]
+
+SCHEMA_VERSION_QUERY = "SELECT version_num FROM alembic_version"
 
 VERSIONS = Path(__file__).parent / "migrations" / "versions"
 _REVISION = re.compile(r"^revision\b[^=]*=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
@@ -41,12 +47,21 @@ def migration_heads() -> frozenset[str]:
     return frozenset(revisions - revised)
 
 
+def is_current(applied: Iterable[str]) -> bool:
+    """Whether revisions read from `alembic_version` are every head: nothing to upgrade."""
+    found = frozenset(applied)
+    return bool(found) and found == migration_heads()
+
+
 async def schema_is_current(engine: AsyncEngine) -> bool:
     """True when the database is at every head; False when it is behind, or new (no table yet)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
     try:
         async with engine.connect() as connection:
-            rows = await connection.execute(text("SELECT version_num FROM alembic_version"))
-            applied = frozenset(row[0] for row in rows)
+            rows = await connection.execute(text(SCHEMA_VERSION_QUERY))
+            applied = [row[0] for row in rows]
     except DBAPIError:  # no alembic_version table: a database never migrated
         return False
-    return bool(applied) and applied == migration_heads()
+    return is_current(applied)

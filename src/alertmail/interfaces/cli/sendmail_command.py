@@ -14,22 +14,27 @@ Also installed as `alertmail-sendmail`, which can be linked as /usr/sbin/sendmai
 
 from __future__ import annotations
 
-import asyncio
 import getopt
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import BinaryIO, NoReturn, TextIO
+from typing import TYPE_CHECKING, BinaryIO, NoReturn, TextIO
 
-from pydantic import ValidationError
-
-from alertmail.config import AppConfig
+from alertmail.adapters.storage.direct_outbox import QueueUnreachableError
 from alertmail.domain.outbox import OutboxMessage
 from alertmail.domain.submission import MessageTooLargeError, NoRecipientsError, SubmissionError
 from alertmail.errors import AlertmailError
 from alertmail.interfaces.cli.quick_exit import leave
 from alertmail.interfaces.cli.terminal import terminal_safe
+from alertmail.queueing_config import QueueingConfig, queueing_config
+from alertmail.services.local_message import Envelope
+
+if TYPE_CHECKING:
+    from alertmail.config import AppConfig
+
+# A message is queued directly (direct_submission.py: no pydantic, SQLAlchemy nor asyncio to load)
+# unless the configuration or the database needs the full path (submission_composition.py).
 
 __all__ = ["SendmailArguments", "SendmailUsageError", "main", "parse_arguments", "read_message", "run"]
 
@@ -57,10 +62,14 @@ _IGNORED_O_OPTIONS = ("d", "e", "m")  # -odX delivery mode (we always queue), -o
 
 # The queue's database or data directory cannot be reached: the program may try again later.
 def _temporary_failures() -> tuple[type[Exception], ...]:
-    # Evaluated only when an exception is being matched: `alertmail --help` never loads SQLAlchemy.
-    from sqlalchemy.exc import SQLAlchemyError
+    # Evaluated only when an exception is being matched; SQLAlchemy's errors come only once it is
+    # loaded (the full path), and the direct path does not load it for this.
+    sqlalchemy = sys.modules.get("sqlalchemy.exc")
+    return (QueueUnreachableError, OSError, *((sqlalchemy.SQLAlchemyError,) if sqlalchemy else ()))
 
-    return (SQLAlchemyError, OSError)
+
+class _ConfigurationError(Exception):
+    """An ALERTMAIL_* variable with a bad value (pydantic's message)."""
 
 
 class SendmailUsageError(AlertmailError):
@@ -146,8 +155,9 @@ def run(
     stdout: TextIO,
     stderr: TextIO,
     config: AppConfig | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> int:
-    """Run the command; its exit status (sysexits.h)."""
+    """Run the command; its exit status (sysexits.h). `config`: AppConfig's, not the environment's."""
     try:
         arguments = parse_arguments(args)
     except SendmailUsageError as exc:
@@ -158,14 +168,13 @@ def run(
     if not arguments.recipients and not arguments.read_recipients:
         return _failed(stderr, "no recipients: name them as arguments, or use -t", os.EX_USAGE)
     try:
-        config = config or AppConfig()
-    except ValidationError as exc:  # an ALERTMAIL_* variable with a bad value
-        return _failed(stderr, f"the configuration is invalid: {exc}", os.EX_CONFIG)
-    try:
+        settings = config or queueing_config(os.environ if environ is None else environ) or _app_config()
         raw = read_message(
-            stdin, ignore_dots=arguments.ignore_dots, max_bytes=config.local_submission_max_bytes
+            stdin, ignore_dots=arguments.ignore_dots, max_bytes=settings.local_submission_max_bytes
         )
-        queued = asyncio.run(_submit(config, raw, arguments))
+        queued = _queue(settings, raw, _envelope(arguments))
+    except _ConfigurationError as exc:
+        return _failed(stderr, f"the configuration is invalid: {exc}", os.EX_CONFIG)
     except NoRecipientsError:
         return _failed(stderr, "no recipients: the message has no To, Cc or Bcc address", os.EX_USAGE)
     except SubmissionError as exc:
@@ -181,18 +190,53 @@ def run(
     return os.EX_OK
 
 
-async def _submit(config: AppConfig, raw: bytes, arguments: SendmailArguments) -> OutboxMessage:
+def _app_config() -> AppConfig:
+    from pydantic import ValidationError
+
+    from alertmail.config import AppConfig
+
+    try:
+        return AppConfig()
+    except ValidationError as exc:
+        raise _ConfigurationError(str(exc)) from exc
+
+
+def _envelope(arguments: SendmailArguments) -> Envelope:
+    return Envelope(
+        recipients=arguments.recipients,
+        envelope_from=arguments.envelope_from,
+        source="sendmail",
+        recipients_from_headers=arguments.read_recipients,
+        full_name=arguments.full_name,
+    )
+
+
+def _queue(settings: QueueingConfig | AppConfig, raw: bytes, envelope: Envelope) -> OutboxMessage:
+    """Queued directly when the configuration and the database allow it, else on the full path."""
+    if isinstance(settings, QueueingConfig):
+        from alertmail.direct_submission import submit_directly
+
+        queued = submit_directly(settings, raw, envelope)
+        if queued is not None:
+            return queued
+        settings = _app_config()
+    import asyncio
+
+    return asyncio.run(_submit(settings, raw, envelope))
+
+
+async def _submit(config: AppConfig, raw: bytes, envelope: Envelope) -> OutboxMessage:
     # Imported once the arguments are known to be good; only what queueing needs (see there).
     from alertmail.submission_composition import open_local_submission
 
     async with open_local_submission(config) as local_submission:
         return await local_submission.submit(
             raw,
-            recipients=arguments.recipients,
-            envelope_from=arguments.envelope_from,
-            source="sendmail",
-            recipients_from_headers=arguments.read_recipients,
-            full_name=arguments.full_name,
+            recipients=envelope.recipients,
+            envelope_from=envelope.envelope_from,
+            source=envelope.source,
+            recipients_from_headers=envelope.recipients_from_headers,
+            full_name=envelope.full_name,
         )
 
 

@@ -14,6 +14,7 @@ import typer
 
 import alertmail
 from alertmail.config import AppConfig
+from alertmail.interfaces.cli.command_index import single_command
 from alertmail.interfaces.cli.help_style import plain_help
 from alertmail.interfaces.cli.runtime import console, fail, run
 
@@ -65,9 +66,7 @@ def _setup_link(config: AppConfig, host: str, port: int, token: str) -> str:
 
 def main(args: Sequence[str]) -> None:
     """`alertmail serve ARGS`, the command alone."""
-    command = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    command.command()(serve)
     try:
-        plain_help(typer.main.get_command(command))(args=list(args), prog_name="alertmail serve")
+        plain_help(single_command(serve, "serve"))(args=list(args), prog_name="alertmail serve")
     except KeyboardInterrupt:
         fail("interrupted")
