@@ -1,7 +1,7 @@
 """Drain throughput: 2,000 queued messages delivered by alertmail vs. the ceiling vs. naive code.
 
     .venv/bin/python -m bench.drain [--messages 2000] [--connections 3] [--naive 300] [--rounds 3]
-                                    [--reply-delay-ms 0] [--old-rows 0]
+                                    [--reply-delay-ms 0] [--old-rows 0] [--messages-per-minute 0]
 
 All three send the same messages to one sink in a separate process that requires STARTTLS and
 AUTH PLAIN (bench/sink.py):
@@ -11,6 +11,8 @@ AUTH PLAIN (bench/sink.py):
   messages (built beforehand) straight to the sink, recording nothing;
 - naive: smtplib, one connection per message (connect, STARTTLS, AUTH, send, QUIT), one at a time;
   measured on the first `--naive` messages, since it is the slow one.
+`--messages-per-minute N` sets alertmail's limit: each message then takes a cluster token
+(N above the drain's rate measures the tokens' cost, not the limit).
 `--reply-delay-ms` makes the sink hold each reply, as a relay across a network would (on
 127.0.0.1 a handshake and a login are nearly free, which flatters the naive client).
 Goals: alertmail >= 0.9 x ceiling at 2,000 and at 20,000 queued, also with 100,000 old rows
@@ -121,12 +123,15 @@ async def run_alertmail(
     certificates: Certificates,
     connections: int,
     history: int = 0,
+    per_minute: int = 0,
 ) -> Rate:
     """alertmail's worker draining an outbox that holds `messages`."""
     with tempfile.TemporaryDirectory(prefix="alertmail-bench-drain-") as directory:
         config = AppConfig(data_dir=Path(directory) / "data", node_name="bench")
         async with open_container(config) as container:
-            await configure(container, sink, certificates, max_connections=connections)
+            await configure(
+                container, sink, certificates, max_connections=connections, messages_per_minute=per_minute
+            )
             await insert_rows(container, old_rows(history) + messages)
             worker = container.delivery_worker
             sink.reset()
@@ -198,7 +203,14 @@ async def main(arguments: argparse.Namespace) -> None:
             prepared = prepared[:naive_count]
             gc.collect()
             results["alertmail"].append(
-                await run_alertmail(messages, sink, certificates, arguments.connections, arguments.old_rows)
+                await run_alertmail(
+                    messages,
+                    sink,
+                    certificates,
+                    arguments.connections,
+                    arguments.old_rows,
+                    arguments.messages_per_minute,
+                )
             )
             results["naive"].append(await asyncio.to_thread(run_naive, prepared, sink, certificates))
             print(
@@ -217,7 +229,8 @@ async def main(arguments: argparse.Namespace) -> None:
         f"drain of {arguments.messages} messages ({arguments.old_rows} sent ones already in the outbox), "
         f"{arguments.connections} connection(s), "
         "STARTTLS + AUTH PLAIN, "
-        f"sink reply delay {arguments.reply_delay_ms:g} ms, median of {arguments.rounds} round(s); "
+        f"sink reply delay {arguments.reply_delay_ms:g} ms, "
+        f"messages_per_minute {arguments.messages_per_minute}, median of {arguments.rounds} round(s); "
         f"{load_average()}"
     )
     labels = {
@@ -243,6 +256,9 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--old-rows", type=int, default=0, help="sent messages already in the outbox")
     parser.add_argument("--reply-delay-ms", type=float, default=0.0, help="the sink holds each reply")
+    parser.add_argument(
+        "--messages-per-minute", type=int, default=0, help="alertmail's limit (0: none; tokens per message)"
+    )
     return parser.parse_args()
 
 
