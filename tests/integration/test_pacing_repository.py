@@ -87,3 +87,25 @@ async def test_a_refused_taker_is_told_when_enough_tokens_come_back(database: Da
     assert (await tokens.take(MESSAGES, "c", limit=2, now=NOW, until=LATER)).wait == timedelta(seconds=30)
     await tokens.withdraw(MESSAGES, "b")
     assert (await tokens.take(MESSAGES, "c", limit=2, now=NOW, until=LATER)).wait == timedelta(seconds=20)
+
+
+async def test_several_tokens_are_taken_at_once_up_to_the_free_ones_and_given_back_together(
+    database: Database,
+) -> None:
+    tokens = SqlPacingRepository(database.sessionmaker, dialect=database.dialect)
+    assert len((await tokens.take(MESSAGES, "a", limit=10, now=NOW, until=LATER, count=4)).tokens) == 4
+    assert (await tokens.take(MESSAGES, "b", limit=10, now=NOW, until=LATER, count=2)).token is not None
+    assert len((await tokens.take(MESSAGES, "e", limit=7, now=NOW, until=LATER, count=9)).tokens) == 1
+    refused = await tokens.take(MESSAGES, "c", limit=7, now=NOW, until=LATER, count=5)
+    assert (refused.tokens, refused.wait) == ((), timedelta(seconds=30))
+    # Of 10, 7 are busy and c waits longer than d: d gets the 2 left over for it, not 5.
+    rest = await tokens.take(MESSAGES, "d", limit=10, now=NOW, until=LATER, count=5)
+    assert len(rest.tokens) == 2
+    # Given back together, each from its own time; only the holder's own move.
+    first, second = rest.tokens
+    soon = NOW + timedelta(seconds=1)
+    await tokens.give_back_many({first: NOW, second: soon}, "d")
+    await tokens.give_back_many({first: NOW}, "a")  # not a's: nothing changes
+    async with database.sessionmaker() as session:
+        rows = await session.scalars(select(PacingTokenRow).where(PacingTokenRow.holder == "d"))
+        assert {row.id: row.free_at for row in rows} == {first: NOW, second: soon}

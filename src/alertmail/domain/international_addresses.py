@@ -37,7 +37,12 @@ class UnsendableAddressError(ValueError):
 
 def needs_smtputf8(addresses: list[str], message: Message) -> bool:
     """Whether any envelope or header address (not display name) is not plain ASCII."""
-    return not all(address.isascii() for address in [*addresses, *_header_addresses(message)])
+    if not all(address.isascii() for address in addresses):
+        return True
+    values = [str(value) for name in ADDRESS_HEADERS for value in message.get_all(name, [])]
+    if all(value.isascii() for value in values):
+        return False  # the usual case, without parsing: no address of an ASCII header can need it
+    return not all(address.isascii() for _, address in getaddresses(values))
 
 
 def ascii_address(address: str) -> str:
@@ -64,8 +69,3 @@ def ascii_address_headers(message: Message) -> None:
         pairs = [(display, ascii_address(address)) for display, address in getaddresses(values) if address]
         del message[name]
         message[name] = ", ".join(formataddr(pair, charset="utf-8") for pair in pairs)
-
-
-def _header_addresses(message: Message) -> list[str]:
-    values = [str(value) for name in ADDRESS_HEADERS for value in message.get_all(name, [])]
-    return [address for _, address in getaddresses(values)]

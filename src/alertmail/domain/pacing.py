@@ -27,12 +27,20 @@ asks again), and a free token goes to the longest waiting first. A worker that h
 across batches gives them back at the end of a batch when another worker waits for one, so a node
 never keeps the relay to itself while others have mail.
 
+A worker takes message tokens ahead, for the next messages of its batch, in one write (issue #18:
+a write per message was most of a paced drain's CPU). The bound above still holds with "granted"
+read as "taken": the tokens taken together are counted together against the limit, each is busy
+from then on, and one never used is free again at once (it carried nothing). At most a tenth of the
+limit is taken at once, so that the workers of a cluster share it. A used token may be given back
+late, at the worker's next take or at the end of its batch: it stays busy meanwhile (renewed), which
+is never less than it should, and is then given its exact `free_at`.
+
 The clock is the workers' own: nodes need synchronised clocks (NTP), as outbox leases already do.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -46,9 +54,11 @@ __all__ = [
     "PacingRepository",
     "Taken",
     "busy",
+    "free_to_take",
     "in_flight_until",
     "position_to_wait_for",
     "returned_at",
+    "tokens_ahead",
     "wait_for_token",
     "wanted",
 ]
@@ -67,15 +77,32 @@ def wanted(bucket: str) -> str:
 
 @dataclass(frozen=True)
 class Taken:
-    """A token taken: its id (to renew or give it back), or None and how long to wait before asking again."""
+    """A token taken: its id (to renew or give it back), or None and how long to wait before asking again.
+    `more`: the further tokens taken at the same time, when more than one was asked for."""
 
     token: str | None
     wait: timedelta = timedelta(0)
+    more: tuple[str, ...] = ()
+
+    @property
+    def tokens(self) -> tuple[str, ...]:
+        return () if self.token is None else (self.token, *self.more)
+
+
+def tokens_ahead(wanted: int, limit: int) -> int:
+    """How many message tokens a worker asks for at once: those its batch still needs, at most a
+    tenth of the limit (at least one)."""
+    return max(1, min(wanted, limit // 10))
 
 
 def busy(free_at: Iterable[datetime], now: datetime) -> list[datetime]:
     """The tokens still busy at `now`, soonest free first."""
     return sorted(moment for moment in free_at if moment > now)
+
+
+def free_to_take(busy_count: int, limit: int, *, ahead: int = 0) -> int:
+    """How many tokens may be taken now: the limit, less the busy ones and one for each taker ahead."""
+    return max(0, limit - busy_count - ahead)
 
 
 def position_to_wait_for(busy_count: int, limit: int, *, ahead: int = 0) -> int | None:
@@ -112,8 +139,11 @@ class PacingRepository(Protocol):
     """The tokens, shared by every worker on the database. Taking is atomic: two takers never both
     get the last token."""
 
-    async def take(self, bucket: str, holder: str, *, limit: int, now: datetime, until: datetime) -> Taken:
-        """Take a token of `bucket` busy until `until`, if fewer than `limit` are busy at `now`."""
+    async def take(
+        self, bucket: str, holder: str, *, limit: int, now: datetime, until: datetime, count: int = 1
+    ) -> Taken:
+        """Take up to `count` tokens of `bucket` busy until `until`, while fewer than `limit` are busy
+        at `now` (at least one, or none and the wait)."""
         ...
 
     async def renew(self, tokens: Sequence[str], holder: str, until: datetime) -> set[str]:
@@ -122,6 +152,10 @@ class PacingRepository(Protocol):
 
     async def give_back(self, token: str, holder: str, free_at: datetime) -> None:
         """The token is free from `free_at` (now, or a while after a message was sent)."""
+        ...
+
+    async def give_back_many(self, free_at: Mapping[str, datetime], holder: str) -> None:
+        """Each token is free from its own `free_at`, in one write."""
         ...
 
     async def withdraw(self, bucket: str, holder: str) -> None:

@@ -7,6 +7,8 @@ that stay open across batches, under one `asyncio.TaskGroup`. `max_connections` 
 `messages_per_minute` hold for the whole cluster, not per worker: each connection and each message
 takes a token kept in the database and shared by every worker of every node (domain/pacing.py says
 why tokens rather than one sending node, services/pacing.py how they are waited for and renewed).
+Message tokens are taken ahead for the rest of the batch and given back together at its end (one
+write each way rather than two per message).
 
 Failures are sorted in two (see `delivery_lanes.affects_whole_relay`):
 - about the relay (unreachable, TLS, refused login or token, throttled, 421): the rest of the batch
@@ -290,6 +292,7 @@ class DeliveryWorker:
                 error = failed.exceptions[0]
                 batch.attempts.extend(Attempt(m, internal=_as_exception(error)) for m in in_flight.values())
         batch.untried.extend(pending)
+        await self._pacing.settle()  # the message tokens taken ahead and not used: free again
         await self._outcomes.record(batch, settings, config, transport=route.name)
         await self._report_primary(batch, route)
 
@@ -320,7 +323,8 @@ class DeliveryWorker:
                 return  # the other lanes sent the rest while this one waited for a connection
             message = pending.pop()
             in_flight[message.id] = message
-            attempt = await self._lanes.attempt(lane, message, settings, self._clock())
+            wanted = len(pending) + 1
+            attempt = await self._lanes.attempt(lane, message, settings, self._clock(), wanted=wanted)
             relay = attempt.relay_failure()
             del in_flight[message.id]
             if relay is None:

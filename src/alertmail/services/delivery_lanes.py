@@ -143,10 +143,11 @@ class Lanes:
             await self._pacing.give_back(token)
 
     async def attempt(
-        self, lane: Lane, message: OutboxMessage, settings: MailSettings, now: datetime
+        self, lane: Lane, message: OutboxMessage, settings: MailSettings, now: datetime, *, wanted: int = 1
     ) -> Attempt:
+        """Send `message`; `wanted`: the messages of the batch still to send, this one included."""
         try:
-            refused = await self._send(lane, message, settings, now)
+            refused = await self._send(lane, message, settings, now, wanted)
         except TransportError as error:
             return Attempt(message, error=error)
         except Exception as error:
@@ -158,7 +159,7 @@ class Lanes:
         return Attempt(message, refused=refused)
 
     async def _send(
-        self, lane: Lane, message: OutboxMessage, settings: MailSettings, now: datetime
+        self, lane: Lane, message: OutboxMessage, settings: MailSettings, now: datetime, wanted: int
     ) -> Mapping[str, TransportError]:
         email = email_for(message, settings, now)
         recipients = message.pending_recipients
@@ -166,7 +167,7 @@ class Lanes:
         fresh = True  # a connection that failed to open is not tried again here
         try:
             # The message's token first: the wait for it may outlast the connection's idle time.
-            async with self._pacing.message(settings.messages_per_minute):
+            async with self._pacing.message(settings.messages_per_minute, wanted=wanted):
                 fresh = await self._session(lane, settings)
                 refused = await _session_of(lane).send(email, recipients)
         except TransportError as error:

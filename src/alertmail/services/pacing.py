@@ -7,6 +7,11 @@ least every `max_poll` seconds (a token in flight elsewhere may come back sooner
 tokens a background task renews them every third of `lease`; a worker that dies stops renewing,
 and its tokens come back once the lease has run out.
 
+Message tokens are taken ahead for the next messages of a batch (`wanted`, at most a tenth of the
+limit; domain/pacing.py says why the bound holds) and kept in a reserve the worker's lanes draw
+from; a used one is given back, with its own `free_at`, at the next take or at `settle` (the end of
+a batch), one write for all. Until then it is held and renewed like any other.
+
 A worker cancelled half-way through a database write (a lane cancelled by its task group) lets the
 write finish in the background: cut short, it could leave SQLite's write lock held, and a token
 taken that way is given back once the take completes.
@@ -18,7 +23,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from alertmail.domain.pacing import (
@@ -29,6 +34,7 @@ from alertmail.domain.pacing import (
     Taken,
     in_flight_until,
     returned_at,
+    tokens_ahead,
 )
 from alertmail.services.clock import Clock
 
@@ -62,25 +68,41 @@ class ClusterPacing:
         self._max_poll = max_poll
         self._sleep = sleep
         self._held: dict[str, str] = {}  # token -> its bucket
+        self._reserve: list[str] = []  # message tokens taken ahead, not used yet
+        self._spent: dict[str, datetime] = {}  # message tokens used, not given back yet -> free_at
+        self._refilling = asyncio.Lock()
         self._renewing: asyncio.Task[None] | None = None
         self._finishing: set[asyncio.Task[Any]] = set()  # writes a cancelled caller let finish
 
     async def take_connection(self, limit: int, still_needed: Callable[[], bool]) -> str | None:
         """A connection token, waited for while `still_needed()`; None once it is not."""
-        return await self._take(CONNECTIONS, limit, still_needed)
+        taken = await self._take(CONNECTIONS, limit, still_needed)
+        return taken[0] if taken else None
 
     @asynccontextmanager
-    async def message(self, per_minute: int) -> AsyncIterator[None]:
-        """Hold a message token while one message is sent (0: no limit, no token)."""
+    async def message(self, per_minute: int, *, wanted: int = 1) -> AsyncIterator[None]:
+        """Hold a message token while one message is sent (0: no limit, no token). `wanted`: how many
+        messages the batch still has to send, this one included (tokens taken ahead for them)."""
         if per_minute <= 0:
             yield
             return
-        token = await self._take(MESSAGES, per_minute, lambda: True)
+        async with self._refilling:  # one lane takes for all: the others then find the reserve full
+            if not self._reserve:
+                await self._give_back_spent()
+                self._reserve.extend(await self._take(MESSAGES, per_minute, lambda: True, wanted))
+        token = self._reserve.pop()
         try:
             yield
         finally:
-            if token is not None:
-                await self.give_back(token)
+            self._spent[token] = returned_at(self._clock(), bucket=MESSAGES, window=self._window)
+
+    async def settle(self) -> None:
+        """At the end of a batch: the used message tokens go back with their own `free_at`, the
+        unused ones free at once (no message went with them)."""
+        unused, self._reserve = self._reserve, []
+        now = self._clock()
+        self._spent.update(dict.fromkeys(unused, now))
+        await self._give_back_spent()
 
     async def others_want_connections(self) -> bool:
         """Whether another worker waits for a connection token (then ours should go back)."""
@@ -100,6 +122,7 @@ class ClusterPacing:
             logger.exception("pacing: giving back a %s token failed", bucket)
 
     async def close(self) -> None:
+        await self.settle()
         renewing, self._renewing = self._renewing, None
         if renewing is not None:
             renewing.cancel()
@@ -117,14 +140,33 @@ class ClusterPacing:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._renewing = None
         self._held.clear()
+        self._reserve.clear()
+        self._spent.clear()
 
-    async def _take(self, bucket: str, limit: int, still_needed: Callable[[], bool]) -> str | None:
+    async def _give_back_spent(self) -> None:
+        spent, self._spent = self._spent, {}
+        if not spent:
+            return
+        for token in spent:
+            self._held.pop(token, None)
+        try:
+            await self._unhurried(self._tokens.give_back_many(spent, self._holder))
+        except Exception:
+            # Not given back, they come back when their lease runs out: later, never lost.
+            logger.exception("pacing: giving back %d message token(s) failed", len(spent))
+
+    async def _take(
+        self, bucket: str, limit: int, still_needed: Callable[[], bool], wanted: int = 1
+    ) -> tuple[str, ...]:
+        """At least one token (up to `tokens_ahead` of `wanted` for messages), waited for while
+        `still_needed()`; none once it is not."""
         failures = 0
+        count = tokens_ahead(wanted, limit) if bucket == MESSAGES else 1
         while still_needed():
             now = self._clock()
             until = in_flight_until(now, self._lease, bucket=bucket, window=self._window)
             taking = asyncio.ensure_future(
-                self._tokens.take(bucket, self._holder, limit=limit, now=now, until=until)
+                self._tokens.take(bucket, self._holder, limit=limit, now=now, until=until, count=count)
             )
             try:
                 taken = await self._unhurried(taking, on_cancel=self._give_back_taken)
@@ -136,17 +178,17 @@ class ClusterPacing:
                 await self._sleep(self._max_poll)
                 continue
             failures = 0
-            if taken.token is not None:
-                self._held[taken.token] = bucket
+            if taken.tokens:
+                self._held.update(dict.fromkeys(taken.tokens, bucket))
                 self._keep_renewing()
-                return taken.token
+                return taken.tokens
             await self._sleep(min(max(taken.wait.total_seconds(), _MIN_WAIT), self._max_poll))
         try:
             await self._unhurried(self._tokens.withdraw(bucket, self._holder))
         except Exception:
             # Left registered, the taker holds others up until WAITING_ALIVE has passed: seconds.
             logger.exception("pacing: withdrawing from the %s waiting line failed", bucket)
-        return None
+        return ()
 
     async def _unhurried(
         self, write: Awaitable[T], on_cancel: Callable[[asyncio.Future[T]], None] | None = None
@@ -163,11 +205,10 @@ class ClusterPacing:
             raise
 
     def _give_back_taken(self, taking: asyncio.Future[Taken]) -> None:
-        if taking.cancelled() or taking.exception() is not None or taking.result().token is None:
+        if taking.cancelled() or taking.exception() is not None or not taking.result().tokens:
             return
-        token = taking.result().token
-        assert token is not None
-        giving = asyncio.ensure_future(self._tokens.give_back(token, self._holder, self._clock()))
+        free = dict.fromkeys(taking.result().tokens, self._clock())
+        giving = asyncio.ensure_future(self._tokens.give_back_many(free, self._holder))
         self._finishing.add(giving)
         giving.add_done_callback(self._finishing.discard)
 

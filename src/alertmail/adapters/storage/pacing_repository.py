@@ -5,6 +5,8 @@ Taking a token counts the busy ones and adds one; two takers must not both see t
   bucket go one at a time until each commits; a renewal or a give-back touches only its own rows;
 - SQLite: the transaction begins IMMEDIATE, taking the database's write lock before it reads, so
   `serve`, `worker` and the CLI on one file take one at a time (the others wait, busy timeout).
+A taker may take several tokens at once (as many as are free, up to what it asks for), in one
+INSERT; a worker gives back the tokens of its sent messages together (one UPDATE, executemany).
 A taker refused is recorded as waiting (bucket `<bucket>:wanted`, since its first refusal), and a
 free token goes to the longest waiting first. Tokens already free and waiters gone are deleted by
 the next taker of their bucket: the table holds the busy tokens, the live waiters, and whatever
@@ -14,16 +16,23 @@ freed since the last take.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alertmail.adapters.storage.database import SQLITE_BEGIN
 from alertmail.adapters.storage.models import PacingBucketRow, PacingTokenRow
-from alertmail.domain.pacing import AHEAD_POLL, WAITING_ALIVE, Taken, position_to_wait_for, wanted
+from alertmail.domain.pacing import (
+    AHEAD_POLL,
+    WAITING_ALIVE,
+    Taken,
+    free_to_take,
+    position_to_wait_for,
+    wanted,
+)
 
 __all__ = ["SqlPacingRepository"]
 
@@ -33,7 +42,9 @@ class SqlPacingRepository:
         self._sessions = sessions
         self._dialect = dialect
 
-    async def take(self, bucket: str, holder: str, *, limit: int, now: datetime, until: datetime) -> Taken:
+    async def take(
+        self, bucket: str, holder: str, *, limit: int, now: datetime, until: datetime, count: int = 1
+    ) -> Taken:
         tokens, waiting = PacingTokenRow, wanted(bucket)
         async with self._sessions.begin() as session:
             await self._one_taker_at_a_time(session, bucket)
@@ -53,9 +64,13 @@ class SqlPacingRepository:
                 return Taken(None, await self._wait(session, bucket, position, busy, now))
             if mine is not None:
                 await session.delete(mine)
-            token = uuid.uuid4().hex
-            session.add(PacingTokenRow(id=token, bucket=bucket, holder=holder, free_at=until, created_at=now))
-        return Taken(token)
+            taken = [uuid.uuid4().hex for _ in range(min(count, free_to_take(busy, limit, ahead=ahead)))]
+            rows = [
+                {"id": token, "bucket": bucket, "holder": holder, "free_at": until, "created_at": now}
+                for token in taken
+            ]
+            await session.execute(insert(_TOKENS), rows)
+        return Taken(taken[0], more=tuple(taken[1:]))
 
     async def _wait(
         self, session: AsyncSession, bucket: str, position: int, busy: int, now: datetime
@@ -143,6 +158,21 @@ class SqlPacingRepository:
                 .values(free_at=free_at)
                 .execution_options(synchronize_session=False)
             )
+
+    async def give_back_many(self, free_at: Mapping[str, datetime], holder: str) -> None:
+        if not free_at:
+            return
+        tokens = _TOKENS
+        returning = (
+            update(tokens)
+            .where(tokens.c.id == bindparam("token"), tokens.c.holder == holder)
+            .values(free_at=bindparam("free"))
+        )
+        async with self._sessions.begin() as session:
+            await session.execute(returning, [{"token": t, "free": at} for t, at in free_at.items()])
+
+
+_TOKENS: Table = PacingTokenRow.__table__  # type: ignore[assignment]  # Core: one statement for many rows
 
 
 def _before(waiter: PacingTokenRow, mine: PacingTokenRow | None) -> bool:
