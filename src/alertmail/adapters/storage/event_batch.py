@@ -17,7 +17,19 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Table, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    Executable,
+    Select,
+    Table,
+    bindparam,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from alertmail.adapters.storage.models import EventRow, EventWindowRow, OutboxRow
@@ -93,9 +105,31 @@ def _grouped(events: Sequence[Event], window: timedelta) -> list[_Group]:
 # `excluded` alias alone was a tenth of a batch), and their compiled forms are cached by SQLAlchemy.
 
 
+_WINDOW_COLUMNS = (
+    "event_type",
+    "dedupe_key",
+    "bucket_start",
+    "closes_at",
+    "count",
+    "coalesced",
+    "first_at",
+    "last_at",
+    "mailed",
+    "digest_pending",
+)
+
+
 @cache
 def _upsert(dialect: str) -> Executable:
-    rows = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_WINDOWS)
+    if dialect == "postgresql":
+        # The rows as one array per column: the same short text for any batch size, so psycopg
+        # parses it once and PostgreSQL prepares it, where the multi-row VALUES of a batch (new
+        # text for each size, too long for psycopg's cache) was parsed anew every batch.
+        rows: postgresql.Insert | sqlite.Insert = postgresql.insert(_WINDOWS).from_select(
+            _WINDOW_COLUMNS, _unnested(_WINDOW_COLUMNS)
+        )
+    else:
+        rows = sqlite.insert(_WINDOWS)
     return rows.on_conflict_do_update(
         index_elements=["event_type", "dedupe_key", "bucket_start"],
         # Repeats of a window that exists are all coalesced: counted for its digest.
@@ -108,6 +142,14 @@ def _upsert(dialect: str) -> Executable:
     ).returning(
         _WINDOWS.c.id, _WINDOWS.c.count, _WINDOWS.c.event_type, _WINDOWS.c.dedupe_key, _WINDOWS.c.bucket_start
     )
+
+
+def _unnested(names: Sequence[str]) -> Select[Any]:
+    """SELECT * FROM unnest(:a, :b, ...): one parameter per column, a list of its values."""
+    # psycopg's dialect casts each to its array type (`%(count)s::INTEGER[]`).
+    arrays = [bindparam(name, type_=ARRAY(_WINDOWS.c[name].type)) for name in names]
+    rows = func.unnest(*arrays).table_valued(*names).render_derived()
+    return select(*(rows.c[name] for name in names))
 
 
 _MAILED_IN_BUCKETS = (
@@ -128,7 +170,14 @@ _HOLD_FOR_DIGEST = (
 
 def _count(connection: Connection, groups: list[_Group]) -> None:
     by_key = {g.key: g for g in groups}
-    result = connection.execute(_upsert(connection.dialect.name), [_window_values(g) for g in groups])
+    dialect = connection.dialect.name
+    rows = [_window_values(g) for g in groups]
+    if dialect == "postgresql":  # one list per column (`_unnested`)
+        result = connection.execute(
+            _upsert(dialect), {name: [r[name] for r in rows] for name in _WINDOW_COLUMNS}
+        )
+    else:
+        result = connection.execute(_upsert(dialect), rows)
     for window_id, count, event_type, dedupe_key, bucket_start in result:
         group = by_key[(event_type, dedupe_key, bucket_start)]
         group.window_id, group.count = window_id, count
