@@ -9,8 +9,10 @@ For each database (PostgreSQL from ALERTMAIL_TEST_POSTGRES_URL, skipped when unr
 - baseline: bench/baseline_app.py, a minimal FastAPI + SQLAlchemy endpoint with one writer that
   commits batches (group commit), on its own database of the same kind.
 Each is measured twice: throughput (`--events` as fast as `--connections` keep-alive connections
-get them accepted), then latency at each of `--rates` offered per second for `--seconds` s on a
-fixed schedule (open loop: latency counts from the scheduled send, so a stall is not hidden).
+get them accepted; with the server process's CPU time per accepted event, all its threads, the
+steadier figure on a shared machine), then latency at each of `--rates` offered per second for
+`--seconds` s on a fixed schedule (open loop: latency counts from the scheduled send, so a stall
+is not hidden).
 The client is bench/lean_http.py (raw HTTP/1.1, `--processes` processes); its own ceiling, against
 a server that answers at once, is printed first. Events: 5 failover types, dedupe keys drawn from
 200 per type, so most are repeats folded into digests, as in a real incident.
@@ -33,6 +35,7 @@ from typing import Any
 
 from bench.common import (
     ServeProcess,
+    cpu_seconds,
     free_port,
     load_average,
     percentile,
@@ -66,7 +69,7 @@ def offset_event(offset: int, number: int) -> dict[str, Any]:
 
 
 @contextmanager
-def baseline(database_url: str) -> Iterator[Target]:
+def baseline(database_url: str) -> Iterator[tuple[Target, int]]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "bench.baseline_app", to_async(database_url), str(port)]
@@ -75,21 +78,21 @@ def baseline(database_url: str) -> Iterator[Target]:
         serve = ServeProcess.__new__(ServeProcess)  # reuse its health wait on the baseline's URL
         serve.url, serve.process = f"http://127.0.0.1:{port}", process
         asyncio.run(serve.wait_healthy())
-        yield Target("127.0.0.1", port, "/api/v1/events", "none")
+        yield Target("127.0.0.1", port, "/api/v1/events", "none"), process.pid
     finally:
         process.terminate()
         process.wait()
 
 
 @contextmanager
-def alertmail(database_url: str, tmp: Path) -> Iterator[Target]:
+def alertmail(database_url: str, tmp: Path) -> Iterator[tuple[Target, int]]:
     with sink_process() as (sink, certificates):
         data_dir = tmp / "alertmail"
         token = asyncio.run(prepare_data_dir(data_dir, sink, certificates, database_url=database_url))
         serve = ServeProcess(data_dir, **({"database_url": database_url} if database_url else {}))
         try:
             asyncio.run(serve.wait_healthy())
-            yield Target("127.0.0.1", serve.port, "/api/v1/events", token)
+            yield Target("127.0.0.1", serve.port, "/api/v1/events", token), serve.pid
         finally:
             serve.stop()
 
@@ -104,12 +107,18 @@ def database(kind: str, tmp: Path, name: str) -> Iterator[str | None]:
         yield url
 
 
-def measure(target: Target, arguments: argparse.Namespace, offset: int) -> list[str]:
+def measure(served: tuple[Target, int], arguments: argparse.Namespace, offset: int) -> list[str]:
+    target, pid = served
     run_closed(target, event, 50, connections=4)  # warm: connections, caches, first window rows
+    cpu = cpu_seconds(pid)
     closed = run_closed(
         target, event, arguments.events, connections=arguments.connections, processes=arguments.processes
     )
-    lines = [f"throughput {closed.per_second:7.0f}/s  ({_refused(closed)}; {load_average()})"]
+    per_event = (cpu_seconds(pid) - cpu) / max(closed.accepted, 1) * 1000
+    lines = [
+        f"throughput {closed.per_second:7.0f}/s  (server CPU {per_event:.3f} ms/event; "
+        f"{_refused(closed)}; {load_average()})"
+    ]
     for rate in arguments.rates:
         opened = run_open(
             target, partial(offset_event, offset), rate, arguments.seconds, processes=arguments.processes
@@ -141,20 +150,27 @@ def main(arguments: argparse.Namespace) -> None:
                 if mine is None or theirs is None:
                     print(f"{kind}: skipped (PostgreSQL not reachable)")
                     continue
-                with alertmail(mine, tmp) as target:
-                    ours = measure(target, arguments, 1_000_000)
-                with baseline(theirs) as target:
-                    base = measure(target, arguments, 2_000_000)
+                with alertmail(mine, tmp) as served:
+                    ours = measure(served, arguments, 1_000_000)
+                with baseline(theirs) as served:
+                    base = measure(served, arguments, 2_000_000)
         print(f"\n{kind}:")
         for label, lines in (("alertmail serve", ours), ("baseline (FastAPI + group commit)", base)):
             print(f"  {label}")
             for line in lines:
                 print(f"    {line}")
-        print(f"  ratio alertmail / baseline: {_throughput(ours) / _throughput(base):.2f}")
+        print(
+            f"  ratio alertmail / baseline: {_throughput(ours) / _throughput(base):.2f} throughput, "
+            f"{_cpu(base) / _cpu(ours):.2f} in CPU per event (baseline's / alertmail's)"
+        )
 
 
 def _throughput(lines: list[str]) -> float:
     return float(lines[0].split()[1].removesuffix("/s"))
+
+
+def _cpu(lines: list[str]) -> float:
+    return float(lines[0].split("server CPU ")[1].split()[0])
 
 
 def parse() -> argparse.Namespace:

@@ -172,7 +172,7 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
             public_url=config.public_url,
             override_dir=config.data_dir / "templates",
         ),
-        SqlEventRepository(sessions, dialect=database.dialect),
+        SqlEventRepository(sessions, dialect=database.dialect, writer=database.writer),
         settings_repository,
         policy=policy,
         node=node,

@@ -40,7 +40,8 @@ def commits_of(database: Database) -> list[int]:
     def counted(_connection: object) -> None:
         counter[0] += 1
 
-    sa_event.listen(database.engine.sync_engine, "commit", counted)
+    for engine in database.sync_engines:  # SQLite: the batch writer's engine too
+        sa_event.listen(engine, "commit", counted)
     return counter
 
 
@@ -119,7 +120,7 @@ KEYS = st.lists(
 async def test_any_split_into_batches_records_what_one_at_a_time_records(
     database: Database, keys: list[tuple[str, str]], cuts: list[int], mailed_cap: int
 ) -> None:
-    repository = SqlEventRepository(database.sessionmaker, dialect=database.dialect)
+    repository = SqlEventRepository(database.sessionmaker, dialect=database.dialect, writer=database.writer)
     one_by_one = await _record(repository, keys, [1] * len(keys), mailed_cap)
     batched = await _record(repository, keys, cuts, mailed_cap)
     assert [_outcome(r) for r in batched] == [_outcome(r) for r in one_by_one]
@@ -177,11 +178,10 @@ async def test_repeats_read_no_settings(container: Container) -> None:
     await container.settings.save(relay_changes(2525), actor="test")
     first = await container.notifications.raise_event(TYPES[0], {}, dedupe_key="disk")
     seen: list[str] = []
-    sa_event.listen(
-        container.database.engine.sync_engine,
-        "before_cursor_execute",
-        lambda _conn, _cursor, statement, *_: seen.append(statement),
-    )
+    for engine in container.database.sync_engines:
+        sa_event.listen(
+            engine, "before_cursor_execute", lambda _conn, _cursor, statement, *_: seen.append(statement)
+        )
     repeats = await asyncio.gather(
         *(container.notifications.raise_event(TYPES[0], {}, dedupe_key="disk") for _ in range(20))
     )

@@ -46,13 +46,20 @@ class Api:
     token: str
 
 
-@pytest.fixture
-async def api(app_config: AppConfig) -> AsyncIterator[Api]:
-    app = create_app(app_config)
+@asynccontextmanager
+async def started_app(config: AppConfig) -> AsyncIterator[tuple[FastAPI, Container, str]]:
+    """The application started (its lifespan entered), ADMIN created, and an API token of ADMIN's."""
+    app = create_app(config)
     async with app.router.lifespan_context(app):
         container: Container = app.state.container
         await container.administrators.create(ADMIN, email=ADMIN_EMAIL, password=ADMIN_PASSWORD)
         _, token = await container.administrators.create_token("tests", administrator=ADMIN)
+        yield app, container, token
+
+
+@pytest.fixture
+async def api(app_config: AppConfig) -> AsyncIterator[Api]:
+    async with started_app(app_config) as (app, container, token):
         transport = httpx.ASGITransport(app=app)
         headers = {"Authorization": f"Bearer {token}"}
         async with httpx.AsyncClient(

@@ -102,7 +102,33 @@ class NotificationService:
         Raises `UnknownEventTypeError` (the known types listed) or `SettingsValidationError`
         (each bad detail named) before anything is written.
         """
-        return await self._raise(event_type, details, dedupe_key=dedupe_key, source=source, claim=None)
+        return await self.record(self.new_event(event_type, details, dedupe_key=dedupe_key, source=source))
+
+    def new_event(
+        self,
+        event_type: str,
+        details: Mapping[str, Any] | None = None,
+        *,
+        dedupe_key: str | None = None,
+        source: str = "api",
+    ) -> Event:
+        """The event checked and stamped (id, time, node), not recorded yet: `raise_event`'s first
+        half, which raises its errors; nothing is written."""
+        kind = self._catalog.get(event_type)
+        return Event(
+            id=str(uuid.uuid4()),
+            event_type=kind.name,
+            details=validate_details(details),
+            dedupe_key=validate_dedupe_key(dedupe_key),
+            source=source,
+            received_at=self._clock(),
+            node=self._node,
+        )
+
+    async def record(self, event: Event) -> EventRecorded:
+        """`raise_event`'s second half: record an event from `new_event` with whatever else is
+        being recorded (group commit); it is accepted once this returns."""
+        return await self._intake.submit(event)
 
     async def raise_once(
         self,
@@ -118,34 +144,12 @@ class NotificationService:
         The claim, the event and its e-mail commit in one transaction: a failure anywhere leaves
         none of them, so the next attempt is not mistaken for a repeat.
         """
+        event = self.new_event(event_type, details, dedupe_key=dedupe_key, source=source)
         try:
-            return await self._raise(event_type, details, dedupe_key=dedupe_key, source=source, claim=claim)
+            # The claim commits with its event, so the event is recorded alone, not batched.
+            (recorded,) = await self._record_batch([event], claim=claim)
         except AlreadyClaimedError:
             return None
-
-    async def _raise(
-        self,
-        event_type: str,
-        details: Mapping[str, Any] | None,
-        *,
-        dedupe_key: str | None,
-        source: str,
-        claim: RunClaim | TransportSwitch | None,
-    ) -> EventRecorded:
-        kind = self._catalog.get(event_type)
-        event = Event(
-            id=str(uuid.uuid4()),
-            event_type=kind.name,
-            details=validate_details(details),
-            dedupe_key=validate_dedupe_key(dedupe_key),
-            source=source,
-            received_at=self._clock(),
-            node=self._node,
-        )
-        if claim is None:
-            return await self._intake.submit(event)
-        # A scheduled job's claim commits with its event, so it is recorded alone, not batched.
-        (recorded,) = await self._record_batch([event], claim=claim)
         return recorded
 
     async def _record_batch(

@@ -10,7 +10,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, PoolResetState, event, make_url, text
+from sqlalchemy import Connection, Engine, PoolResetState, event, make_url, text
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -24,6 +25,7 @@ from alertmail.adapters.storage.sqlite_connection import (
     configure_sqlite_connection,
     owner_only,
 )
+from alertmail.adapters.storage.sqlite_writer import SqliteWriter
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -37,6 +39,7 @@ __all__ = [
     "Database",
     "alembic_config",
     "create_engine",
+    "create_writer_engine",
     "current_revision",
     "head_revision",
     "owner_only",
@@ -61,10 +64,33 @@ def create_engine(url: str) -> AsyncEngine:
         owner_only(Path(parsed.database))
     # The pool's reset is ours (below): its default rollback doubles the session's own.
     engine = create_async_engine(url, pool_reset_on_return=None)
-    event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
-    event.listen(engine.sync_engine, "reset", _reset_sqlite_connection)
-    event.listen(engine.sync_engine, "begin", _begin_sqlite_transaction)
+    _listen_sqlite(engine.sync_engine)
     return engine
+
+
+def create_writer_engine(url: str) -> Engine | None:
+    """SQLite on a file: a synchronous engine whose transactions begin IMMEDIATE, for the
+    `SqliteWriter`; None for PostgreSQL and an in-memory database (a second connection would
+    be a database of its own)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    engine = create_sync_engine(
+        parsed.set(drivername="sqlite+pysqlite"),
+        pool_size=1,  # one connection, used by the writer's one thread, closed from the loop's
+        max_overflow=0,
+        pool_reset_on_return=None,
+        connect_args={"check_same_thread": False},
+        execution_options={SQLITE_BEGIN: "IMMEDIATE"},
+    )
+    _listen_sqlite(engine)
+    return engine
+
+
+def _listen_sqlite(engine: Engine) -> None:
+    event.listen(engine, "connect", _configure_sqlite_connection)
+    event.listen(engine, "reset", _reset_sqlite_connection)
+    event.listen(engine, "begin", _begin_sqlite_transaction)
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
@@ -75,7 +101,9 @@ def _reset_sqlite_connection(dbapi_connection: Any, _record: Any, state: PoolRes
     # A session closing has already rolled back its transaction, and the pool would roll back once
     # more: on aiosqlite, a hand-off to the connection's thread and back for every read. Roll back
     # only a connection still in a transaction (one returned without its transaction closed).
-    if state.asyncio_safe and not state.terminate_only and dbapi_connection.driver_connection.in_transaction:
+    # The writer's engine (sqlite_writer.py) holds a plain sqlite3 connection, not an adapter.
+    driver = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+    if state.asyncio_safe and not state.terminate_only and driver.in_transaction:
         dbapi_connection.rollback()
 
 
@@ -141,8 +169,10 @@ def _upgrade_to_head(connection: Connection) -> None:
 class Database:
     """The engine and the session factory the repositories share."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, writer: SqliteWriter | None = None) -> None:
         self.engine = engine
+        # SQLite on a file: batches of events written in one hand-off to a thread (sqlite_writer.py).
+        self.writer = writer
         # Records are built from rows before the session closes; nothing is lazy-loaded after.
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             engine, expire_on_commit=False
@@ -150,7 +180,14 @@ class Database:
 
     @classmethod
     def from_url(cls, url: str) -> Database:
-        return cls(create_engine(url))
+        engine = create_engine(url)
+        writer_engine = create_writer_engine(url)
+        return cls(engine, SqliteWriter(writer_engine) if writer_engine is not None else None)
+
+    @property
+    def sync_engines(self) -> list[Engine]:
+        """Every engine statements run on (for listeners): the async one's, and the writer's."""
+        return [self.engine.sync_engine, *([self.writer.engine] if self.writer else [])]
 
     @property
     def dialect(self) -> str:
@@ -162,6 +199,8 @@ class Database:
             await upgrade_database(self.engine)
 
     async def dispose(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
         await self.engine.dispose()
 
     async def __aenter__(self) -> Database:

@@ -11,25 +11,38 @@ exactly however events are split into batches, processes or nodes: the upsert is
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, tuple_, update
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    Executable,
+    Select,
+    Table,
+    bindparam,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from alertmail.adapters.storage.models import EventRow, EventWindowRow, OutboxRow
 from alertmail.adapters.storage.outbox_repository import outbox_values
 from alertmail.domain.events import Disposition, Event, EventRecorded, coalescing_bucket
 from alertmail.domain.outbox import OutboxMessage
 
-__all__ = ["MakeMessages", "record_batch"]
+__all__ = ["MakeMessagesNow", "record_batch"]
 
 # The e-mails of the events mailed at once (None: nobody to mail), asked for only when there are
 # some: under a storm most batches mail nothing, and then nothing else (the settings) is read.
-MakeMessages = Callable[[list[Event]], Awaitable[list[OutboxMessage | None]]]
+# Called inside the transaction and waited for (the caller runs the service's coroutine).
+MakeMessagesNow = Callable[[list[Event]], list[OutboxMessage | None]]
 # Core tables, not the ORM classes: the rows are plain dicts, and Core's executemany renders one
 # compiled (cached) statement for any batch size, where the ORM's bulk path costs more than SQL.
 _EVENTS: Table = EventRow.__table__  # type: ignore[assignment]
@@ -53,26 +66,28 @@ class _Group:
         return self.count == len(self.events)
 
 
-async def record_batch(
-    session: AsyncSession,
+def record_batch(
+    connection: Connection,
     events: Sequence[Event],
     *,
-    dialect: str,
     window: timedelta,
     max_mailed_keys: int,
-    make_messages: MakeMessages,
+    make_messages: MakeMessagesNow,
 ) -> list[EventRecorded]:
-    """Record `events` (in one open transaction) and queue the e-mails of the first of each window."""
+    """Record `events` (in one open transaction) and queue the e-mails of the first of each window.
+
+    Synchronous, so that on SQLite the whole batch runs in one hand-off to the writer's thread
+    (see sqlite_writer.py); on PostgreSQL it runs through `run_sync` on the async connection."""
     groups = _grouped(events, window)
-    await _count(session, groups, dialect)
-    mailed = await _choose_mailed(session, groups, max_mailed_keys)
-    made = await make_messages([group.events[0] for group in mailed]) if mailed else []
+    _count(connection, groups)
+    mailed = _choose_mailed(connection, groups, max_mailed_keys)
+    made = make_messages([group.events[0] for group in mailed]) if mailed else []
     messages = {group.key: m for group, m in zip(mailed, made, strict=True) if m is not None}
     if messages:
-        await session.execute(insert(_OUTBOX), [outbox_values(m) for m in messages.values()])
-    await _settle(session, groups, messages)
+        connection.execute(insert(_OUTBOX), [outbox_values(m) for m in messages.values()])
+    _settle(connection, groups, messages)
     recorded, rows = _outcomes(groups, messages, mailed)
-    await session.execute(insert(_EVENTS), rows)
+    connection.execute(insert(_EVENTS), rows)
     by_id = {r.event_id: r for r in recorded}
     return [by_id[event.id] for event in events]
 
@@ -86,10 +101,36 @@ def _grouped(events: Sequence[Event], window: timedelta) -> list[_Group]:
     return list(groups.values())
 
 
-async def _count(session: AsyncSession, groups: list[_Group], dialect: str) -> None:
-    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    rows = dialect_insert(_WINDOWS)
-    upsert = rows.on_conflict_do_update(
+# The statements are built once: building one costs more CPU than running it (the upsert's
+# `excluded` alias alone was a tenth of a batch), and their compiled forms are cached by SQLAlchemy.
+
+
+_WINDOW_COLUMNS = (
+    "event_type",
+    "dedupe_key",
+    "bucket_start",
+    "closes_at",
+    "count",
+    "coalesced",
+    "first_at",
+    "last_at",
+    "mailed",
+    "digest_pending",
+)
+
+
+@cache
+def _upsert(dialect: str) -> Executable:
+    if dialect == "postgresql":
+        # The rows as one array per column: the same short text for any batch size, so psycopg
+        # parses it once and PostgreSQL prepares it, where the multi-row VALUES of a batch (new
+        # text for each size, too long for psycopg's cache) was parsed anew every batch.
+        rows: postgresql.Insert | sqlite.Insert = postgresql.insert(_WINDOWS).from_select(
+            _WINDOW_COLUMNS, _unnested(_WINDOW_COLUMNS)
+        )
+    else:
+        rows = sqlite.insert(_WINDOWS)
+    return rows.on_conflict_do_update(
         index_elements=["event_type", "dedupe_key", "bucket_start"],
         # Repeats of a window that exists are all coalesced: counted for its digest.
         set_={
@@ -101,8 +142,42 @@ async def _count(session: AsyncSession, groups: list[_Group], dialect: str) -> N
     ).returning(
         _WINDOWS.c.id, _WINDOWS.c.count, _WINDOWS.c.event_type, _WINDOWS.c.dedupe_key, _WINDOWS.c.bucket_start
     )
+
+
+def _unnested(names: Sequence[str]) -> Select[Any]:
+    """SELECT * FROM unnest(:a, :b, ...): one parameter per column, a list of its values."""
+    # psycopg's dialect casts each to its array type (`%(count)s::INTEGER[]`).
+    arrays = [bindparam(name, type_=ARRAY(_WINDOWS.c[name].type)) for name in names]
+    rows = func.unnest(*arrays).table_valued(*names).render_derived()
+    return select(*(rows.c[name] for name in names))
+
+
+_MAILED_IN_BUCKETS = (
+    select(_WINDOWS.c.event_type, _WINDOWS.c.bucket_start, func.count())
+    .where(
+        tuple_(_WINDOWS.c.event_type, _WINDOWS.c.bucket_start).in_(bindparam("buckets", expanding=True)),
+        _WINDOWS.c.mailed.is_(True),
+    )
+    .group_by(_WINDOWS.c.event_type, _WINDOWS.c.bucket_start)
+)
+_MARK_MAILED = update(_WINDOWS).where(_WINDOWS.c.id.in_(bindparam("ids", expanding=True))).values(mailed=True)
+_HOLD_FOR_DIGEST = (
+    update(_WINDOWS)
+    .where(_WINDOWS.c.id.in_(bindparam("ids", expanding=True)))
+    .values(coalesced=_WINDOWS.c.coalesced + 1, digest_pending=True)
+)
+
+
+def _count(connection: Connection, groups: list[_Group]) -> None:
     by_key = {g.key: g for g in groups}
-    result = await session.execute(upsert, [_window_values(g) for g in groups])
+    dialect = connection.dialect.name
+    rows = [_window_values(g) for g in groups]
+    if dialect == "postgresql":  # one list per column (`_unnested`)
+        result = connection.execute(
+            _upsert(dialect), {name: [r[name] for r in rows] for name in _WINDOW_COLUMNS}
+        )
+    else:
+        result = connection.execute(_upsert(dialect), rows)
     for window_id, count, event_type, dedupe_key, bucket_start in result:
         group = by_key[(event_type, dedupe_key, bucket_start)]
         group.window_id, group.count = window_id, count
@@ -125,21 +200,14 @@ def _window_values(group: _Group) -> dict[str, Any]:
     }
 
 
-async def _choose_mailed(session: AsyncSession, groups: list[_Group], max_mailed_keys: int) -> list[_Group]:
+def _choose_mailed(connection: Connection, groups: list[_Group], max_mailed_keys: int) -> list[_Group]:
     """The new windows whose first event is mailed at once: at most `max_mailed_keys` per type."""
     fresh = [g for g in groups if g.fresh]
     if not fresh:
         return []
-    buckets = {(g.key[0], g.key[2]) for g in fresh}
-    query = (
-        select(EventWindowRow.event_type, EventWindowRow.bucket_start, func.count())
-        .where(
-            tuple_(EventWindowRow.event_type, EventWindowRow.bucket_start).in_(list(buckets)),
-            EventWindowRow.mailed.is_(True),
-        )
-        .group_by(EventWindowRow.event_type, EventWindowRow.bucket_start)
-    )
-    already = {(t, b): int(n) for t, b, n in await session.execute(query)}
+    buckets = list({(g.key[0], g.key[2]) for g in fresh})
+    found = connection.execute(_MAILED_IN_BUCKETS, {"buckets": buckets})
+    already = {(t, b): int(n) for t, b, n in found}
     chosen: list[_Group] = []
     for group in fresh:
         bucket = (group.key[0], group.key[2])
@@ -149,26 +217,14 @@ async def _choose_mailed(session: AsyncSession, groups: list[_Group], max_mailed
     return chosen
 
 
-async def _settle(
-    session: AsyncSession, groups: list[_Group], messages: dict[WindowKey, OutboxMessage]
-) -> None:
+def _settle(connection: Connection, groups: list[_Group], messages: dict[WindowKey, OutboxMessage]) -> None:
     """Mark the new windows mailed, or count their first event for the digest when it was not."""
     mailed = [g.window_id for g in groups if g.key in messages]
     held = [g.window_id for g in groups if g.fresh and g.key not in messages]
     if mailed:
-        await session.execute(
-            update(EventWindowRow)
-            .where(EventWindowRow.id.in_(mailed))
-            .values(mailed=True)
-            .execution_options(synchronize_session=False)
-        )
+        connection.execute(_MARK_MAILED, {"ids": mailed})
     if held:
-        await session.execute(
-            update(EventWindowRow)
-            .where(EventWindowRow.id.in_(held))
-            .values(coalesced=EventWindowRow.coalesced + 1, digest_pending=True)
-            .execution_options(synchronize_session=False)
-        )
+        connection.execute(_HOLD_FOR_DIGEST, {"ids": held})
 
 
 def _outcomes(

@@ -7,7 +7,8 @@ events of one key, from one process or several nodes, agree on which of them was
 
 Events are recorded in batches (`record_many`, see event_batch.py): the event service hands them
 to one writer per process, which commits whatever queued meanwhile in one transaction. SQLite:
-that transaction begins IMMEDIATE, taking the write lock before it reads anything.
+that transaction begins IMMEDIATE, taking the write lock before it reads anything, and runs in one
+hand-off to the `SqliteWriter`'s thread when there is one (a database file).
 
 A scheduled job's claim (`scheduler_runs`) can be written in the same transaction, so the daily
 notice's "done for today" never commits without the notice; so can a switch of the active
@@ -17,19 +18,21 @@ transport (`TransportSwitch`), so "fallback in use" is mailed exactly once clust
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.util import await_only
 
 from alertmail.adapters.storage.database import SQLITE_BEGIN
-from alertmail.adapters.storage.event_batch import MakeMessages, record_batch
+from alertmail.adapters.storage.event_batch import record_batch
 from alertmail.adapters.storage.keyset import older_than
 from alertmail.adapters.storage.models import EventRow, EventWindowRow, OutboxRow, SchedulerRunRow
 from alertmail.adapters.storage.outbox_repository import outbox_values
+from alertmail.adapters.storage.sqlite_writer import AwaitFn, SqliteWriter
 from alertmail.adapters.storage.transport_state_repository import apply_switch
 from alertmail.domain.delivery_report import PageCursor
 from alertmail.domain.events import (
@@ -47,12 +50,15 @@ from alertmail.domain.schedule import AlreadyClaimedError, RunClaim
 __all__ = ["SqlEventRepository"]
 
 Sessions = async_sessionmaker[AsyncSession]
+# The e-mails of the events mailed at once (None: nobody to mail); see event_batch.py.
+MakeMessages = Callable[[builtins.list[Event]], Awaitable[builtins.list[OutboxMessage | None]]]
 
 
 class SqlEventRepository:
-    def __init__(self, sessions: Sessions, *, dialect: str) -> None:
+    def __init__(self, sessions: Sessions, *, dialect: str, writer: SqliteWriter | None = None) -> None:
         self._sessions = sessions
         self._dialect = dialect
+        self._writer = writer
 
     async def record_many(
         self,
@@ -77,6 +83,18 @@ class SqlEventRepository:
         """
         if not events:
             return []
+
+        def record(connection: Connection, wait_for: AwaitFn) -> builtins.list[EventRecorded]:
+            return record_batch(
+                connection,
+                events,
+                window=window,
+                max_mailed_keys=max_mailed_keys,
+                make_messages=lambda mailed: wait_for(make_messages(mailed)),
+            )
+
+        if claim is None and self._writer is not None:
+            return await self._writer.transaction(record)
         async with self._sessions.begin() as session:
             # SQLite: take the write lock at BEGIN, so the batch never waits half-way for it.
             await session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
@@ -84,14 +102,8 @@ class SqlEventRepository:
                 await apply_switch(session, claim)
             elif claim is not None:
                 await self._claim(session, claim)
-            return await record_batch(
-                session,
-                events,
-                dialect=self._dialect,
-                window=window,
-                max_mailed_keys=max_mailed_keys,
-                make_messages=make_messages,
-            )
+            # One greenlet for the batch's statements, not one per statement.
+            return await session.run_sync(lambda sync: record(sync.connection(), await_only))
 
     async def _claim(self, session: AsyncSession, claim: RunClaim) -> None:
         dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert

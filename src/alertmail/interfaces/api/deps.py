@@ -20,24 +20,28 @@ from alertmail.services.administrators import ApiCaller
 _bearer = HTTPBearer(auto_error=False, description="An API token from `alertmail token create`")
 
 
+def container_of(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
 async def get_container(request: Request) -> Container:
     # async on purpose: FastAPI runs a plain `def` dependency in a worker thread, a hand-off per
     # request for a dictionary lookup.
-    container: Container = request.app.state.container
-    return container
+    return container_of(request)
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
 async def current_caller(
-    request: Request,
-    container: ContainerDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> ApiCaller:
     """A bearer token, or the web UI's session cookie (then unsafe methods need the CSRF header)."""
+    # The container is read here, not as a dependency of its own: each level of dependencies
+    # costs FastAPI more than the token check itself on `POST /api/v1/events` (issue #18).
     if credentials is not None:
-        return await container.administrators.authenticate_token(credentials.credentials)
+        return await container_of(request).administrators.authenticate_token(credentials.credentials)
     session = await session_from_request(request)
     if session is None:
         raise UnauthorizedError("Sign in, or send an API token as 'Authorization: Bearer <token>'")

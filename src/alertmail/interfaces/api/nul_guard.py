@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from alertmail.domain import messages
 
-__all__ = ["NulGuard", "nul_fields"]
+__all__ = ["NulGuard", "nul_fields", "read_body", "replay_body"]
 
 _MARKS = (b"\x00", b"\\u0000", b"%00")
 _CHECKED = ("application/json", "application/x-www-form-urlencoded")
@@ -36,17 +36,18 @@ class NulGuard:
         if not content_type.startswith(_CHECKED):
             await self.app(scope, receive, send)
             return
-        body, more = await _read(receive)
+        body, more = await read_body(receive)
         fields = nul_fields(body, content_type) if any(m in body.lower() for m in _MARKS) else []
         if fields:
             errors = [{"field": field, "message": "must not contain a NUL character"} for field in fields]
             response = JSONResponse({"message": messages.SAVE_FAILED, "errors": errors}, status_code=422)
             await response(scope, receive, send)
             return
-        await self.app(scope, _replay(body, more), send)
+        await self.app(scope, replay_body(body, more), send)
 
 
-async def _read(receive: Receive) -> tuple[bytes, list[Message]]:
+async def read_body(receive: Receive) -> tuple[bytes, list[Message]]:
+    """The whole body, and the message that ended it early (a disconnect), if one did."""
     chunks: list[bytes] = []
     while True:
         message = await receive()
@@ -57,7 +58,8 @@ async def _read(receive: Receive) -> tuple[bytes, list[Message]]:
             return b"".join(chunks), []
 
 
-def _replay(body: bytes, after: list[Message]) -> Receive:
+def replay_body(body: bytes, after: list[Message]) -> Receive:
+    """A `receive` that gives the app the body read already, then what came after it."""
     pending: list[Message] = [{"type": "http.request", "body": body, "more_body": False}, *after]
 
     async def receive() -> Message:
