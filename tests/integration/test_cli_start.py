@@ -133,16 +133,15 @@ OTHER_COMMANDS = tuple(
 )
 
 
-def test_serve_imports_what_it_serves_and_not_the_other_commands(
-    current_data_dir: Path, tmp_path: Path
-) -> None:
+def serve_imports(data_dir: Path, tmp_path: Path) -> set[str]:
+    """Every module `alertmail serve` imported by the time it answered its first /healthz."""
     port = free_port()
     with (tmp_path / "serve.err").open("wb") as err:
         serve = subprocess.Popen(
             [sys.executable, "-X", "importtime", "-m", "alertmail", "serve", "--port", str(port)],
             stdout=subprocess.DEVNULL,
             stderr=err,
-            env=alertmail_env(current_data_dir),
+            env=alertmail_env(data_dir),
         )
         try:
             wait_for_health(f"http://127.0.0.1:{port}/healthz", serve)
@@ -150,9 +149,36 @@ def test_serve_imports_what_it_serves_and_not_the_other_commands(
             serve.terminate()
             serve.wait(timeout=30)
     stderr = (tmp_path / "serve.err").read_text()
-    modules = {line.split("|")[-1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
+    return {line.split("|")[-1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
+
+
+def test_serve_imports_what_it_serves_and_not_the_other_commands(
+    current_data_dir: Path, tmp_path: Path
+) -> None:
+    modules = serve_imports(current_data_dir, tmp_path)
     assert loaded(modules, "alertmail.interfaces.api")  # it served
     assert [name for name in OTHER_COMMANDS if loaded(modules, name)] == []
+
+
+# What `serve` needs only for a feature this data directory does not use: Alembic (the schema is
+# current), the PostgreSQL driver (SQLite), cryptography (no secret stored: a relay without a
+# password), OAuth2 (Authlib, and httpx, which only the OAuth2 and mail-API clients use), the
+# SMTP listener (ALERTMAIL_SMTP_LISTENER_PORT unset).
+NOT_CONFIGURED = (
+    "alembic",
+    "psycopg",
+    "cryptography",
+    "authlib",
+    "httpx",
+    "aiosmtpd",
+    "alertmail.interfaces.smtp_listener",
+)
+
+
+def test_serve_loads_nothing_for_features_not_configured(current_data_dir: Path, tmp_path: Path) -> None:
+    modules = serve_imports(current_data_dir, tmp_path)
+    assert loaded(modules, "sqlalchemy") and loaded(modules, "fastapi")  # the list is real
+    assert [name for name in NOT_CONFIGURED if loaded(modules, name)] == []
 
 
 def wait_for_health(url: str, process: subprocess.Popen[bytes]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import stat
 from pathlib import Path
@@ -86,6 +87,36 @@ def test_an_unusable_key_file_is_refused(tmp_path: Path, content: bytes) -> None
     key_file.chmod(0o600)
     with pytest.raises(SecretKeyError):
         FernetSecretBox.from_key_file(key_file)
+
+
+CANDIDATE_KEYS = [
+    Fernet.generate_key(),
+    base64.urlsafe_b64encode(bytes(range(32))),
+    base64.urlsafe_b64encode(bytes(31)),  # too short
+    base64.urlsafe_b64encode(bytes(33)),  # too long
+    base64.urlsafe_b64encode(bytes(32)).rstrip(b"="),  # padding missing
+    base64.b64encode(bytes([0xFB] * 32)),  # '+' and '/': not the url-safe alphabet
+    b"not a fernet key",
+]
+
+
+@pytest.mark.parametrize("key", CANDIDATE_KEYS)
+def test_the_key_is_checked_at_start_as_fernet_checks_it(key: bytes) -> None:
+    # The box checks the key without loading cryptography; it must refuse what Fernet refuses.
+    try:
+        Fernet(key)
+    except ValueError:
+        with pytest.raises(SecretKeyError, match="not a Fernet key"):
+            FernetSecretBox(key)
+    else:
+        box = FernetSecretBox(key)
+        assert Fernet(key).decrypt(box.encrypt("s3cret")) == b"s3cret"
+
+
+def test_a_new_key_file_holds_a_key_fernet_accepts(tmp_path: Path) -> None:
+    key_file = tmp_path / "secret.key"
+    FernetSecretBox.from_key_file(key_file)
+    Fernet(key_file.read_bytes().strip())
 
 
 def test_the_repr_hides_the_key(secret_box: FernetSecretBox, secret_key_file: Path) -> None:

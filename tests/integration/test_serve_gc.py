@@ -20,3 +20,15 @@ async def test_start_up_objects_are_frozen_while_serving_and_unfrozen_after(app_
         # Every module, class and function loaded so far; a collection no longer walks them.
         assert gc.get_freeze_count() > 50_000
     assert gc.get_freeze_count() == 0
+
+
+async def test_collection_that_serve_turned_off_for_start_up_is_on_while_serving(
+    app_config: AppConfig,
+) -> None:
+    app = create_app(app_config)
+    gc.disable()  # as `alertmail serve` starts (cli/entry.py)
+    try:
+        async with app.router.lifespan_context(app):
+            assert gc.isenabled()  # else nothing made while serving would ever be collected
+    finally:
+        gc.enable()

@@ -9,19 +9,27 @@ error, when anybody but its owner may write it or the world may read it. Group r
 too, except when the file belongs to root, so that an operator can provision it `root:alertmail`
 mode 0640. A warning would scroll past in a service log while the key stays exposed; refusing makes
 the operator fix it before any secret is encrypted with a key others can read.
+
+The key is read and checked at start; `cryptography` is loaded when a secret is first encrypted or
+decrypted: a relay without a password never needs it, and its native library alone is some 6 MiB
+of a server's memory.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import os
 import secrets
 import stat
 from pathlib import Path
-
-from cryptography.fernet import Fernet, InvalidToken
+from typing import TYPE_CHECKING
 
 from alertmail.errors import AlertmailError
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 __all__ = ["FernetSecretBox", "SecretKeyError"]
 
@@ -36,12 +44,10 @@ class FernetSecretBox:
     """Implements the `SecretBox` port with Fernet (AES-128-CBC + HMAC-SHA256, timestamped)."""
 
     def __init__(self, key: bytes) -> None:
-        try:
-            self._fernet = Fernet(key)
-        except ValueError as exc:
-            raise SecretKeyError(
-                "the secret key is not a Fernet key (32 url-safe base64-encoded bytes)"
-            ) from exc
+        if not _is_fernet_key(key):
+            raise SecretKeyError("the secret key is not a Fernet key (32 url-safe base64-encoded bytes)")
+        self._key = key
+        self._loaded: Fernet | None = None
 
     def __repr__(self) -> str:
         return "FernetSecretBox(key='**********')"
@@ -60,10 +66,20 @@ class FernetSecretBox:
             raise SecretKeyError(f"the secret key file {path} is empty")
         return cls(key)
 
+    @property
+    def _fernet(self) -> Fernet:
+        if self._loaded is None:
+            from cryptography.fernet import Fernet
+
+            self._loaded = Fernet(self._key)
+        return self._loaded
+
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode("utf-8")).decode("ascii")
 
     def decrypt(self, token: str) -> str:
+        from cryptography.fernet import InvalidToken
+
         try:
             return self._fernet.decrypt(token).decode("utf-8")
         except InvalidToken as exc:
@@ -71,6 +87,19 @@ class FernetSecretBox:
                 "a stored secret cannot be decrypted: it was encrypted with another secret key file"
                 " (restore the original key file, or enter the secret again)"
             ) from exc
+
+
+def _new_key() -> bytes:
+    """A new Fernet key: 32 random bytes, url-safe base64 (what `Fernet.generate_key()` returns)."""
+    return base64.urlsafe_b64encode(os.urandom(32))
+
+
+def _is_fernet_key(key: bytes) -> bool:
+    """What `Fernet(key)` accepts, checked without loading `cryptography`."""
+    try:
+        return len(base64.urlsafe_b64decode(key)) == 32
+    except (binascii.Error, ValueError):
+        return False
 
 
 def _create_key_file(path: Path) -> None:
@@ -84,7 +113,7 @@ def _create_key_file(path: Path) -> None:
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(descriptor, "wb") as file:
-            file.write(Fernet.generate_key() + b"\n")
+            file.write(_new_key() + b"\n")
             file.flush()
             os.fsync(file.fileno())
         with contextlib.suppress(FileExistsError):  # another process won the race: use its key

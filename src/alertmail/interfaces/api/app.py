@@ -102,6 +102,7 @@ def _startup_objects_frozen() -> Iterator[None]:
     ingestion p99 of issue #18). Frozen, a collection walks only what was made since.
     """
     gc.freeze()
+    gc.enable()  # `alertmail serve` starts with collection off (see cli/entry.py): on from here
     try:
         yield
     finally:
