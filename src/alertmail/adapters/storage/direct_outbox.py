@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -108,14 +109,14 @@ def _connect_sqlite(path: Path) -> SqlDirectOutbox | None:
     owner_only(path)  # as the engine does on every start
     connection = sqlite3.connect(path)
     configure_sqlite_connection(connection)
-    return SqlDirectOutbox(connection, insert=_insert(":{}", "{}"), encode=_sqlite_value)
+    return SqlDirectOutbox(connection, insert=_insert(":{}", "{}"), encode=_encoder(_sqlite_time))
 
 
 def _connect_postgres(conninfo: str) -> SqlDirectOutbox:
     import psycopg
 
     connection = psycopg.connect(conninfo, autocommit=True)
-    return SqlDirectOutbox(connection, insert=_insert("%({})s", "{}::json"), encode=_postgres_value)
+    return SqlDirectOutbox(connection, insert=_insert("%({})s", "{}::json"), encode=_encoder(_postgres_time))
 
 
 def _insert(placeholder: str, json_placeholder: str) -> str:
@@ -127,28 +128,27 @@ def _insert(placeholder: str, json_placeholder: str) -> str:
     return f"INSERT INTO outbox ({names}) VALUES ({params})"  # noqa: S608  # names of our own
 
 
-def _sqlite_value(name: str, value: Any) -> Any:
-    """As SQLAlchemy stores it on SQLite: JSON text, and UTC timestamps as SQLite's DATETIME text."""
-    if name in JSON_COLUMNS:
-        return json.dumps(value)
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    return value
+def _sqlite_time(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's DATETIME text
 
 
-def _postgres_value(name: str, value: Any) -> Any:
-    if name in JSON_COLUMNS:
-        return json.dumps(value)
-    if isinstance(value, datetime):
-        return value.astimezone(UTC)
-    return value
+def _postgres_time(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def _encoder(time: Callable[[datetime], Any]) -> Callable[[str, Any], Any]:
+    """A column's value as SQLAlchemy stores it: JSON columns as JSON text, timestamps by `time`."""
+
+    def encode(name: str, value: Any) -> Any:
+        if name in JSON_COLUMNS:
+            return json.dumps(value)
+        return time(value) if isinstance(value, datetime) else value
+
+    return encode
 
 
 def _missing_table_errors() -> tuple[type[Exception], ...]:
-    import sqlite3
-
-    psycopg = sys.modules.get("psycopg")  # loaded when the database is PostgreSQL
-    return (sqlite3.OperationalError, *((psycopg.errors.UndefinedTable,) if psycopg else ()))
+    return _errors_of("OperationalError", "errors.UndefinedTable")
 
 
 @contextmanager
@@ -164,7 +164,16 @@ def _translated_errors() -> Iterator[None]:
 
 
 def _driver_errors() -> tuple[type[Exception], ...]:
+    return (OSError, *_errors_of("Error", "Error"))
+
+
+def _errors_of(sqlite_name: str, psycopg_name: str) -> tuple[type[Exception], ...]:
+    """sqlite3's exception `sqlite_name`, and psycopg's `psycopg_name` once psycopg is loaded (it is
+    when the database is PostgreSQL; imported only for that)."""
     import sqlite3
 
+    found: list[type[Exception]] = [getattr(sqlite3, sqlite_name)]
     psycopg = sys.modules.get("psycopg")
-    return (sqlite3.Error, OSError, *((psycopg.Error,) if psycopg else ()))
+    if psycopg is not None:
+        found.append(attrgetter(psycopg_name)(psycopg))
+    return tuple(found)
