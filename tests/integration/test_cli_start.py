@@ -163,10 +163,16 @@ def test_serve_imports_what_it_serves_and_not_the_other_commands(
 # What `serve` needs only for a feature this data directory does not use: Alembic (the schema is
 # current), the PostgreSQL driver (SQLite), cryptography (no secret stored: a relay without a
 # password), OAuth2 (Authlib, and httpx, which only the OAuth2 and mail-API clients use), the
-# SMTP listener (ALERTMAIL_SMTP_LISTENER_PORT unset).
+# SMTP listener (ALERTMAIL_SMTP_LISTENER_PORT unset); SQLAlchemy's PostgreSQL dialect on SQLite;
+# WebSockets (nothing served speaks them); Typer and Rich, for options given plainly (uvicorn loads
+# Click for its own command line).
 NOT_CONFIGURED = (
     "alembic",
     "psycopg",
+    "sqlalchemy.dialects.postgresql",
+    "websockets",
+    "typer",
+    "rich",
     "cryptography",
     "authlib",
     "httpx",
@@ -213,3 +219,34 @@ async def test_a_current_database_costs_one_read_to_check(sqlite_url: str) -> No
         )
         await database.upgrade()
     assert [s for s in statements if s != "BEGIN"] == ["SELECT version_num FROM alembic_version"]
+
+
+def test_serve_without_typer_reports_an_error_as_every_command_does(current_data_dir: Path) -> None:
+    """Plain options, so the Typer-less path: a bad key file is one line on stderr and exit 1."""
+    (current_data_dir / "secret.key").write_text("not a key\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "alertmail", "serve", "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        env=alertmail_env(current_data_dir),
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: the secret key is not a Fernet key")
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "said"),
+    [
+        (["--help"], 0, "Serve the web UI and the REST API on http://HOST:PORT"),
+        (["--port", "abc"], 2, "Invalid value for '--port'"),
+        (["--verbose"], 2, "No such option: --verbose"),
+    ],
+)
+def test_serve_options_that_are_not_plain_are_answered_by_typer(
+    current_data_dir: Path, args: list[str], status: int, said: str
+) -> None:
+    _, output = imported_modules(["serve", *args], current_data_dir, status=status)
+    assert said in output

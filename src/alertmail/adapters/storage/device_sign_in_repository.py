@@ -13,10 +13,10 @@ from typing import Any
 
 from pydantic import SecretStr
 from sqlalchemy import or_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alertmail.adapters.storage.models import OAuthDeviceSignInRow
+from alertmail.adapters.storage.upsert import upsert_into
 from alertmail.domain.device_flow import DeviceSignIn, DeviceStatus, held_until
 from alertmail.domain.ports import SecretBox
 
@@ -84,9 +84,8 @@ class SqlDeviceSignInRepository:
     # --- rows ---------------------------------------------------------------------------------
 
     async def _insert(self, session: AsyncSession, values: dict[str, Any]) -> bool:
-        dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         inserted = await session.execute(
-            dialect_insert(OAuthDeviceSignInRow)
+            upsert_into(OAuthDeviceSignInRow, self._dialect)
             .values(id=_ROW_ID, **values)
             .on_conflict_do_nothing(index_elements=["id"])
             .returning(OAuthDeviceSignInRow.id)

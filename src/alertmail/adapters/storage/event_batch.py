@@ -30,10 +30,10 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from alertmail.adapters.storage.models import EventRow, EventWindowRow, OutboxRow
 from alertmail.adapters.storage.outbox_repository import outbox_values
+from alertmail.adapters.storage.upsert import upsert_into
 from alertmail.domain.events import Disposition, Event, EventRecorded, coalescing_bucket
 from alertmail.domain.outbox import OutboxMessage
 
@@ -125,11 +125,9 @@ def _upsert(dialect: str) -> Executable:
         # The rows as one array per column: the same short text for any batch size, so psycopg
         # parses it once and PostgreSQL prepares it, where the multi-row VALUES of a batch (new
         # text for each size, too long for psycopg's cache) was parsed anew every batch.
-        rows: postgresql.Insert | sqlite.Insert = postgresql.insert(_WINDOWS).from_select(
-            _WINDOW_COLUMNS, _unnested(_WINDOW_COLUMNS)
-        )
+        rows = upsert_into(_WINDOWS, dialect).from_select(_WINDOW_COLUMNS, _unnested(_WINDOW_COLUMNS))
     else:
-        rows = sqlite.insert(_WINDOWS)
+        rows = upsert_into(_WINDOWS, dialect)
     return rows.on_conflict_do_update(
         index_elements=["event_type", "dedupe_key", "bucket_start"],
         # Repeats of a window that exists are all coalesced: counted for its digest.

@@ -23,7 +23,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.util import await_only
 
@@ -34,6 +33,7 @@ from alertmail.adapters.storage.models import EventRow, EventWindowRow, OutboxRo
 from alertmail.adapters.storage.outbox_repository import outbox_values
 from alertmail.adapters.storage.sqlite_writer import AwaitFn, SqliteWriter
 from alertmail.adapters.storage.transport_state_repository import apply_switch
+from alertmail.adapters.storage.upsert import upsert_into
 from alertmail.domain.delivery_report import PageCursor
 from alertmail.domain.events import (
     DIGEST_LISTED,
@@ -106,9 +106,8 @@ class SqlEventRepository:
             return await session.run_sync(lambda sync: record(sync.connection(), await_only))
 
     async def _claim(self, session: AsyncSession, claim: RunClaim) -> None:
-        dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         claimed = await session.execute(
-            dialect_insert(SchedulerRunRow)
+            upsert_into(SchedulerRunRow, self._dialect)
             .values(job=claim.job, period=claim.period, ran_at=claim.at, node=claim.node)
             .on_conflict_do_nothing(index_elements=["job", "period"])
             .returning(SchedulerRunRow.job)

@@ -15,10 +15,10 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alertmail.adapters.storage.models import LeaseRow
+from alertmail.adapters.storage.upsert import upsert_into
 
 __all__ = ["LeaseTimeoutError", "SqlLeases"]
 
@@ -51,10 +51,9 @@ class SqlLeases:
 
     async def try_take(self, name: str, holder: str, *, ttl: timedelta) -> bool:
         now = datetime.now(UTC)
-        dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         values = {"holder": holder, "expires_at": now + ttl}
         statement = (
-            dialect_insert(LeaseRow)
+            upsert_into(LeaseRow, self._dialect)
             .values(name=name, **values)
             .on_conflict_do_update(
                 index_elements=["name"],

@@ -11,11 +11,11 @@ from typing import Any
 
 from pydantic import SecretStr
 from sqlalchemy import delete, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alertmail.adapters.storage.leases import SqlLeases
 from alertmail.adapters.storage.models import OAuthAuthorizationRow, OAuthTokenRow
+from alertmail.adapters.storage.upsert import upsert_into
 from alertmail.domain.oauth import OAuthTokens, PendingAuthorization
 from alertmail.domain.ports import SecretBox
 
@@ -85,9 +85,8 @@ class SqlOAuthTokenRepository:
 
     async def _insert(self, session: AsyncSession, values: dict[str, Any]) -> int | None:
         """The first tokens: None when a row appeared meanwhile (its writer came first)."""
-        dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         inserted = await session.execute(
-            dialect_insert(OAuthTokenRow)
+            upsert_into(OAuthTokenRow, self._dialect)
             .values(id=TOKENS_ROW_ID, generation=1, **values)
             .on_conflict_do_nothing(index_elements=["id"])
             .returning(OAuthTokenRow.generation)

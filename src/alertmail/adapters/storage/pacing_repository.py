@@ -20,11 +20,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alertmail.adapters.storage.database import SQLITE_BEGIN
 from alertmail.adapters.storage.models import PacingBucketRow, PacingTokenRow
+from alertmail.adapters.storage.upsert import upsert_into
 from alertmail.domain.pacing import (
     AHEAD_POLL,
     WAITING_ALIVE,
@@ -112,7 +112,7 @@ class SqlPacingRepository:
         if await session.scalar(locked) is None:
             # A bucket the migration did not create: made once, by whichever taker comes first.
             await session.execute(
-                postgresql.insert(PacingBucketRow).values(name=bucket).on_conflict_do_nothing()
+                upsert_into(PacingBucketRow, self._dialect).values(name=bucket).on_conflict_do_nothing()
             )
             await session.scalar(locked)
 

@@ -25,7 +25,7 @@ def main() -> None:
         # again, about a sixth of its CPU time. The server's lifespan freezes what start-up made
         # and turns collection back on before the first connection (api/app.py).
         gc.disable()
-        from alertmail.interfaces.cli.serve_command import main as serve
+        from alertmail.interfaces.cli.serve_start import main as serve
 
         serve(sys.argv[2:])
         return

@@ -41,10 +41,15 @@ def run(work: Callable[[Container], Awaitable[T]], *, flags: Mapping[str, str] |
 
     try:
         return asyncio.run(main())
-    except SettingsValidationError as exc:
-        fail_fields([FieldError((flags or {}).get(e.field, e.field), e.message) for e in exc.errors])
     except AlertmailError as exc:
-        fail(str(exc))
+        fail_with(exc, flags=flags)
+
+
+def fail_with(problem: AlertmailError, *, flags: Mapping[str, str] | None = None) -> NoReturn:
+    """Print `problem` (each field's for refused input, named by `flags`'s option) and exit 1."""
+    if isinstance(problem, SettingsValidationError):
+        fail_fields([FieldError((flags or {}).get(e.field, e.field), e.message) for e in problem.errors])
+    fail(str(problem))
 
 
 def fail_fields(problems: list[FieldError]) -> NoReturn:
