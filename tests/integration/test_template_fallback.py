@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from alertmail.composition import Container
+from alertmail.composition import Container, open_container
 from alertmail.config import AppConfig
 from tests.support.app import Api, Cli
 from tests.support.delivery import relay_changes
@@ -106,3 +107,34 @@ async def test_templates_are_checked_at_start(broken: str, api: Api) -> None:
     entries = await template_entries(api.container)
     assert entries and all(e.context == "templates checked at start" for e in entries)
     assert all(broken in e.message for e in entries)
+
+
+class CountingRenderer:
+    """The container's renderer, counting what it is asked to render."""
+
+    def __init__(self, renderer: Any) -> None:
+        self.renderer, self.rendered = renderer, 0
+
+    def render_event(self, *args: Any) -> Any:
+        self.rendered += 1
+        return self.renderer.render_event(*args)
+
+    def render_digest(self, *args: Any) -> Any:
+        self.rendered += 1
+        return self.renderer.render_digest(*args)
+
+    def custom_templates(self) -> list[str]:
+        return list(self.renderer.custom_templates())
+
+
+async def test_without_custom_templates_the_check_renders_nothing(app_config: AppConfig) -> None:
+    """The package's templates are tested with it: at each start only an administrator's can fail."""
+    async with open_container(app_config) as container:
+        counting = CountingRenderer(container.notifications._renderer)
+        container.notifications._renderer = counting
+        assert counting.custom_templates() == []
+        assert container.notifications.check_templates() == [] and counting.rendered == 0
+        name = override(app_config.data_dir, "digest.txt.j2", "{{ 1 / 0 }}")
+        assert counting.custom_templates() == [name]
+        failures = container.notifications.check_templates()
+        assert [f.template for f in failures] == [name] and counting.rendered > 0

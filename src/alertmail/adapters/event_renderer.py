@@ -41,8 +41,10 @@ class JinjaEventRenderer:
         package = PackageLoader("alertmail.adapters", "templates")
         self._builtin = _environment(package)
         self._env = self._builtin
+        self._custom: FileSystemLoader | None = None
         if override_dir is not None:
-            self._env = _environment(ChoiceLoader([FileSystemLoader(override_dir), package]))
+            self._custom = FileSystemLoader(override_dir)
+            self._env = _environment(ChoiceLoader([self._custom, package]))
         self._appliance = appliance
         self._timezone = timezone
         self._public_url = public_url
@@ -80,6 +82,12 @@ class JinjaEventRenderer:
             "window_end": self._when(digest.window_end),
         }
         return self._render(event_type, "digest", subject, context)
+
+    def custom_templates(self) -> list[str]:
+        # Listed anew each time: the administrator adds and edits them while the server runs.
+        if self._custom is None:
+            return []
+        return [name for name in self._custom.list_templates() if name.startswith("events/")]
 
     def _context(self, event_type: EventType, subject: str) -> dict[str, Any]:
         return {
