@@ -55,3 +55,20 @@ async def test_accepted_events_are_not_in_the_access_log_and_refused_ones_are(se
     assert '"POST /api/v1/events HTTP/1.1" 422' in log
     assert '"GET /api/v1/event-types HTTP/1.1" 200' in log
     assert '"POST /api/v1/events HTTP/1.1" 202' not in log
+
+
+async def test_a_terminated_server_closes_its_services_once(tmp_path: Path) -> None:
+    """`serve` opens its services before uvicorn starts (to see whether an administrator exists),
+    once; the application's lifespan closes them before uvicorn re-raises the SIGTERM that ended
+    it: the SQLite database is closed, its write-ahead log folded in and removed."""
+    data_dir = tmp_path / "data"
+    process = AlertmailProcess(
+        ["serve", "--port", str(port := free_port())], alertmail_env(data_dir), tmp_path / "log"
+    )
+    await process.start()
+    await process.wait_healthy(f"http://127.0.0.1:{port}", within=60)
+    assert (data_dir / "alertmail.db-wal").exists()  # open, in WAL mode
+    await process.stop()
+    assert process.process.returncode == -15  # uvicorn's graceful stop, then the signal's own end
+    assert not (data_dir / "alertmail.db-wal").exists()
+    assert "Application shutdown complete." in process.output()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import (
     AbstractAsyncContextManager,
     asynccontextmanager,
@@ -12,6 +12,7 @@ from contextlib import (
     nullcontext,
     suppress,
 )
+from typing import NamedTuple
 
 from fastapi import FastAPI
 
@@ -41,14 +42,26 @@ from alertmail.interfaces.api.routes import (
 from alertmail.services.web_sessions import FirstRunSetup
 
 
-def create_app(config: AppConfig, *, setup_token: str | None = None) -> FastAPI:
-    """`setup_token`: the one-time first-run setup link's token (`alertmail serve` prints the link)."""
+class OpenedServices(NamedTuple):
+    """Services opened before the application, in the event loop that will serve it (`alertmail
+    serve` opens them first to see whether an administrator exists), and how to close them: the
+    application closes them at the end of its lifespan, before uvicorn re-raises a SIGTERM."""
+
+    container: Container
+    close: Callable[[], Awaitable[object]]
+
+
+def create_app(
+    config: AppConfig, *, setup_token: str | None = None, services: OpenedServices | None = None
+) -> FastAPI:
+    """`setup_token`: the one-time first-run setup link's token (`alertmail serve` prints the link).
+    `services`: see OpenedServices; None: the application opens its own for its lifespan."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Here: uvicorn has configured its loggers by now.
         install_access_log_filters()
-        async with open_container(config) as container:
+        async with _services(config, services) as container:
             app.state.container = container
             await container.cluster.register()  # refuses a node name another live node holds
             await container.notifications.check_templates_at_start()
@@ -96,6 +109,18 @@ def create_app(config: AppConfig, *, setup_token: str | None = None) -> FastAPI:
     web.install(app, FirstRunSetup(setup_token))
     app.openapi = list_event_types_in_schema(app)  # type: ignore[method-assign]
     return app
+
+
+@asynccontextmanager
+async def _services(config: AppConfig, opened: OpenedServices | None) -> AsyncIterator[Container]:
+    if opened is None:
+        async with open_container(config) as container:
+            yield container
+        return
+    try:
+        yield opened.container
+    finally:
+        await opened.close()
 
 
 @contextmanager

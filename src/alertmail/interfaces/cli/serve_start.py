@@ -8,10 +8,10 @@ right (serve_command.py answers those as every command does), and an error to pr
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import sys
 from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from typing import NoReturn
 
 import alertmail
@@ -63,12 +63,34 @@ def plain_options(args: Sequence[str]) -> tuple[str, int] | None:
 
 def start(host: str, port: int) -> None:
     """Serve the web UI and the REST API on http://HOST:PORT, and deliver queued mail."""
-    import uvicorn
+    from alertmail.interfaces.cli.http_server import in_server_loop
 
-    from alertmail.interfaces.api.app import create_app
+    in_server_loop(lambda: _serve(AppConfig(), host, port))
 
-    config = AppConfig()
-    setup_token = None if asyncio.run(_has_administrators(config)) else secrets.token_urlsafe(32)
+
+async def _serve(config: AppConfig, host: str, port: int) -> None:
+    from alertmail.composition import open_container
+    from alertmail.interfaces.api.app import OpenedServices, create_app
+    from alertmail.interfaces.cli.http_server import serve
+
+    async with AsyncExitStack() as services:  # closed by the application's lifespan, or here
+        container = await services.enter_async_context(open_container(config))
+        setup_token = None if await container.administrators.list() else secrets.token_urlsafe(32)
+        _announce(config, host, port, setup_token)
+        proxies = config.trusted_proxy_list
+        await serve(
+            create_app(config, setup_token=setup_token, services=OpenedServices(container, services.aclose)),
+            host=host,
+            port=port,
+            log_level="info",
+            ws="none",  # nothing served speaks WebSocket: its library is not even imported
+            # uvicorn believes X-Forwarded-* from 127.0.0.1 unless told otherwise: only named proxies.
+            proxy_headers=bool(proxies),
+            forwarded_allow_ips=proxies,
+        )
+
+
+def _announce(config: AppConfig, host: str, port: int, setup_token: str | None) -> None:
     _say(f"alertmail {alertmail.__version__} on http://{host}:{port} (data in {config.data_dir})")
     if setup_token:
         _say(
@@ -78,24 +100,6 @@ def start(host: str, port: int) -> None:
             "or on the command line: alertmail admin create USERNAME --email ADDRESS\n"
             "(an API token for scripts: alertmail token create NAME --admin USERNAME)"
         )
-    proxies = config.trusted_proxy_list
-    uvicorn.run(
-        create_app(config, setup_token=setup_token),
-        host=host,
-        port=port,
-        log_level="info",
-        ws="none",  # nothing served speaks WebSocket: its library is not even imported
-        # uvicorn believes X-Forwarded-* from 127.0.0.1 unless told otherwise: only named proxies.
-        proxy_headers=bool(proxies),
-        forwarded_allow_ips=proxies,
-    )
-
-
-async def _has_administrators(config: AppConfig) -> bool:
-    from alertmail.composition import open_container
-
-    async with open_container(config) as container:
-        return bool(await container.administrators.list())
 
 
 def _setup_link(config: AppConfig, host: str, port: int, token: str) -> str:
