@@ -6,21 +6,19 @@ Nothing here runs at import time; `open_container(config)` is the only way in.
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
-import alertmail
 from alertmail.adapters.event_renderer import JinjaEventRenderer
 from alertmail.adapters.event_types_file import load_event_types
 from alertmail.adapters.mail_api_transport import MailApiTransport, gmail_request, graph_request
 from alertmail.adapters.mail_log_file import RotatingMailLogFile
 from alertmail.adapters.metrics import PrometheusMetrics
 from alertmail.adapters.native_transport import NativeTransport
-from alertmail.adapters.network_interfaces import HostInterfaces
 from alertmail.adapters.oauth_client import HttpOAuthClient
-from alertmail.adapters.probes import NetworkProber
 from alertmail.adapters.secret_box import FernetSecretBox
 from alertmail.adapters.smtp_transport import SmtpTransport
 from alertmail.adapters.storage.database import Database
@@ -28,15 +26,12 @@ from alertmail.adapters.storage.delivery_report import SqlDeliveryReport
 from alertmail.adapters.storage.device_sign_in_repository import SqlDeviceSignInRepository
 from alertmail.adapters.storage.event_repository import SqlEventRepository
 from alertmail.adapters.storage.generation_repository import SqlGenerationRepository
-from alertmail.adapters.storage.node_check_repository import SqlNodeCheckRepository
-from alertmail.adapters.storage.node_repository import SqlNodeRepository
 from alertmail.adapters.storage.oauth_repositories import (
     SqlOAuthAuthorizationRepository,
     SqlOAuthTokenRepository,
 )
 from alertmail.adapters.storage.outbox_repository import SqlOutboxRepository
 from alertmail.adapters.storage.pacing_repository import SqlPacingRepository
-from alertmail.adapters.storage.primary_lock import PostgresPrimaryLock, SingleNodeLock
 from alertmail.adapters.storage.repositories import (
     SqlAdministratorRepository,
     SqlApiTokenRepository,
@@ -46,15 +41,13 @@ from alertmail.adapters.storage.repositories import (
 from alertmail.adapters.storage.retention_repository import SqlRetentionRepository
 from alertmail.adapters.storage.transport_state_repository import SqlTransportStateRepository
 from alertmail.adapters.storage.web_session_repository import SqlWebSessionRepository
+from alertmail.cluster_composition import cluster_service
 from alertmail.config import AppConfig
 from alertmail.domain.event_catalog import EventCatalog
-from alertmail.domain.outbox import OutboxMessage
-from alertmail.domain.ports import MailTransport, PrimaryLock
+from alertmail.domain.outbox import OutboxMessage, RetryPolicy
 from alertmail.services.administrators import AdministratorService
 from alertmail.services.app_only_tokens import AppOnlyTokens
-from alertmail.services.clock import utc_now
-from alertmail.services.cluster import ClusterOptions, ClusterService
-from alertmail.services.cluster_checks import CheckOptions, FailoverChecks, OncePerIncident
+from alertmail.services.cluster import ClusterService
 from alertmail.services.credential_cache import TokenCache
 from alertmail.services.delivery import DeliveryOptions, DeliveryWorker
 from alertmail.services.delivery_overview import DeliveryOverviewService
@@ -124,15 +117,52 @@ async def open_container(config: AppConfig) -> AsyncIterator[Container]:
             log_file.close()
 
 
+# Each primary transport sends, and can be probed while the fallback is in use.
+_Transport = SmtpTransport | NativeTransport | MailApiTransport
+
+
+@dataclass(frozen=True)
+class _Core:
+    """What most services share: the storage, the secrets' key, the OAuth2 tokens, the transports."""
+
+    config: AppConfig
+    database: Database
+    box: FernetSecretBox
+    node: str
+    settings: SqlSettingsRepository
+    administrators: SqlAdministratorRepository
+    mail_log: SqlMailLogRepository
+    outbox: SqlOutboxRepository
+    policy: RetryPolicy
+    metrics: PrometheusMetrics
+    oauth_client: HttpOAuthClient
+    token_repository: SqlOAuthTokenRepository
+    oauth_tokens: OAuthTokenService
+    transports: Mapping[str, _Transport]
+    sending: MailSendingService
+
+
 def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile) -> Container:
+    core = _core(config, database, log_file)
+    # Queued e-mail wakes the worker, which is built last: it needs the fallback, which needs these.
+    notifications = _notifications(core, on_queued=lambda: worker.wake())
+    fallback = FallbackService(
+        SqlTransportStateRepository(database.sessionmaker),
+        core.settings,
+        notifications,
+        core.sending,
+        core.transports,  # every primary can be probed
+        probe_every=timedelta(seconds=config.fallback_probe_seconds),
+    )
+    worker = _delivery_worker(core, notifications, fallback)
+    return _container(core, notifications, fallback, worker)
+
+
+def _core(config: AppConfig, database: Database, log_file: RotatingMailLogFile) -> _Core:
     box = FernetSecretBox.from_key_file(config.resolved_secret_key_file)
     sessions = database.sessionmaker
     node = config.node_name or socket.gethostname()
-    settings_repository = SqlSettingsRepository(sessions, box)
-    administrators = SqlAdministratorRepository(sessions)
     mail_log = SqlMailLogRepository(sessions)
-    outbox = SqlOutboxRepository(sessions, dialect=database.dialect)
-    policy = retry_policy(config)
     metrics = PrometheusMetrics()
     oauth_client = HttpOAuthClient()
     token_repository = SqlOAuthTokenRepository(sessions, box, dialect=database.dialect)
@@ -142,176 +172,185 @@ def _build(config: AppConfig, database: Database, log_file: RotatingMailLogFile)
         refresh_margin=timedelta(seconds=config.oauth_refresh_margin),
         on_refresh=metrics.token_refreshed,
     )
-    smtp, native = SmtpTransport(tokens=oauth_tokens), NativeTransport(config.sendmail_path)
-    graph = MailApiTransport("graph", graph_request, tokens=oauth_tokens)
-    gmail = MailApiTransport("gmail_api", gmail_request, tokens=oauth_tokens)
-    transports: dict[str, MailTransport] = {
-        "smtp": smtp,
-        "native": native,
-        "graph": graph,
-        "gmail_api": gmail,
+    transports: dict[str, _Transport] = {
+        "smtp": SmtpTransport(tokens=oauth_tokens),
+        "native": NativeTransport(config.sendmail_path),
+        "graph": MailApiTransport("graph", graph_request, tokens=oauth_tokens),
+        "gmail_api": MailApiTransport("gmail_api", gmail_request, tokens=oauth_tokens),
     }
-    sending = MailSendingService(transports, mail_log, log_file, node=node)
-    test_email = TestEmailService(settings_repository, administrators, sending)
-    keepalive = OAuthKeepAlive(
-        settings_repository, oauth_tokens, sending, interval=timedelta(hours=config.oauth_keepalive_hours)
+    return _Core(
+        config,
+        database,
+        box,
+        node,
+        settings=SqlSettingsRepository(sessions, box),
+        administrators=SqlAdministratorRepository(sessions),
+        mail_log=mail_log,
+        outbox=SqlOutboxRepository(sessions, dialect=database.dialect),
+        policy=retry_policy(config),
+        metrics=metrics,
+        oauth_client=oauth_client,
+        token_repository=token_repository,
+        oauth_tokens=oauth_tokens,
+        transports=transports,
+        sending=MailSendingService(transports, mail_log, log_file, node=node),
     )
+
+
+def _notifications(core: _Core, *, on_queued: Callable[[], None]) -> NotificationService:
+    config, database = core.config, core.database
+    catalog = EventCatalog.default()
+    for own in load_event_types(config.data_dir / "event-types.json"):
+        catalog.register(own)
+    return NotificationService(
+        catalog,
+        JinjaEventRenderer(
+            appliance=core.node,
+            timezone=config.appliance_timezone,
+            public_url=config.public_url,
+            override_dir=config.data_dir / "templates",
+        ),
+        SqlEventRepository(database.sessionmaker, dialect=database.dialect, writer=database.writer),
+        core.settings,
+        policy=core.policy,
+        node=core.node,
+        coalescing=CoalescingOptions(
+            window=timedelta(minutes=config.coalesce_window_minutes), max_mailed_keys=config.coalesce_max_keys
+        ),
+        on_queued=on_queued,
+        on_received=core.metrics.event_received,
+        mail_log=core.sending.record,
+        recipients=EventRecipients(core.administrators, core.sending),
+    )
+
+
+def _delivery_worker(
+    core: _Core, notifications: NotificationService, fallback: FallbackService
+) -> DeliveryWorker:
+    config, token_repository = core.config, core.token_repository
 
     async def sign_in_marker() -> datetime | None:
         tokens = await token_repository.load()
         return None if tokens is None else tokens.obtained_at
 
-    catalog = EventCatalog.default()
-    for own in load_event_types(config.data_dir / "event-types.json"):
-        catalog.register(own)
-    notifications = NotificationService(
-        catalog,
-        JinjaEventRenderer(
-            appliance=node,
-            timezone=config.appliance_timezone,
-            public_url=config.public_url,
-            override_dir=config.data_dir / "templates",
-        ),
-        SqlEventRepository(sessions, dialect=database.dialect, writer=database.writer),
-        settings_repository,
-        policy=policy,
-        node=node,
-        coalescing=CoalescingOptions(
-            window=timedelta(minutes=config.coalesce_window_minutes), max_mailed_keys=config.coalesce_max_keys
-        ),
-        on_queued=lambda: worker.wake(),  # the worker is built next: it needs the fallback
-        on_received=metrics.event_received,
-        mail_log=sending.record,
-        recipients=EventRecipients(administrators, sending),
-    )
-    fallback = FallbackService(
-        SqlTransportStateRepository(sessions),
-        settings_repository,
-        notifications,
-        sending,
-        {"smtp": smtp, "native": native, "graph": graph, "gmail_api": gmail},  # every primary can be probed
-        probe_every=timedelta(seconds=config.fallback_probe_seconds),
-    )
-    worker = DeliveryWorker(
-        outbox,
-        settings_repository,
-        transports,
-        sending,
-        pacing=SqlPacingRepository(sessions, dialect=database.dialect),
-        policy=policy,
-        node=node,
+    return DeliveryWorker(
+        core.outbox,
+        core.settings,
+        core.transports,
+        core.sending,
+        pacing=SqlPacingRepository(core.database.sessionmaker, dialect=core.database.dialect),
+        policy=core.policy,
+        node=core.node,
         options=DeliveryOptions(
             batch_size=config.delivery_batch_size,
             poll_interval=config.delivery_poll_seconds,
             lease=timedelta(seconds=config.delivery_lease_seconds),
         ),
-        observer=metrics,
+        observer=core.metrics,
         authorization_marker=sign_in_marker,
         on_dead_letter=lambda message, reason: dead_letter_notice(notifications, message, reason),
         fallback=fallback,
         fallback_transports={
-            **transports,
-            "graph": MailApiTransport("graph", graph_request, tokens=AppOnlyTokens(oauth_client)),
+            **core.transports,
+            "graph": MailApiTransport("graph", graph_request, tokens=AppOnlyTokens(core.oauth_client)),
         },
     )
+
+
+def _container(
+    core: _Core, notifications: NotificationService, fallback: FallbackService, worker: DeliveryWorker
+) -> Container:
+    config, database, sessions = core.config, core.database, core.database.sessionmaker
+    test_email = TestEmailService(core.settings, core.administrators, core.sending)
     admin_service = AdministratorService(
-        administrators,
+        core.administrators,
         SqlApiTokenRepository(sessions),
         token_cache=TokenCache(SqlGenerationRepository(sessions)),
     )
-    housekeeping = Housekeeping(
-        SqlRetentionRepository(sessions),
+    housekeeping = _housekeeping(config, database)
+    oauth = _oauth(core, test_email)
+    return Container(
+        config=config,
+        database=database,
+        settings=SettingsService(core.settings, test_email),
+        test_email=test_email,
+        mail_logs=MailLogService(core.mail_log),
+        administrators=admin_service,
+        sending=core.sending,
+        oauth_tokens=core.oauth_tokens,
+        oauth_sign_in=oauth.sign_in,
+        oauth_verification=oauth.verification,
+        oauth_device_sign_in=oauth.device_sign_in,
+        oauth_keepalive=oauth.keepalive,
+        local_submission=local_submission_service(config, core.outbox, core.settings, worker.wake),
+        notifications=notifications,
+        outbox=OutboxService(core.outbox, on_queued=worker.wake),
+        delivery=DeliveryOverviewService(SqlDeliveryReport(sessions, dialect=database.dialect), core.outbox),
+        delivery_worker=worker,
+        fallback=fallback,
+        scheduler=_scheduler(core, notifications, oauth.keepalive, housekeeping),
+        metrics=core.metrics,
+        web_sessions=WebSessionService(SqlWebSessionRepository(sessions), admin_service),
+        cluster=cluster_service(config, database, notifications, core.metrics, core.node),
+        housekeeping=housekeeping,
+    )
+
+
+class _OAuth(NamedTuple):
+    sign_in: OAuthSignInService
+    verification: TokenVerificationService
+    device_sign_in: DeviceSignInService
+    keepalive: OAuthKeepAlive
+
+
+def _oauth(core: _Core, test_email: TestEmailService) -> _OAuth:
+    sessions, client = core.database.sessionmaker, core.oauth_client
+    sign_in = OAuthSignInService(
+        core.settings,
+        SqlOAuthAuthorizationRepository(sessions, core.box),
+        client,
+        core.oauth_tokens,
+        core.sending,
+        public_url=core.config.public_url,
+    )
+    device_sign_ins = SqlDeviceSignInRepository(sessions, core.box, dialect=core.database.dialect)
+    return _OAuth(
+        sign_in,
+        TokenVerificationService(core.settings, core.oauth_tokens, client, core.sending),
+        DeviceSignInService(device_sign_ins, client, sign_in),
+        OAuthKeepAlive(
+            core.settings,
+            core.oauth_tokens,
+            core.sending,
+            interval=timedelta(hours=core.config.oauth_keepalive_hours),
+        ),
+    )
+
+
+def _housekeeping(config: AppConfig, database: Database) -> Housekeeping:
+    return Housekeeping(
+        SqlRetentionRepository(database.sessionmaker),
         RetentionOptions(
             retention=timedelta(days=config.retention_days),
             log_retention=timedelta(days=config.log_retention_days),
             stuck_after=timedelta(minutes=config.stuck_after_minutes),
         ),
     )
-    oauth_sign_in = OAuthSignInService(
-        settings_repository,
-        SqlOAuthAuthorizationRepository(sessions, box),
-        oauth_client,
-        oauth_tokens,
-        sending,
-        public_url=config.public_url,
-    )
-    device_sign_ins = SqlDeviceSignInRepository(sessions, box, dialect=database.dialect)
-    return Container(
-        config=config,
-        database=database,
-        settings=SettingsService(settings_repository, test_email),
-        test_email=test_email,
-        mail_logs=MailLogService(mail_log),
-        administrators=admin_service,
-        sending=sending,
-        oauth_tokens=oauth_tokens,
-        oauth_sign_in=oauth_sign_in,
-        oauth_verification=TokenVerificationService(settings_repository, oauth_tokens, oauth_client, sending),
-        oauth_device_sign_in=DeviceSignInService(device_sign_ins, oauth_client, oauth_sign_in),
-        oauth_keepalive=keepalive,
-        local_submission=local_submission_service(config, outbox, settings_repository, worker.wake),
-        notifications=notifications,
-        outbox=OutboxService(outbox, on_queued=worker.wake),
-        delivery=DeliveryOverviewService(SqlDeliveryReport(sessions, dialect=database.dialect), outbox),
-        delivery_worker=worker,
-        fallback=fallback,
-        scheduler=Scheduler(
-            settings_repository,
-            notifications,
-            outbox,
-            keepalive,
-            oauth_tokens,
-            timezone=config.appliance_timezone,
-            node=node,
-            housekeeping=housekeeping,
-        ),
-        metrics=metrics,
-        web_sessions=WebSessionService(SqlWebSessionRepository(sessions), admin_service),
-        cluster=_cluster(config, database, notifications, metrics, node),
+
+
+def _scheduler(
+    core: _Core, notifications: NotificationService, keepalive: OAuthKeepAlive, housekeeping: Housekeeping
+) -> Scheduler:
+    return Scheduler(
+        core.settings,
+        notifications,
+        core.outbox,
+        keepalive,
+        core.oauth_tokens,
+        timezone=core.config.appliance_timezone,
+        node=core.node,
         housekeeping=housekeeping,
     )
-
-
-def _cluster(
-    config: AppConfig,
-    database: Database,
-    notifications: NotificationService,
-    metrics: PrometheusMetrics,
-    node: str,
-) -> ClusterService:
-    """The node's place in the cluster: on PostgreSQL the advisory lock; on SQLite always primary."""
-    lock: PrimaryLock = (
-        PostgresPrimaryLock(config.resolved_database_url, database.engine)
-        if database.dialect == "postgresql"
-        else SingleNodeLock()
-    )
-    options = ClusterOptions(
-        node_id=node,
-        hostname=config.node_hostname or socket.gethostname(),
-        advertised_url=config.advertised_url or config.public_url,
-        version=config.version_override or alertmail.__version__,
-        role=config.node_role,
-        heartbeat=config.heartbeat_seconds,
-        grace=config.failover_grace_seconds,
-        automatic_failover=config.automatic_failover,
-        exclusive_name=database.dialect == "postgresql",  # SQLite: one node, its processes share it
-    )
-    sessions = database.sessionmaker
-    raise_once = OncePerIncident(notifications, node, utc_now)
-    checks = FailoverChecks(
-        SqlNodeCheckRepository(sessions),
-        NetworkProber(timeout=config.probe_timeout_seconds, verify=config.cluster_ca_file or True),
-        HostInterfaces(),
-        raise_once,
-        CheckOptions(
-            interval=config.failover_check_seconds,
-            test_addresses=config.test_addresses,
-            shared_ip=config.shared_ip,
-            data_sync_threshold=timedelta(seconds=config.data_sync_threshold_seconds),
-        ),
-        observer=metrics,
-    )
-    return ClusterService(SqlNodeRepository(sessions), lock, raise_once, checks, options, observer=metrics)
 
 
 async def dead_letter_notice(notifications: NotificationService, message: OutboxMessage, reason: str) -> None:

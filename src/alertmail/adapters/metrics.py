@@ -20,25 +20,28 @@ class PrometheusMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self._sent = Counter(
-            "alertmail_messages_sent", "Messages the relay accepted.", registry=self.registry
+        self._add_delivery_metrics()
+        self._add_state_metrics()
+        self._add_cluster_metrics()
+
+    def _counter(self, name: str, documentation: str, labels: Sequence[str] = ()) -> Counter:
+        return Counter(name, documentation, labels, registry=self.registry)
+
+    def _gauge(self, name: str, documentation: str, labels: Sequence[str] = ()) -> Gauge:
+        return Gauge(name, documentation, labels, registry=self.registry)
+
+    def _add_delivery_metrics(self) -> None:
+        self._sent = self._counter("alertmail_messages_sent", "Messages the relay accepted.")
+        self._failed = self._counter(
+            "alertmail_delivery_failures", "Failed delivery attempts, by error category.", ["category"]
         )
-        self._failed = Counter(
-            "alertmail_delivery_failures",
-            "Failed delivery attempts, by error category.",
-            ["category"],
-            registry=self.registry,
+        self._retries = self._counter(
+            "alertmail_delivery_retries", "Attempts that failed and were scheduled again."
         )
-        self._retries = Counter(
-            "alertmail_delivery_retries",
-            "Attempts that failed and were scheduled again.",
-            registry=self.registry,
-        )
-        self._dead = Counter("alertmail_messages_dead_lettered", "Messages given up.", registry=self.registry)
-        self._leases_lost = Counter(
+        self._dead = self._counter("alertmail_messages_dead_lettered", "Messages given up.")
+        self._leases_lost = self._counter(
             "alertmail_delivery_leases_lost",
             "Messages whose lease another worker had taken over before their outcome was recorded.",
-            registry=self.registry,
         )
         self._latency = Histogram(
             "alertmail_delivery_latency_seconds",
@@ -46,52 +49,45 @@ class PrometheusMetrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400),
             registry=self.registry,
         )
-        self._events = Counter(
-            "alertmail_events_received", "Events received, by type.", ["type"], registry=self.registry
+        self._events = self._counter("alertmail_events_received", "Events received, by type.", ["type"])
+
+    def _add_state_metrics(self) -> None:
+        self._outbox = self._gauge(
+            "alertmail_outbox_messages", "Messages in the outbox, by status.", ["status"]
         )
-        self._outbox = Gauge(
-            "alertmail_outbox_messages",
-            "Messages in the outbox, by status.",
-            ["status"],
-            registry=self.registry,
-        )
-        self._token = Gauge(
+        self._token = self._gauge(
             "alertmail_oauth_token_state",
             "1 for the OAuth2 token's current state, 0 for the others.",
             ["state"],
-            registry=self.registry,
         )
-        self._refreshes = Counter(
+        self._refreshes = self._counter(
             "alertmail_oauth_token_refreshes",
             "Token requests to the OAuth2 provider, by reason: expiring (within the refresh margin),"
             " rejected (the relay refused the token), requested (keep-alive, by hand), app_only.",
             ["reason"],
-            registry=self.registry,
         )
         for reason in _REFRESH_REASONS:  # shown at 0 from the start: "none yet" is the news
             self._refreshes.labels(reason=reason)
-        self._transport = Gauge(
+        self._transport = self._gauge(
             "alertmail_active_transport",
             "1 for the transport mail goes through now (primary, or fallback while the primary is down).",
             ["transport"],
-            registry=self.registry,
         )
-        self._node_role = Gauge(
+
+    def _add_cluster_metrics(self) -> None:
+        self._node_role = self._gauge(
             "alertmail_node_role",
             "1 for this node's cluster role (primary-capable or traffic), 0 for the other.",
             ["role"],
-            registry=self.registry,
         )
-        self._node_primary = Gauge(
+        self._node_primary = self._gauge(
             "alertmail_node_is_primary",
             "1 while this node holds the primary lock (runs the scheduler and the cluster checks).",
-            registry=self.registry,
         )
-        self._check_failing = Gauge(
+        self._check_failing = self._gauge(
             "alertmail_failover_check_failing",
             "1 while this node's latest probe of the failover check found its problem, else 0.",
             ["check"],
-            registry=self.registry,
         )
 
     # DeliveryObserver

@@ -117,8 +117,7 @@ class ClusterService:
             raise_once, options.node_id, options.version, options.stale_after, clock
         )
         self._heard: dict[str, tuple[datetime, float]] = {}  # node id -> (its last heartbeat, seen at)
-        self._serves_http = True
-        self._registered = False
+        self._serves_http, self._registered = True, False
         self._registration = NodeRegistration(
             nodes,
             exclusive=options.exclusive_name,

@@ -117,14 +117,7 @@ class DeliveryWorker:
             "fallback": fallback_transports or transports,
         }
         self._clock = clock
-        self._pacing = ClusterPacing(
-            pacing,
-            self._owner,
-            clock=clock,
-            lease=self._options.pacing_lease,
-            window=self._options.pacing_window,
-            max_poll=self._options.pacing_poll,
-        )
+        self._pacing = _cluster_pacing(pacing, self._owner, self._options, clock)
         self._lanes = Lanes(transports, self._pacing, idle_close=self._options.idle_close)
         self._leases = LeaseKeeper(outbox, self._owner, lease=self._options.lease, clock=clock)
         self._outcomes = Outcomes(
@@ -352,3 +345,16 @@ def _sendable(settings: MailSettings) -> bool:
 
 def _as_exception(error: BaseException) -> Exception:
     return error if isinstance(error, Exception) else RuntimeError(repr(error))
+
+
+def _cluster_pacing(
+    pacing: PacingRepository, owner: str, options: DeliveryOptions, clock: Clock
+) -> ClusterPacing:
+    return ClusterPacing(
+        pacing,
+        owner,
+        clock=clock,
+        lease=options.pacing_lease,
+        window=options.pacing_window,
+        max_poll=options.pacing_poll,
+    )

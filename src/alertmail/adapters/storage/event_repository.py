@@ -157,20 +157,8 @@ class SqlEventRepository:
             if not taken:
                 return 0  # another node took them first
             taken = sorted(taken, key=lambda w: (-w.coalesced, w.dedupe_key))
-            listed = taken[:DIGEST_LISTED]
-            latest = await self._latest_details(session, [w.id for w in listed])
-            digest = Digest(
-                event_type=event_type,
-                window_start=bucket_start,
-                window_end=taken[0].closes_at,
-                windows=tuple(
-                    DigestWindow(w.dedupe_key, w.coalesced, w.first_at, w.last_at, latest.get(w.id, {}))
-                    for w in listed
-                ),
-                more_windows=len(taken) - len(listed),
-                total=sum(w.coalesced for w in taken),
-            )
-            message = build(digest)
+            latest = await self._latest_details(session, [w.id for w in taken[:DIGEST_LISTED]])
+            message = build(_digest(event_type, bucket_start, taken, latest))
             if message is None:
                 return 0
             await session.execute(insert(OutboxRow).values(**outbox_values(message)))
@@ -240,3 +228,25 @@ def _stored(row: EventRow) -> StoredEvent:
         node=row.node,
     )
     return StoredEvent(event, row.disposition, row.outbox_id)
+
+
+def _digest(
+    event_type: str,
+    bucket_start: datetime,
+    taken: Sequence[EventWindowRow],
+    latest: Mapping[int, Mapping[str, Any]],
+) -> Digest:
+    """The digest of the windows `taken` (most repeated first): the first DIGEST_LISTED listed,
+    each with its latest event's details, and how many more there were."""
+    listed = taken[:DIGEST_LISTED]
+    return Digest(
+        event_type=event_type,
+        window_start=bucket_start,
+        window_end=taken[0].closes_at,
+        windows=tuple(
+            DigestWindow(w.dedupe_key, w.coalesced, w.first_at, w.last_at, latest.get(w.id, {}))
+            for w in listed
+        ),
+        more_windows=len(taken) - len(listed),
+        total=sum(w.coalesced for w in taken),
+    )

@@ -56,42 +56,11 @@ def create_app(
 ) -> FastAPI:
     """`setup_token`: the one-time first-run setup link's token (`alertmail serve` prints the link).
     `services`: see OpenedServices; None: the application opens its own for its lifespan."""
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Here: uvicorn has configured its loggers by now.
-        install_access_log_filters()
-        async with _services(config, services) as container:
-            app.state.container = container
-            await container.cluster.register()  # refuses a node name another live node holds
-            await container.notifications.check_templates_at_start()
-            tasks = [
-                asyncio.create_task(container.cluster.run_forever(), name="cluster"),
-                # Only the primary runs the schedule; on SQLite the one node always is.
-                asyncio.create_task(
-                    container.cluster.run_while_primary(container.scheduler.run_forever), name="scheduler"
-                ),
-            ]
-            if config.worker:
-                tasks.append(asyncio.create_task(container.delivery_worker.run_forever(), name="delivery"))
-                # While on the fallback, probe the primary (one node per interval, by the database).
-                tasks.append(
-                    asyncio.create_task(container.fallback.run_probes_forever(), name="fallback-probe")
-                )
-            try:
-                # Legacy local senders over SMTP, when ALERTMAIL_SMTP_LISTENER_PORT turns it on.
-                async with _listener(config, container):
-                    with _startup_objects_frozen():
-                        yield
-            finally:
-                await _stop(tasks)
-                await container.oauth_device_sign_in.close()
-
     app = FastAPI(
         title="alertmail",
         version=alertmail.__version__,
         description="Outbound mail for appliances: relay settings, test e-mail, Mail Server Logs.",
-        lifespan=lifespan,
+        lifespan=_lifespan(config, services),
     )
     app.add_middleware(EventIntake)  # inside NulGuard: a body with a NUL never reaches it
     app.add_middleware(NulGuard)
@@ -109,6 +78,46 @@ def create_app(
     web.install(app, FirstRunSetup(setup_token))
     app.openapi = list_event_types_in_schema(app)  # type: ignore[method-assign]
     return app
+
+
+def _lifespan(
+    config: AppConfig, services: OpenedServices | None
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Here: uvicorn has configured its loggers by now.
+        install_access_log_filters()
+        async with _services(config, services) as container:
+            app.state.container = container
+            await container.cluster.register()  # refuses a node name another live node holds
+            await container.notifications.check_templates_at_start()
+            tasks = _background(config, container)
+            try:
+                # Legacy local senders over SMTP, when ALERTMAIL_SMTP_LISTENER_PORT turns it on.
+                async with _listener(config, container):
+                    with _startup_objects_frozen():
+                        yield
+            finally:
+                await _stop(tasks)
+                await container.oauth_device_sign_in.close()
+
+    return lifespan
+
+
+def _background(config: AppConfig, container: Container) -> list[asyncio.Task[None]]:
+    """The rounds a server runs beside its requests."""
+    tasks = [
+        asyncio.create_task(container.cluster.run_forever(), name="cluster"),
+        # Only the primary runs the schedule; on SQLite the one node always is.
+        asyncio.create_task(
+            container.cluster.run_while_primary(container.scheduler.run_forever), name="scheduler"
+        ),
+    ]
+    if config.worker:
+        tasks.append(asyncio.create_task(container.delivery_worker.run_forever(), name="delivery"))
+        # While on the fallback, probe the primary (one node per interval, by the database).
+        tasks.append(asyncio.create_task(container.fallback.run_probes_forever(), name="fallback-probe"))
+    return tasks
 
 
 @asynccontextmanager
